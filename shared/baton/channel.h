@@ -1,0 +1,83 @@
+// Channel: one end of an AF_UNIX SOCK_SEQPACKET socketpair that speaks the
+// framed protocol of PROTOCOL.md, with fds attached through SCM_RIGHTS.
+//
+// The channel treats its peer as untrusted: every datagram is checked (size,
+// header, cmsg level/type, MSG_CTRUNC, announced vs. received fd counts) and
+// any fd that arrives with a bad datagram is closed before the error returns.
+// Message ORDER is the caller's business (it knows which message it expects).
+//
+// Not thread-safe; one owner. I/O never blocks unless the call says so.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "baton/codec.h"
+#include "baton/status.h"
+#include "baton/unique_fd.h"
+
+namespace baton {
+
+// One complete message: its type, its body bytes and the fds it carried.
+struct Envelope {
+  MessageType type{};
+  std::vector<std::uint8_t> body;
+  std::vector<UniqueFd> fds;
+
+  // Decodes the body as M; fails if the type is not M's.
+  template <class M> Result<M> as() const {
+    if (type != M::kType)
+      return Status::error("expected " + message_type_name(static_cast<std::uint16_t>(M::kType)) +
+                           ", got " + message_type_name(static_cast<std::uint16_t>(type)));
+    return decode_body<M>(body);
+  }
+};
+
+class Channel {
+ public:
+  enum class Outcome { kMessage, kWouldBlock, kClosed };
+  struct Received {
+    Outcome outcome = Outcome::kWouldBlock;
+    Envelope message;  // valid when outcome == kMessage
+  };
+
+  Channel() = default;
+  explicit Channel(UniqueFd fd) : fd_(std::move(fd)) {}
+
+  // A connected pair, both ends close-on-exec.
+  static Result<std::pair<Channel, Channel>> make_pair();
+
+  int fd() const { return fd_.get(); }
+  bool valid() const { return fd_.valid(); }
+  // Hands the socket to someone else (e.g. the spawn code, to become fd 3).
+  UniqueFd release_fd() { return std::move(fd_); }
+
+  // Sends one message. `fds` are copied into the peer (ours stay open);
+  // more than 253 go in continuation datagrams. Never blocks: a full socket
+  // buffer is an error (the peer is not reading).
+  Status send_raw(MessageType type, std::span<const std::uint8_t> body, std::span<const int> fds);
+  template <class M> Status send(const M& message, std::span<const int> fds = {}) {
+    return send_raw(M::kType, encode_body(message), fds);
+  }
+
+  // Reads what is available without blocking; returns a message once all of
+  // its datagrams have arrived.
+  Result<Received> receive();
+  // Waits up to `timeout` for one complete message; kClosed if the peer hung up.
+  Result<Received> receive_wait(std::chrono::milliseconds timeout);
+
+ private:
+  Status send_datagram(std::span<const std::uint8_t> bytes, std::span<const int> fds);
+  Result<Received> receive_datagram();
+
+  UniqueFd fd_;
+  // A message whose fds are still arriving in kFds continuations.
+  bool partial_ = false;
+  Envelope pending_;
+  std::uint32_t fds_expected_ = 0;
+};
+
+}  // namespace baton

@@ -1,0 +1,80 @@
+#include "baton/codec.h"
+
+namespace baton {
+namespace {
+
+void put16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v);
+  p[1] = static_cast<std::uint8_t>(v >> 8);
+}
+void put32(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+std::uint16_t get16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
+std::uint32_t get32(const std::uint8_t* p) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+}  // namespace
+
+std::string message_type_name(std::uint16_t type) {
+  switch (static_cast<MessageType>(type)) {
+    case MessageType::kHello: return "HELLO";
+    case MessageType::kWelcome: return "WELCOME";
+    case MessageType::kReady: return "READY";
+    case MessageType::kDrain: return "DRAIN";
+    case MessageType::kError: return "ERROR";
+    case MessageType::kFds: return "FDS";
+  }
+  return "type " + std::to_string(type);
+}
+
+bool is_known_message_type(std::uint16_t type) {
+  return type >= static_cast<std::uint16_t>(MessageType::kHello) &&
+         type <= static_cast<std::uint16_t>(MessageType::kFds);
+}
+
+void encode_header(const FrameHeader& h, std::uint8_t out[kHeaderSize]) {
+  put32(out, h.magic);
+  put16(out + 4, h.version);
+  put16(out + 6, h.type);
+  put32(out + 8, h.body_length);
+  put32(out + 12, h.fd_count);
+}
+
+Result<FrameHeader> decode_header(std::span<const std::uint8_t> d) {
+  if (d.size() < kHeaderSize)
+    return Status::error("short message: " + std::to_string(d.size()) + " bytes, the header alone is " +
+                         std::to_string(kHeaderSize));
+  FrameHeader h;
+  h.magic = get32(d.data());
+  h.version = get16(d.data() + 4);
+  h.type = get16(d.data() + 6);
+  h.body_length = get32(d.data() + 8);
+  h.fd_count = get32(d.data() + 12);
+  if (h.magic != kMagic) return Status::error("bad magic: not a baton channel message");
+  if (h.version != kProtocolVersion)
+    return Status::error("protocol version " + std::to_string(h.version) + " is not supported (this side speaks " +
+                         std::to_string(kProtocolVersion) + ")");
+  if (!is_known_message_type(h.type))
+    return Status::error("unknown message " + message_type_name(h.type));
+  if (h.body_length != d.size() - kHeaderSize)
+    return Status::error(message_type_name(h.type) + ": header announces " + std::to_string(h.body_length) +
+                         " body bytes but the message has " + std::to_string(d.size() - kHeaderSize));
+  if (h.fd_count > kMaxFdsPerMessage)
+    return Status::error(message_type_name(h.type) + ": " + std::to_string(h.fd_count) +
+                         " fds exceed the limit of " + std::to_string(kMaxFdsPerMessage));
+  return h;
+}
+
+Status check_body_prefix(std::span<const std::uint8_t> body) {
+  if (body.empty()) return Status::error("empty body (expected at least the byte 0x01)");
+  if (body[0] != 1) return Status::error("body must start with 0x01 (little-endian marker)");
+  return Status::ok();
+}
+
+}  // namespace baton

@@ -1,0 +1,46 @@
+// Binding the sockets a ListenerSpec names. The supervisor binds each listener
+// once at start and keeps it for its whole life; a standalone worker binds its
+// own from its --listen flags.
+#pragma once
+
+#include <sys/types.h>
+
+#include "baton/listener_spec.h"
+#include "baton/status.h"
+#include "baton/unique_fd.h"
+
+namespace baton {
+
+// A bound (and, for stream sockets, listening) socket. For unix sockets it
+// also owns the path: the destructor removes the file if it is still the
+// socket this object created (not one that replaced it).
+class BoundListener {
+ public:
+  BoundListener(ListenerSpec spec, UniqueFd fd);
+  ~BoundListener();
+  BoundListener(BoundListener&& other) noexcept;
+  BoundListener& operator=(BoundListener&&) = delete;
+  BoundListener(const BoundListener&) = delete;
+  BoundListener& operator=(const BoundListener&) = delete;
+
+  // The spec with the port the kernel chose when port 0 was asked.
+  const ListenerSpec& spec() const { return spec_; }
+  int fd() const { return fd_.get(); }
+  // Hands the socket over; the unix socket path stays owned by this object.
+  UniqueFd take_fd() { return std::move(fd_); }
+
+ private:
+  ListenerSpec spec_;
+  UniqueFd fd_;
+  bool owns_path_ = false;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+};
+
+// Binds `spec`: SO_REUSEADDR for TCP, IPV6_V6ONLY for IPv6 (so [::] and 0.0.0.0
+// can both be listened on), listen(backlog) for stream sockets. A unix socket
+// path left behind by a dead process is removed; one still answering is not.
+// The fd is close-on-exec and blocking; libuv makes its own copy non-blocking.
+Result<BoundListener> bind_listener(const ListenerSpec& spec, int backlog);
+
+}  // namespace baton

@@ -1,0 +1,32 @@
+#include "duration.h"
+
+#include <charconv>
+
+namespace baton {
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  auto bad = [&] {
+    return Status::error("duration \"" + std::string(text) +
+                         "\" is not valid; write it like 500ms, 10s or 2m");
+  };
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data()) return bad();
+  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  std::uint64_t scale;
+  if (unit == "ms") scale = 1;
+  else if (unit == "s" || unit.empty()) scale = 1000;
+  else if (unit == "m") scale = 60'000;
+  else return bad();
+  constexpr std::uint64_t kMaxMs = 24ull * 3600 * 1000;  // a day is plenty for any timeout
+  if (value > kMaxMs / scale) return Status::error("duration \"" + std::string(text) + "\" is longer than a day");
+  return std::chrono::milliseconds(value * scale);
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace baton

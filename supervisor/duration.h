@@ -1,0 +1,15 @@
+// Durations on the command line: "250ms", "10s", "2m", or a bare number of seconds.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "baton/status.h"
+
+namespace baton {
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+std::string format_duration(std::chrono::milliseconds d);  // "1500ms", "10s"
+
+}  // namespace baton

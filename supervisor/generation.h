@@ -1,0 +1,55 @@
+// A generation: the workers started from one resolution of the worker binary.
+// Generation numbers only grow; each upgrade creates the next one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "restart_backoff.h"
+#include "worker_process.h"
+
+namespace baton {
+
+struct Generation {
+  enum class Role {
+    kStarting,   // the first generation, not yet READY
+    kCandidate,  // an upgrade's new generation, not yet READY
+    kActive,     // serving traffic; crashed workers are restarted
+    kRetiring,   // drained, abandoned or stopping: waiting for its workers to exit
+  };
+
+  // One worker position (BATON_WORKER_INDEX). `worker` is empty between a
+  // crash and its restart.
+  struct Slot {
+    std::unique_ptr<WorkerProcess> worker;
+    RestartBackoff backoff;
+    std::unique_ptr<Timer> restart;  // pending restart after a crash
+  };
+
+  std::uint64_t number = 0;
+  Role role = Role::kStarting;
+  std::vector<Slot> slots;
+
+  bool all_ready() const {
+    for (const auto& s : slots)
+      if (!s.worker || s.worker->state() != WorkerProcess::State::kReady) return false;
+    return true;
+  }
+  // No process left and none waiting to be restarted.
+  bool finished() const {
+    for (const auto& s : slots)
+      if (s.worker || (s.restart && s.restart->active())) return false;
+    return true;
+  }
+  template <class F> void for_each_worker(F&& f) {
+    for (auto& s : slots)
+      if (s.worker) f(*s.worker);
+  }
+  void cancel_restarts() {
+    for (auto& s : slots) s.restart.reset();
+  }
+};
+
+}  // namespace baton

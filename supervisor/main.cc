@@ -1,0 +1,89 @@
+// baton: parses the command line and wires the parts together. The behaviour
+// lives in Supervisor (supervisor.h) and WorkerProcess (worker_process.h).
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <optional>
+
+#include "baton/listener_socket.h"
+#include "logging.h"
+#include "options.h"
+#include "pid_file.h"
+#include "supervisor.h"
+
+namespace {
+
+// A supervisor and its workers may hold many connections and fds in flight:
+// use all the headroom the hard limit allows.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  rlim_t old = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) == 0)
+    spdlog::debug("open-files limit raised from {} to {}", old, lim.rlim_cur);
+  else
+    spdlog::warn("could not raise the open-files limit from {}: {}", old, std::strerror(errno));
+}
+
+int exit_code_for_spawn_error(const baton::Status& st) {
+  switch (st.error_number()) {
+    case ENOENT: return baton::exit_code::kNotFound;
+    case EACCES:
+    case ENOEXEC: return baton::exit_code::kNotExecutable;
+    default: return baton::exit_code::kWorkerFailed;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace baton;
+  ParsedOptions parsed = parse_options(argc, argv);
+  if (!parsed.options) return parsed.exit_code;
+  Options& options = *parsed.options;
+  setup_logging(options.log_level, options.log_format);
+  raise_fd_limit();
+
+  std::vector<BoundListener> listeners;
+  for (const auto& spec : options.listeners) {
+    auto bound = bind_listener(spec, SOMAXCONN);
+    if (!bound) {
+      spdlog::error("{}", bound.status().message());
+      return exit_code::kSetup;
+    }
+    spdlog::info("listening {}", bound->spec().to_string());
+    listeners.push_back(std::move(bound.value()));
+  }
+  std::optional<PidFile> pid_file;
+  if (!options.pid_file.empty()) {
+    auto pf = PidFile::create(options.pid_file);
+    if (!pf) {
+      spdlog::error("{}", pf.status().message());
+      return exit_code::kSetup;
+    }
+    pid_file.emplace(std::move(pf.value()));
+  }
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int code;
+  {
+    Supervisor supervisor(&loop, std::move(options), std::move(listeners));
+    if (Status st = supervisor.start(); !st) {
+      spdlog::error("{}", st.message());
+      code = exit_code_for_spawn_error(st);
+    } else {
+      uv_run(&loop, UV_RUN_DEFAULT);
+      code = supervisor.exit_code();
+    }
+  }
+  // Let the close callbacks of every handle run before the loop goes away.
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  spdlog::info("exit {}", code);
+  return code;
+}

@@ -1,0 +1,46 @@
+// The command line of `baton`. main() parses it here and wires the rest.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "baton/listener_spec.h"
+
+namespace baton {
+
+enum class LogFormat { kText, kJson };
+
+struct Options {
+  std::vector<ListenerSpec> listeners;
+  std::vector<std::string> command;  // the worker's argv; argv[0] is resolved at every spawn
+  unsigned workers = 1;
+  std::chrono::milliseconds ready_timeout{10'000};
+  std::chrono::milliseconds drain_timeout{30'000};
+  std::chrono::milliseconds kill_timeout{5'000};
+  std::string pid_file;
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::kText;
+};
+
+// Exit codes of `baton` (also listed in --help and README).
+namespace exit_code {
+inline constexpr int kOk = 0;               // stopped cleanly (SIGTERM/SIGINT, everything drained)
+inline constexpr int kInternal = 1;         // unexpected internal error
+inline constexpr int kUsage = 2;            // bad flags or listener specs
+inline constexpr int kSetup = 3;            // could not bind a listener or write the pid file
+inline constexpr int kWorkerFailed = 4;     // the first generation never became ready
+inline constexpr int kNotExecutable = 126;  // the worker exists but cannot be executed
+inline constexpr int kNotFound = 127;       // the worker binary was not found
+}  // namespace exit_code
+
+struct ParsedOptions {
+  std::optional<Options> options;  // set when the supervisor should run
+  int exit_code = exit_code::kOk;  // otherwise: exit with this (help printed, or error)
+};
+
+// Parses argv. Prints help or a clear error itself.
+ParsedOptions parse_options(int argc, char** argv);
+
+}  // namespace baton

@@ -1,0 +1,40 @@
+#include "pid_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "baton/unique_fd.h"
+
+namespace baton {
+
+Result<PidFile> PidFile::create(const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  const std::string content = std::to_string(::getpid()) + "\n";
+  {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) return Status::from_errno(errno, "write pid file " + tmp).with_hint("check that the directory exists and is writable");
+    if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
+      return Status::from_errno(errno, "write pid file " + tmp);
+  }
+  // rename() is atomic: a reader never sees a half-written pid.
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return Status::from_errno(err, "rename pid file to " + path);
+  }
+  return PidFile(path);
+}
+
+PidFile::~PidFile() {
+  if (path_.empty()) return;
+  std::ifstream in(path_);
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (s.str() == std::to_string(::getpid()) + "\n") ::unlink(path_.c_str());
+}
+
+}  // namespace baton

@@ -1,0 +1,254 @@
+#include "supervisor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <csignal>
+
+#include "duration.h"
+
+namespace baton {
+namespace {
+
+std::string gen_name(std::uint64_t g) { return "generation " + std::to_string(g); }
+
+}  // namespace
+
+Supervisor::Supervisor(uv_loop_t* loop, Options options, std::vector<BoundListener> listeners)
+    : loop_(loop), options_(std::move(options)), listeners_(std::move(listeners)) {}
+
+Supervisor::~Supervisor() {
+  // Workers go before the listeners they reference; WorkerProcess reaps any
+  // that is somehow still running.
+  generations_.clear();
+}
+
+Status Supervisor::start() {
+  for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGQUIT}) {
+    auto h = std::make_unique<UvHandle<uv_signal_t>>();
+    uv_signal_init(loop_, h->get());
+    h->mark_initialized();
+    h->get()->data = this;
+    uv_signal_start(h->get(), [](uv_signal_t* s, int n) {
+      if (auto* self = static_cast<Supervisor*>(s->data)) self->on_signal(n);
+    }, signum);
+    signals_.push_back(std::move(h));
+  }
+  state_ = State::kStarting;
+  if (Status st = spawn_generation(next_generation_++, Generation::Role::kStarting); !st) {
+    signals_.clear();
+    return st;
+  }
+  return Status::ok();
+}
+
+// ---- events ---------------------------------------------------------------
+
+void Supervisor::on_signal(int signum) {
+  switch (signum) {
+    case SIGHUP:
+      if (state_ == State::kStopping) {
+        spdlog::info("SIGHUP ignored: stopping");
+      } else if (state_ == State::kServing) {
+        begin_upgrade();
+      } else if (!upgrade_pending_) {
+        upgrade_pending_ = true;
+        spdlog::info("SIGHUP during {}: one more upgrade will follow it",
+                     state_ == State::kStarting ? "start-up" : "an upgrade");
+      }
+      return;
+    case SIGTERM:
+    case SIGINT:
+      if (state_ == State::kStopping) return stop_fast();
+      return begin_stop(exit_code::kOk, std::string("SIG") + sigabbrev_np(signum));
+    case SIGQUIT:
+      if (state_ != State::kStopping) begin_stop(exit_code::kOk, "SIGQUIT");
+      return stop_fast();
+  }
+}
+
+void Supervisor::on_worker_ready(std::uint64_t g, std::uint32_t index) {
+  Generation& gen = generations_.at(g);
+  WorkerProcess& w = *gen.slots[index].worker;
+  spdlog::info("{} ready", w.name());
+  if (!gen.all_ready()) return;
+  if (gen.role == Generation::Role::kStarting) {
+    gen.role = Generation::Role::kActive;
+    active_ = g;
+    state_ = State::kServing;
+    spdlog::info("{} serving; upgrade with: kill -HUP {}", gen_name(g), ::getpid());
+    return run_pending_upgrade();
+  }
+  if (gen.role == Generation::Role::kCandidate) {
+    std::uint64_t old = active_;
+    gen.role = Generation::Role::kActive;
+    active_ = g;
+    state_ = State::kServing;
+    spdlog::info("upgrade to {} complete; draining {}", gen_name(g), gen_name(old));
+    if (auto it = generations_.find(old); it != generations_.end()) retire(it->second, /*drain=*/true);
+    run_pending_upgrade();
+    return collect_finished();
+  }
+}
+
+void Supervisor::on_worker_exit(std::uint64_t g, std::uint32_t index, const WorkerProcess::ExitInfo& info) {
+  Generation& gen = generations_.at(g);
+  Generation::Slot& slot = gen.slots[index];
+  const std::string who = slot.worker->name();
+  const auto started = slot.worker->started_at();
+  const bool drained = slot.worker->state() == WorkerProcess::State::kDraining;
+  slot.worker.reset();  // reaped; its handles close
+
+  switch (gen.role) {
+    case Generation::Role::kStarting:
+      spdlog::error("{} {} before {} was ready", who, info.describe(), gen_name(g));
+      begin_stop(exit_code::kWorkerFailed, gen_name(g) + " failed to start");
+      break;
+    case Generation::Role::kCandidate:
+      fail_upgrade(gen, who + " " + info.describe());
+      break;
+    case Generation::Role::kActive:
+      if (state_ == State::kStopping || drained) {
+        spdlog::info("{} {}", who, info.describe());
+      } else {
+        auto delay = slot.backoff.on_crash(started, std::chrono::steady_clock::now());
+        spdlog::warn("{} {}; restarting it in {} (crash {} in a row)", who, info.describe(),
+                     format_duration(delay), slot.backoff.consecutive_crashes());
+        slot.restart = std::make_unique<Timer>(loop_);
+        slot.restart->start(delay, [this, g, index] {
+          Generation& gen = generations_.at(g);
+          if (Status st = spawn_slot(gen, index); !st) schedule_restart(gen, index, st.message());
+        });
+      }
+      break;
+    case Generation::Role::kRetiring:
+      spdlog::info("{} {}", who, info.describe());
+      break;
+  }
+  collect_finished();
+}
+
+// ---- actions --------------------------------------------------------------
+
+Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
+  const std::uint64_t g = gen.number;
+  WorkerProcess::Config config{options_.command, g, index, options_.ready_timeout, options_.kill_timeout};
+  WorkerProcess::Callbacks callbacks{
+      [this, g, index](WorkerProcess&) { on_worker_ready(g, index); },
+      [this, g, index](WorkerProcess&, const WorkerProcess::ExitInfo& info) { on_worker_exit(g, index, info); },
+  };
+  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, std::move(callbacks));
+  if (!w) return w.status();
+  spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);
+  gen.slots[index].worker = std::move(w.value());
+  return Status::ok();
+}
+
+void Supervisor::schedule_restart(Generation& gen, std::uint32_t index, const std::string& why) {
+  auto& slot = gen.slots[index];
+  auto delay = slot.backoff.on_crash(std::chrono::steady_clock::now(), std::chrono::steady_clock::now());
+  spdlog::error("restart of worker {}.{} failed: {}; next try in {}", gen.number, index, why, format_duration(delay));
+  const std::uint64_t g = gen.number;
+  slot.restart = std::make_unique<Timer>(loop_);
+  slot.restart->start(delay, [this, g, index] {
+    Generation& gen = generations_.at(g);
+    if (Status st = spawn_slot(gen, index); !st) schedule_restart(gen, index, st.message());
+  });
+}
+
+Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role) {
+  Generation& gen = generations_[number];
+  gen.number = number;
+  gen.role = role;
+  gen.slots.resize(options_.workers);
+  for (std::uint32_t i = 0; i < options_.workers; ++i) {
+    if (Status st = spawn_slot(gen, i); !st) {
+      // Take back what did start; it never served anything.
+      gen.role = Generation::Role::kRetiring;
+      gen.for_each_worker([](WorkerProcess& w) { w.reject("its generation could not start"); });
+      collect_finished();
+      return st;
+    }
+  }
+  return Status::ok();
+}
+
+void Supervisor::begin_upgrade() {
+  const std::uint64_t g = next_generation_++;
+  spdlog::info("upgrade to {} started: {}", gen_name(g), options_.command[0]);
+  if (Status st = spawn_generation(g, Generation::Role::kCandidate); !st) {
+    spdlog::error("upgrade to {} failed: {}; {} keeps serving", gen_name(g), st.message(), gen_name(active_));
+    return;
+  }
+  state_ = State::kUpgrading;
+}
+
+void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
+  spdlog::error("upgrade to {} failed: {}; {} keeps serving", gen_name(candidate.number), why, gen_name(active_));
+  candidate.role = Generation::Role::kRetiring;
+  candidate.for_each_worker([&](WorkerProcess& w) { w.reject(gen_name(candidate.number) + " abandoned"); });
+  state_ = State::kServing;
+  run_pending_upgrade();
+}
+
+void Supervisor::retire(Generation& gen, bool drain) {
+  gen.role = Generation::Role::kRetiring;
+  gen.cancel_restarts();
+  gen.for_each_worker([&](WorkerProcess& w) {
+    if (drain) w.drain(options_.drain_timeout);
+    else w.terminate();
+  });
+}
+
+void Supervisor::begin_stop(int code, const std::string& why) {
+  if (state_ == State::kStopping) return;
+  state_ = State::kStopping;
+  exit_code_ = code;
+  upgrade_pending_ = false;
+  spdlog::info("stopping ({}): draining every worker; send SIGTERM again or SIGQUIT to stop faster", why);
+  std::vector<std::uint64_t> numbers;
+  for (auto& [n, gen] : generations_) numbers.push_back(n);
+  for (auto n : numbers) {
+    Generation& gen = generations_.at(n);
+    if (gen.role == Generation::Role::kRetiring) continue;
+    // Only a serving generation has requests worth draining.
+    retire(gen, /*drain=*/gen.role == Generation::Role::kActive);
+  }
+  active_ = 0;
+  collect_finished();
+}
+
+void Supervisor::stop_fast() {
+  spdlog::info("stopping fast: SIGTERM to every worker");
+  for (auto& [n, gen] : generations_) {
+    gen.cancel_restarts();
+    gen.for_each_worker([](WorkerProcess& w) { w.terminate(); });
+  }
+  collect_finished();
+}
+
+void Supervisor::run_pending_upgrade() {
+  if (upgrade_pending_ && state_ == State::kServing) {
+    upgrade_pending_ = false;
+    begin_upgrade();
+  }
+}
+
+void Supervisor::collect_finished() {
+  for (auto it = generations_.begin(); it != generations_.end();) {
+    Generation& gen = it->second;
+    if (gen.role == Generation::Role::kRetiring && gen.finished()) {
+      spdlog::info("{} retired", gen_name(gen.number));
+      it = generations_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (state_ != State::kStopping || !generations_.empty()) return;
+  spdlog::info("stopped: every worker has exited");
+  signals_.clear();
+  uv_stop(loop_);
+}
+
+}  // namespace baton

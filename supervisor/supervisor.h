@@ -1,0 +1,81 @@
+// Supervisor: owns the listeners for its whole life and the generations of
+// workers that serve them. Runs on one libuv loop; every event (signal,
+// worker READY, worker exit, timer) is a handler below, and what a handler
+// may do depends on the supervisor's state:
+//
+//   kStarting  --gen 1 READY-->  kServing  --SIGHUP-->  kUpgrading
+//                                   ^                       |
+//                                   +-- new gen READY: DRAIN old gen
+//                                   +-- new gen fails: kill it, old untouched
+//   any state --SIGTERM/SIGINT--> kStopping --all workers gone--> exit
+//
+// Upgrades never overlap: a SIGHUP while starting or upgrading is remembered
+// (any number of them as one) and runs when the current upgrade ends.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "baton/listener_socket.h"
+#include "baton/status.h"
+#include "baton/uv_handle.h"
+#include "generation.h"
+#include "options.h"
+
+namespace baton {
+
+class Supervisor {
+ public:
+  // `listeners` are already bound; the supervisor keeps them open until it is destroyed.
+  Supervisor(uv_loop_t* loop, Options options, std::vector<BoundListener> listeners);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Installs the signal handlers and starts generation 1. An error means the
+  // worker could not be executed at all; nothing is left running.
+  Status start();
+  // Valid once the loop has stopped.
+  int exit_code() const { return exit_code_; }
+
+ private:
+  enum class State { kStarting, kServing, kUpgrading, kStopping };
+
+  // Events.
+  void on_signal(int signum);
+  void on_worker_ready(std::uint64_t gen, std::uint32_t index);
+  void on_worker_exit(std::uint64_t gen, std::uint32_t index, const WorkerProcess::ExitInfo& info);
+
+  // Actions.
+  Status spawn_generation(std::uint64_t number, Generation::Role role);
+  Status spawn_slot(Generation& gen, std::uint32_t index);
+  void schedule_restart(Generation& gen, std::uint32_t index, const std::string& why);
+  void begin_upgrade();
+  void fail_upgrade(Generation& candidate, const std::string& why);
+  void retire(Generation& gen, bool drain);
+  void begin_stop(int code, const std::string& why);
+  void stop_fast();
+  void run_pending_upgrade();
+  // Forgets retired generations whose workers are all gone; once stopping
+  // and nothing is left, ends the loop. Every handler ends with it, and no
+  // Generation& may be used after it.
+  void collect_finished();
+
+  uv_loop_t* loop_;
+  Options options_;
+  std::vector<BoundListener> listeners_;
+  State state_ = State::kStarting;
+  std::map<std::uint64_t, Generation> generations_;  // node-stable: workers point into it
+  std::uint64_t next_generation_ = 1;
+  std::uint64_t active_ = 0;  // 0 while none is serving
+  bool upgrade_pending_ = false;
+  int exit_code_ = exit_code::kOk;
+  std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
+};
+
+}  // namespace baton

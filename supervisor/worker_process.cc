@@ -1,0 +1,264 @@
+#include "worker_process.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "duration.h"
+
+extern char** environ;
+
+namespace baton {
+namespace {
+
+// The worker's environment: ours, minus any BATON_* we inherited, plus its identity.
+std::vector<std::string> worker_environment(const WorkerProcess::Config& c) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e)
+    if (std::strncmp(*e, "BATON_", 6) != 0) env.emplace_back(*e);
+  env.push_back("BATON_CHANNEL_FD=3");
+  env.push_back("BATON_PROTOCOL=" + std::to_string(kProtocolVersion));
+  env.push_back("BATON_GENERATION=" + std::to_string(c.generation));
+  env.push_back("BATON_WORKER_INDEX=" + std::to_string(c.index));
+  return env;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+std::string spawn_hint(int err) {
+  switch (err) {
+    case ENOENT: return "check the path; it is looked up again at every upgrade";
+    case EACCES: return "make it executable (chmod +x) and check the directories on its path";
+    case ENOEXEC: return "it is not a binary; a script needs a #! line";
+    case EMFILE:
+    case ENFILE: return "the open-files limit is reached";
+    case EAGAIN:
+    case ENOMEM: return "the system is out of processes or memory";
+    default: return "check the worker command";
+  }
+}
+
+}  // namespace
+
+std::string WorkerProcess::ExitInfo::describe() const {
+  std::string how = signal != 0 ? std::string("killed by SIG") + sigabbrev_np(signal)
+                                : "exited with status " + std::to_string(status);
+  return rejected.empty() ? how : rejected + " (" + how + ")";
+}
+
+WorkerProcess::WorkerProcess(uv_loop_t* loop, Config config, const std::vector<BoundListener>& listeners,
+                             Callbacks callbacks)
+    : config_(std::move(config)),
+      listeners_(listeners),
+      callbacks_(std::move(callbacks)),
+      started_at_(std::chrono::steady_clock::now()),
+      deadline_(loop) {}
+
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Config config,
+                                                            const std::vector<BoundListener>& listeners,
+                                                            Callbacks callbacks) {
+  auto ends = Channel::make_pair();
+  if (!ends) return ends.status();
+  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, std::move(callbacks)));
+  const Config& c = w->config_;
+  Channel worker_end = std::move(ends->second);
+  w->channel_ = std::move(ends->first);
+
+  std::vector<std::string> argv_storage = c.command;
+  std::vector<std::string> env_storage = worker_environment(c);
+  auto argv = c_strings(argv_storage);
+  auto env = c_strings(env_storage);
+  uv_stdio_container_t stdio[4];
+  for (int i = 0; i < 3; ++i) {
+    stdio[i].flags = UV_INHERIT_FD;
+    stdio[i].data.fd = i;
+  }
+  // libuv dup2()s this onto fd 3 in the child and clears its close-on-exec
+  // flag; every other fd of ours is close-on-exec and stays behind.
+  stdio[3].flags = UV_INHERIT_FD;
+  stdio[3].data.fd = worker_end.fd();
+
+  uv_process_options_t opts{};
+  opts.exit_cb = &WorkerProcess::on_process_exit;
+  opts.file = argv[0];
+  opts.args = argv.data();
+  opts.env = env.data();
+  opts.stdio_count = 4;
+  opts.stdio = stdio;
+  w->process_.get()->data = w.get();
+  int rc = uv_spawn(loop, w->process_.get(), &opts);
+  w->process_.mark_initialized();  // even a failed uv_spawn wants uv_close()
+  if (rc != 0)
+    return Status::from_errno(-rc, "start worker " + c.command[0]).with_hint(spawn_hint(-rc));
+  // worker_end closes as it goes out of scope: the child holds the only copy,
+  // so its exit shows up as EOF on our end.
+  w->pid_ = w->process_.get()->pid;
+  w->name_ = "worker " + std::to_string(c.generation) + "." + std::to_string(c.index) + " (pid " +
+             std::to_string(w->pid_) + ")";
+
+  uv_poll_init(loop, w->poll_.get(), w->channel_.fd());
+  w->poll_.mark_initialized();
+  w->poll_.get()->data = w.get();
+  uv_poll_start(w->poll_.get(), UV_READABLE | UV_DISCONNECT, &WorkerProcess::on_readable);
+
+  WorkerProcess* self = w.get();
+  w->deadline_.start(c.ready_timeout, [self] {
+    self->reject("not READY within the ready timeout of " + format_duration(self->config_.ready_timeout));
+  });
+  return w;
+}
+
+WorkerProcess::~WorkerProcess() {
+  // Normal flow destroys a worker only after libuv reaped it. Anything else is
+  // a bug or a shutdown path: make sure no child outlives us unreaped.
+  if (pid_ > 0 && state_ != State::kExited) {
+    ::kill(pid_, SIGKILL);
+    int status;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+void WorkerProcess::on_process_exit(uv_process_t* process, std::int64_t status, int signal) {
+  auto* self = static_cast<WorkerProcess*>(process->data);
+  if (self == nullptr) return;
+  self->state_ = State::kExited;
+  self->deadline_.stop();
+  self->poll_.close();
+  self->process_.close();
+  ExitInfo info{status, signal, self->rejected_};
+  auto on_exit = self->callbacks_.on_exit;  // the callback may destroy *self
+  on_exit(*self, info);
+}
+
+void WorkerProcess::on_readable(uv_poll_t* poll, int status, int /*events*/) {
+  auto* self = static_cast<WorkerProcess*>(poll->data);
+  if (self == nullptr) return;
+  if (status < 0) {
+    self->reject(std::string("channel error: ") + uv_strerror(status));
+    return;
+  }
+  self->read_channel();
+}
+
+void WorkerProcess::read_channel() {
+  // Drain the socket: several messages may be waiting behind one wakeup.
+  while (state_ != State::kExited && rejected_.empty()) {
+    auto r = channel_.receive();
+    if (!r) {
+      reject("protocol error: " + r.status().message());
+      return;
+    }
+    if (r->outcome == Channel::Outcome::kWouldBlock) return;
+    if (r->outcome == Channel::Outcome::kClosed) {
+      // The exit callback will follow. Stop watching: EOF stays readable forever.
+      uv_poll_stop(poll_.get());
+      if (state_ == State::kStarting || state_ == State::kWelcomed)
+        rejected_ = "closed its channel before READY";
+      return;
+    }
+    handle(r->message);
+  }
+}
+
+void WorkerProcess::handle(const Envelope& m) {
+  const std::string got = message_type_name(static_cast<std::uint16_t>(m.type));
+  if (!m.fds.empty()) {
+    reject("protocol error: " + got + " carried " + std::to_string(m.fds.size()) +
+           " fds; workers never send fds (they were closed)");
+    return;
+  }
+  if (m.type == MessageType::kError) {
+    auto e = m.as<Error>();
+    reject(e ? "reported an error: " + e->message : "protocol error: " + e.status().message());
+    return;
+  }
+  switch (state_) {
+    case State::kStarting: {
+      auto hello = m.as<Hello>();
+      if (!hello) return reject("protocol error: " + hello.status().message() + " (first message must be HELLO)");
+      if (hello->protocol_version != kProtocolVersion)
+        return reject("speaks protocol " + std::to_string(hello->protocol_version) + ", baton speaks " +
+                      std::to_string(kProtocolVersion) + "; rebuild it against this libbaton");
+      if (hello->pid != static_cast<std::uint32_t>(pid_))
+        spdlog::warn("{}: HELLO says pid {}; signals go to {} (a wrapper script should exec the worker)",
+                     name_, hello->pid, pid_);
+      Welcome welcome{config_.generation, config_.index, {}};
+      std::vector<int> fds;
+      for (const auto& l : listeners_) {
+        welcome.listeners.push_back({l.spec().name, l.spec().url()});
+        fds.push_back(l.fd());
+      }
+      if (Status st = channel_.send(welcome, fds); !st) return reject("sending WELCOME: " + st.message());
+      state_ = State::kWelcomed;
+      spdlog::debug("{}: HELLO from \"{}\", sent WELCOME with {} listener(s)", name_, hello->worker_name, fds.size());
+      return;
+    }
+    case State::kWelcomed: {
+      auto ready = m.as<Ready>();
+      if (!ready) return reject("protocol error: " + ready.status().message());
+      state_ = State::kReady;
+      deadline_.stop();
+      callbacks_.on_ready(*this);
+      return;
+    }
+    case State::kReady:
+    case State::kDraining:
+    case State::kExited:
+      return reject("protocol error: unexpected " + got + " after READY");
+  }
+}
+
+void WorkerProcess::send_signal(int signal) {
+  if (state_ == State::kExited) return;
+  int rc = uv_process_kill(process_.get(), signal);
+  if (rc != 0 && rc != UV_ESRCH) spdlog::error("{}: kill(SIG{}): {}", name_, sigabbrev_np(signal), uv_strerror(rc));
+}
+
+void WorkerProcess::escalate_to_kill() {
+  deadline_.start(config_.kill_timeout, [this] {
+    spdlog::warn("{} still running {} after SIGTERM; sending SIGKILL", name_, format_duration(config_.kill_timeout));
+    send_signal(SIGKILL);
+  });
+}
+
+void WorkerProcess::drain(std::chrono::milliseconds drain_timeout) {
+  if (state_ == State::kExited || state_ == State::kDraining) return;
+  if (state_ != State::kReady) return terminate();
+  state_ = State::kDraining;
+  if (Status st = channel_.send(Drain{static_cast<std::uint32_t>(drain_timeout.count())}); !st) {
+    spdlog::warn("{}: could not send DRAIN ({}); sending SIGTERM", name_, st.message());
+    send_signal(SIGTERM);
+    return escalate_to_kill();
+  }
+  deadline_.start(drain_timeout, [this, drain_timeout] {
+    spdlog::warn("{} still running {} after DRAIN; sending SIGTERM", name_, format_duration(drain_timeout));
+    send_signal(SIGTERM);
+    escalate_to_kill();
+  });
+}
+
+void WorkerProcess::terminate() {
+  if (state_ == State::kExited) return;
+  state_ = State::kDraining;
+  send_signal(SIGTERM);
+  escalate_to_kill();
+}
+
+void WorkerProcess::reject(const std::string& reason) {
+  if (state_ == State::kExited || !rejected_.empty()) return;
+  rejected_ = reason;
+  spdlog::error("{} rejected: {}; killing it", name_, reason);
+  uv_poll_stop(poll_.get());
+  deadline_.stop();
+  send_signal(SIGKILL);
+}
+
+}  // namespace baton

@@ -1,0 +1,181 @@
+#include "http_connection.h"
+
+#include "http_server.h"
+
+namespace kvstore {
+namespace {
+
+constexpr std::chrono::milliseconds kLinger{2'000};
+
+
+struct WriteRequest {
+  uv_write_t req;
+  std::string data;
+};
+
+}  // namespace
+
+HttpConnection* HttpConnection::accept(uv_stream_t* listener, bool is_tcp, HttpServer& server) {
+  auto* c = new HttpConnection(server);
+  if (is_tcp) uv_tcp_init(server.loop(), &c->handle_.tcp);
+  else uv_pipe_init(server.loop(), &c->handle_.pipe, 0);
+  c->handle_.handle.data = c;
+  if (uv_accept(listener, c->stream()) != 0) {
+    c->close();
+    return nullptr;
+  }
+  // Small responses must leave at once, not wait for Nagle.
+  if (is_tcp) uv_tcp_nodelay(&c->handle_.tcp, 1);
+  server.adopt(c);
+  c->start();
+  return c;
+}
+
+void HttpConnection::start() {
+  http_parser_init(&parser_, HTTP_REQUEST);
+  parser_.data = this;
+  uv_read_start(
+      stream(),
+      [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+        auto* self = static_cast<HttpConnection*>(h->data);
+        *buf = uv_buf_init(self->read_buffer_, sizeof self->read_buffer_);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        static_cast<HttpConnection*>(s->data)->on_read(nread, buf);
+      });
+}
+
+void HttpConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
+  if (nread < 0) return close();  // EOF or error: the client is gone
+  if (nread == 0 || finishing_) return;  // lingering: discard
+  std::size_t used = http_parser_execute(&parser_, &settings(), buf->base, static_cast<std::size_t>(nread));
+  if (finishing_) return;  // a Connection: close response paused the parser
+  if (body_too_large_) {
+    return respond({413, "text/plain", "body larger than 1 MiB\n", {}}, false);  // and close
+  }
+  if (parser_.http_errno != HPE_OK || used != static_cast<std::size_t>(nread)) {
+    respond({400, "text/plain", std::string("bad request: ") + http_errno_description(HTTP_PARSER_ERRNO(&parser_)) + "\n", {}},
+            false);  // and close
+  }
+}
+
+void HttpConnection::respond(const Response& r, bool head_request) {
+  // The connection ends after this response if the client asked for it, if
+  // the request was bad, or if the server drains.
+  bool keep_alive = r.status < 400 || r.status == 404 || r.status == 405;
+  keep_alive = keep_alive && http_should_keep_alive(&parser_) && !server_.draining();
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) +
+                    "\r\nContent-Type: " + r.content_type +
+                    "\r\nContent-Length: " + std::to_string(r.body.size()) +
+                    (r.allow.empty() ? "" : "\r\nAllow: " + r.allow) +
+                    (keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  if (!head_request) out += r.body;
+  write(std::move(out));
+  in_request_ = false;
+  if (!keep_alive) {
+    finishing_ = true;
+    http_parser_pause(&parser_, 1);  // requests pipelined behind this one are not served
+    finish_after_writes();
+  }
+}
+
+void HttpConnection::write(std::string data) {
+  auto* w = new WriteRequest{{}, std::move(data)};
+  w->req.data = this;
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  ++writes_pending_;
+  int rc = uv_write(&w->req, stream(), &buf, 1, [](uv_write_t* req, int status) {
+    auto* w = reinterpret_cast<WriteRequest*>(req);
+    auto* self = static_cast<HttpConnection*>(req->data);
+    delete w;
+    --self->writes_pending_;
+    if (status < 0) self->close();
+  });
+  if (rc != 0) {
+    --writes_pending_;
+    delete w;
+    close();
+  }
+}
+
+void HttpConnection::finish_after_writes() {
+  finishing_ = true;
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  // uv_shutdown sends FIN once every queued write is out.
+  if (uv_shutdown(req, stream(), [](uv_shutdown_t* req, int status) {
+        auto* self = static_cast<HttpConnection*>(req->data);
+        delete req;
+        if (status < 0 || self->closed_) return self->close();
+        self->linger_ = std::make_unique<baton::Timer>(self->server_.loop());
+        self->linger_->start(kLinger, [self] { self->close(); });
+      }) != 0) {
+    delete req;
+    close();
+  }
+}
+
+void HttpConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  linger_.reset();
+  uv_close(&handle_.handle, [](uv_handle_t* h) {
+    auto* self = static_cast<HttpConnection*>(h->data);
+    self->server_.forget(self);
+    delete self;
+  });
+}
+
+int HttpConnection::on_message_begin(http_parser* p) {
+  auto* self = static_cast<HttpConnection*>(p->data);
+  self->in_request_ = true;
+  self->request_ = Request{};
+  self->url_.clear();
+  return 0;
+}
+
+int HttpConnection::on_url(http_parser* p, const char* at, std::size_t len) {
+  auto* self = static_cast<HttpConnection*>(p->data);
+  if (self->url_.size() + len > 8192) return 1;  // HPE_CB_url: answered with 400
+  self->url_.append(at, len);
+  return 0;
+}
+
+int HttpConnection::on_body(http_parser* p, const char* at, std::size_t len) {
+  auto* self = static_cast<HttpConnection*>(p->data);
+  if (self->request_.body.size() + len > kMaxBodyBytes) {
+    self->body_too_large_ = true;
+    return 1;
+  }
+  self->request_.body.append(at, len);
+  return 0;
+}
+
+int HttpConnection::on_message_complete(http_parser* p) {
+  auto* self = static_cast<HttpConnection*>(p->data);
+  Request& r = self->request_;
+  r.method = http_method_str(static_cast<http_method>(p->method));
+  http_parser_url u;
+  http_parser_url_init(&u);
+  if (http_parser_parse_url(self->url_.data(), self->url_.size(), 0, &u) == 0 && (u.field_set & (1 << UF_PATH)))
+    r.path = self->url_.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+  else
+    r.path = self->url_;
+  self->respond(self->server_.handle(r), p->method == HTTP_HEAD);
+  return 0;
+}
+
+const http_parser_settings& HttpConnection::settings() {
+  static const http_parser_settings s = [] {
+    http_parser_settings s;
+    http_parser_settings_init(&s);
+    s.on_message_begin = &HttpConnection::on_message_begin;
+    s.on_url = &HttpConnection::on_url;
+    s.on_body = &HttpConnection::on_body;
+    s.on_message_complete = &HttpConnection::on_message_complete;
+    return s;
+  }();
+  return s;
+}
+
+}  // namespace kvstore

@@ -1,0 +1,86 @@
+// kvstore: the example worker. An HTTP/1.1 key-value store that runs under
+// baton (listeners, READY, DRAIN through libbaton) or alone with --listen.
+#include <CLI/CLI.hpp>
+#include <uv.h>
+
+#include <csignal>
+#include <cstring>
+#include <cstdio>
+#include <unistd.h>
+
+#include "baton/worker.h"
+#include "http_server.h"
+
+namespace {
+
+void log(const std::string& line) {
+  std::fprintf(stderr, "kvstore[%d]: %s\n", static_cast<int>(::getpid()), line.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvstore: example baton worker, an HTTP/1.1 key-value store.\n"
+               "Under baton it serves the listeners baton passes; alone it binds --listen."};
+  std::vector<std::string> listen{"http=tcp://127.0.0.1:8080"};
+  app.add_option("-l,--listen", listen, "when run without baton: NAME=URL to bind (default http=tcp://127.0.0.1:8080)")
+      ->type_name("NAME=URL");
+  unsigned standalone_drain_ms = 30'000;
+  app.add_option("--drain-ms", standalone_drain_ms, "when run without baton: how long SIGTERM lets connections finish");
+  CLI11_PARSE(app, argc, argv);
+
+  uv_loop_t* loop = uv_default_loop();
+  auto worker = baton::Worker::create(loop, {.name = "kvstore 0.1.0", .standalone_listen = listen});
+  if (!worker) {
+    log(worker.status().message());
+    return 1;
+  }
+  baton::Worker& w = **worker;
+
+  kvstore::HttpServer server(loop, {.pid = ::getpid(), .generation = w.generation(), .worker_index = w.index()});
+  for (auto& l : w.listeners()) {
+    if (baton::Status st = server.listen(std::move(l.fd), l.spec); !st) {
+      log(st.message());
+      return 1;
+    }
+    log("serving " + l.spec.to_string());
+  }
+
+  // Stopping: by DRAIN from baton, or by SIGTERM/SIGINT when alone. A second
+  // signal (baton's SIGTERM after the drain deadline) closes everything now.
+  baton::UvHandle<uv_signal_t> sigterm, sigint;
+  auto stop_signals = [&] {
+    sigterm.close();
+    sigint.close();
+  };
+  auto drain = [&](std::chrono::milliseconds deadline, const std::string& why) {
+    if (server.draining()) {
+      log("stopping now (" + why + ")");
+      return server.stop_now();
+    }
+    log("draining (" + why + "): finishing open connections within " + std::to_string(deadline.count()) + " ms");
+    server.drain(deadline, [&] {
+      log("drained; exiting");
+      stop_signals();
+    });
+  };
+  w.on_drain([&](const baton::DrainRequest& d) {
+    drain(d.deadline, d.reason == baton::DrainRequest::Reason::kDrain ? "DRAIN from baton" : "baton is gone");
+  });
+  struct SignalCtx {
+    std::function<void(int)> fn;
+  } ctx{[&](int signum) { drain(std::chrono::milliseconds(standalone_drain_ms), std::string("SIG") + sigabbrev_np(signum)); }};
+  for (auto [handle, signum] : {std::pair{&sigterm, SIGTERM}, std::pair{&sigint, SIGINT}}) {
+    uv_signal_init(loop, handle->get());
+    handle->mark_initialized();
+    handle->get()->data = &ctx;
+    uv_signal_start(handle->get(), [](uv_signal_t* s, int n) { static_cast<SignalCtx*>(s->data)->fn(n); }, signum);
+  }
+
+  if (baton::Status st = w.ready(); !st) {
+    log("could not report READY: " + st.message());
+    return 1;
+  }
+  uv_run(loop, UV_RUN_DEFAULT);
+  return 0;
+}

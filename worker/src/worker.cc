@@ -1,0 +1,153 @@
+#include "baton/worker.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+
+namespace baton {
+namespace {
+
+Result<int> parse_fd_env(const char* text) {
+  int fd = -1;
+  std::string_view s(text);
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), fd);
+  if (ec != std::errc() || end != s.data() + s.size() || fd < 0)
+    return Status::error(std::string("BATON_CHANNEL_FD=\"") + text + "\" is not an fd number");
+  if (::fcntl(fd, F_GETFD) < 0)
+    return Status::from_errno(errno, "BATON_CHANNEL_FD=" + std::string(text))
+        .with_hint("start this worker through `baton run`, or unset BATON_CHANNEL_FD to run it standalone");
+  return fd;
+}
+
+}  // namespace
+
+Worker::Worker(uv_loop_t* loop, Options options) : loop_(loop), options_(std::move(options)) {}
+Worker::~Worker() = default;
+
+Result<std::unique_ptr<Worker>> Worker::create(uv_loop_t* loop, Options options) {
+  std::unique_ptr<Worker> w(new Worker(loop, std::move(options)));
+  const char* channel = std::getenv("BATON_CHANNEL_FD");
+  if (channel == nullptr) {
+    if (Status st = w->bind_standalone(); !st) return st;
+    return w;
+  }
+  const char* protocol = std::getenv("BATON_PROTOCOL");
+  if (protocol == nullptr || std::string_view(protocol) != std::to_string(kProtocolVersion))
+    return Status::error(std::string("BATON_PROTOCOL=") + (protocol ? protocol : "(unset)") +
+                         " but this libbaton speaks protocol " + std::to_string(kProtocolVersion))
+        .with_hint("rebuild the worker against the libbaton that matches your baton");
+  auto fd = parse_fd_env(channel);
+  if (!fd) return fd.status();
+  // Our own children must not inherit the channel, nor think they are supervised.
+  ::fcntl(*fd, F_SETFD, FD_CLOEXEC);
+  for (const char* name : {"BATON_CHANNEL_FD", "BATON_PROTOCOL", "BATON_GENERATION", "BATON_WORKER_INDEX"})
+    ::unsetenv(name);
+  if (Status st = w->handshake(UniqueFd(*fd)); !st) return st.with_context("handshake with baton");
+  w->watch_channel();
+  return w;
+}
+
+Status Worker::bind_standalone() {
+  for (const auto& text : options_.standalone_listen) {
+    auto spec = parse_listener_spec(text);
+    if (!spec) return spec.status();
+    auto bound = bind_listener(*spec, SOMAXCONN);
+    if (!bound) return bound.status();
+    listeners_.push_back({bound->spec(), bound->take_fd()});
+    standalone_.push_back(std::move(bound.value()));
+  }
+  return Status::ok();
+}
+
+Status Worker::handshake(UniqueFd channel_fd) {
+  channel_ = Channel(std::move(channel_fd));
+  Hello hello;
+  hello.pid = static_cast<std::uint32_t>(::getpid());
+  hello.worker_name = options_.name;
+  if (Status st = channel_.send(hello); !st) return st;
+  auto r = channel_.receive_wait(options_.handshake_timeout);
+  if (!r) return r.status();
+  if (r->outcome == Channel::Outcome::kClosed) return Status::error("baton closed the channel before WELCOME");
+  auto welcome = r->message.as<Welcome>();
+  if (!welcome) return welcome.status();
+  if (welcome->listeners.size() != r->message.fds.size())
+    return Status::error("WELCOME lists " + std::to_string(welcome->listeners.size()) + " listeners but carried " +
+                         std::to_string(r->message.fds.size()) + " fds");
+  generation_ = welcome->generation;
+  index_ = welcome->worker_index;
+  for (std::size_t i = 0; i < welcome->listeners.size(); ++i) {
+    const auto& info = welcome->listeners[i];
+    auto spec = parse_listener_spec(info.name + "=" + info.url);
+    if (!spec) return spec.status().with_context("WELCOME");
+    listeners_.push_back({std::move(spec.value()), std::move(r->message.fds[i])});
+  }
+  return Status::ok();
+}
+
+Result<UniqueFd> Worker::take_listener(std::string_view name) {
+  for (auto& l : listeners_) {
+    if (l.spec.name != name) continue;
+    if (!l.fd) return Status::error("listener \"" + std::string(name) + "\" was already taken");
+    return std::move(l.fd);
+  }
+  std::string known;
+  for (const auto& l : listeners_) known += (known.empty() ? "" : ", ") + l.spec.name;
+  return Status::error("no listener named \"" + std::string(name) + "\" (have: " + (known.empty() ? "none" : known) + ")")
+      .with_hint("pass --listen " + std::string(name) + "=tcp://HOST:PORT to baton");
+}
+
+Status Worker::ready() {
+  if (ready_sent_ || !supervised()) return Status::ok();
+  ready_sent_ = true;
+  return channel_.send(Ready{});
+}
+
+void Worker::watch_channel() {
+  uv_poll_init(loop_, poll_.get(), channel_.fd());
+  poll_.mark_initialized();
+  poll_.get()->data = this;
+  uv_poll_start(poll_.get(), UV_READABLE | UV_DISCONNECT, [](uv_poll_t* p, int, int) {
+    if (auto* self = static_cast<Worker*>(p->data)) self->read_channel();
+  });
+}
+
+void Worker::read_channel() {
+  for (;;) {
+    auto r = channel_.receive();
+    if (!r) {
+      // A supervisor we cannot understand is as good as none: finish and exit.
+      deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
+      return;
+    }
+    switch (r->outcome) {
+      case Channel::Outcome::kWouldBlock:
+        return;
+      case Channel::Outcome::kClosed:
+        deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
+        return;
+      case Channel::Outcome::kMessage: {
+        auto drain = r->message.as<Drain>();
+        if (!drain) {
+          deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
+          return;
+        }
+        deliver_drain({DrainRequest::Reason::kDrain, std::chrono::milliseconds(drain->deadline_ms)});
+        return;
+      }
+    }
+  }
+}
+
+void Worker::deliver_drain(const DrainRequest& request) {
+  // In drain mode nothing follows DRAIN: stop watching so the loop can end
+  // once the application has closed its connections.
+  poll_.close();
+  if (drain_delivered_) return;
+  drain_delivered_ = true;
+  if (on_drain_) on_drain_(request);
+}
+
+}  // namespace baton
