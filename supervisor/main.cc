@@ -2,10 +2,13 @@
 // lives in Supervisor (supervisor.h) and WorkerProcess (worker_process.h).
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <linux/close_range.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <cerrno>
+#include <cstring>
 #include <optional>
 
 #include "baton/listener_socket.h"
@@ -29,6 +32,13 @@ void raise_fd_limit() {
     spdlog::warn("could not raise the open-files limit from {}: {}", old, std::strerror(errno));
 }
 
+// Fds baton inherited (from a shell, a test harness, a service manager) must
+// not leak into workers: from here on only the spawn code passes fds on.
+void mark_inherited_fds_cloexec() {
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+    spdlog::warn("could not mark inherited fds close-on-exec: {}; workers may inherit them", std::strerror(errno));
+}
+
 int exit_code_for_spawn_error(const baton::Status& st) {
   switch (st.error_number()) {
     case ENOENT: return baton::exit_code::kNotFound;
@@ -47,6 +57,7 @@ int main(int argc, char** argv) {
   Options& options = *parsed.options;
   setup_logging(options.log_level, options.log_format);
   raise_fd_limit();
+  mark_inherited_fds_cloexec();
 
   std::vector<BoundListener> listeners;
   for (const auto& spec : options.listeners) {

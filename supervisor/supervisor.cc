@@ -245,7 +245,8 @@ void Supervisor::collect_finished() {
       ++it;
     }
   }
-  if (state_ != State::kStopping || !generations_.empty()) return;
+  if (state_ != State::kStopping || !generations_.empty() || loop_stopped_) return;
+  loop_stopped_ = true;
   spdlog::info("stopped: every worker has exited");
   signals_.clear();
   uv_stop(loop_);

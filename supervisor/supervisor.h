@@ -74,6 +74,7 @@ class Supervisor {
   std::uint64_t next_generation_ = 1;
   std::uint64_t active_ = 0;  // 0 while none is serving
   bool upgrade_pending_ = false;
+  bool loop_stopped_ = false;
   int exit_code_ = exit_code::kOk;
   std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
 };

@@ -142,8 +142,9 @@ void WorkerProcess::on_readable(uv_poll_t* poll, int status, int /*events*/) {
   auto* self = static_cast<WorkerProcess*>(poll->data);
   if (self == nullptr) return;
   if (status < 0) {
-    self->reject(std::string("channel error: ") + uv_strerror(status));
-    return;
+    // libuv reports POLLERR as UV_EBADF. On our socket that means the worker
+    // died with messages of ours unread; reading shows the EOF.
+    uv_poll_stop(poll);
   }
   self->read_channel();
 }
@@ -158,10 +159,10 @@ void WorkerProcess::read_channel() {
     }
     if (r->outcome == Channel::Outcome::kWouldBlock) return;
     if (r->outcome == Channel::Outcome::kClosed) {
-      // The exit callback will follow. Stop watching: EOF stays readable forever.
+      // The exit callback follows and says how it ended (a worker that closed
+      // its channel but lives on meets its ready or drain deadline instead).
+      // Stop watching: EOF stays readable forever.
       uv_poll_stop(poll_.get());
-      if (state_ == State::kStarting || state_ == State::kWelcomed)
-        rejected_ = "closed its channel before READY";
       return;
     }
     handle(r->message);

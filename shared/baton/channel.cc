@@ -95,6 +95,8 @@ Result<Channel::Received> Channel::receive_datagram() {
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN) return Received{Outcome::kWouldBlock, {}};
+    // The peer died with our messages unread: as good as an orderly close.
+    if (errno == ECONNRESET) return Received{Outcome::kClosed, {}};
     return Status::from_errno(errno, "channel receive");
   }
   // Own every fd that arrived before judging anything, so each error path closes them.

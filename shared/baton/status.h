@@ -56,6 +56,8 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
 
   // The failure; OK status when the Result holds a value.
   Status status() const { return is_ok() ? Status::ok() : std::get<Status>(v_); }

@@ -105,6 +105,11 @@ Status Worker::ready() {
   return channel_.send(Ready{});
 }
 
+Status Worker::report_error(const std::string& message) {
+  if (!supervised()) return Status::ok();
+  return channel_.send(Error{message.substr(0, kMaxStringBytes)});
+}
+
 void Worker::watch_channel() {
   uv_poll_init(loop_, poll_.get(), channel_.fd());
   poll_.mark_initialized();

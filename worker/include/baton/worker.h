@@ -80,6 +80,10 @@ class Worker {
   // Tells the supervisor this worker accepts connections now. Call once,
   // after listening; until then the previous generation keeps serving.
   Status ready();
+  // Tells the supervisor this worker cannot start (bad config, missing data…)
+  // before READY: baton logs `message` and keeps the previous generation.
+  // The worker should exit afterwards.
+  Status report_error(const std::string& message);
 
  private:
   Worker(uv_loop_t* loop, Options options);

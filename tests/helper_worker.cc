@@ -1,0 +1,132 @@
+// Modes:
+//   exit-now       exits with status 3 before saying anything
+//   never-ready    says HELLO, gets WELCOME, never says READY
+//   ignore-drain   becomes READY, then ignores DRAIN and SIGTERM (needs SIGKILL)
+//   report-error   says HELLO, then ERROR "cannot open /data/kv.db"
+//   garbage        writes bytes that are not a baton message on the channel
+//   oversized      sends a 70 KiB datagram
+//   hello-with-fd  sends HELLO with an fd attached (workers never send fds)
+//   ready-first    sends READY before HELLO
+//   report-fds     prints the fds it was started with, then runs as a good worker
+#include "helper_worker.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <dirent.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <cstdio>
+#include <vector>
+
+#include "baton/channel.h"
+#include "baton/worker.h"
+
+namespace testing_support {
+namespace {
+
+// A helper never outlives its supervisor: each one waits for its channel to close.
+
+// For helpers that speak raw bytes: ignore whatever arrives, exit on EOF.
+[[noreturn]] void exit_when_channel_closes(const baton::Channel& channel) {
+  char buf[128];
+  for (;;) {
+    pollfd p{channel.fd(), POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0) continue;
+    if (::recv(channel.fd(), buf, sizeof buf, 0) <= 0) std::_Exit(0);
+  }
+}
+
+std::unique_ptr<baton::Worker> connect_or_die() {
+  auto w = baton::Worker::create(uv_default_loop(), {.name = "helper"});
+  if (!w) {
+    std::fprintf(stderr, "helper: %s\n", w.status().message().c_str());
+    std::_Exit(1);
+  }
+  return std::move(w.value());
+}
+
+// For libbaton helpers: run the loop until DRAIN (or, with ignore_drain, until
+// baton is gone); an ignored DRAIN leaves the process waiting for SIGKILL.
+[[noreturn]] void serve(baton::Worker& w, bool ignore_drain = false) {
+  w.on_drain([ignore_drain](const baton::DrainRequest& d) {
+    if (!ignore_drain || d.reason == baton::DrainRequest::Reason::kSupervisorGone) std::_Exit(0);
+  });
+  uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+  for (;;) ::pause();
+}
+
+}  // namespace
+
+std::string self_exe() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+int run_helper(const std::string& mode) {
+  // Raw modes speak on fd 3 themselves; the others go through libbaton.
+  auto raw_channel = [] { return baton::Channel(baton::UniqueFd(3)); };
+  if (mode == "exit-now") return 3;
+  if (mode == "never-ready") {
+    auto w = connect_or_die();
+    serve(*w);
+  }
+  if (mode == "ignore-drain") {
+    std::signal(SIGTERM, SIG_IGN);
+    auto w = connect_or_die();
+    if (!w->ready()) return 1;
+    serve(*w, /*ignore_drain=*/true);
+  }
+  if (mode == "report-error") {
+    auto w = connect_or_die();
+    (void)w->report_error("cannot open /data/kv.db");
+    serve(*w);
+  }
+  if (mode == "garbage") {
+    auto raw = raw_channel();
+    const char junk[] = "GET / HTTP/1.1\r\n\r\n this is not a baton message";
+    ::send(raw.fd(), junk, sizeof junk, 0);
+    exit_when_channel_closes(raw);
+  }
+  if (mode == "oversized") {
+    auto raw = raw_channel();
+    std::vector<char> big(70 * 1024, 'x');
+    ::send(raw.fd(), big.data(), big.size(), 0);
+    exit_when_channel_closes(raw);
+  }
+  if (mode == "hello-with-fd") {
+    auto raw = raw_channel();
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    (void)raw.send(baton::Hello{baton::kProtocolVersion, static_cast<std::uint32_t>(::getpid()), "helper"},
+                   std::vector<int>{devnull});
+    exit_when_channel_closes(raw);
+  }
+  if (mode == "report-fds") {
+    std::string fds;
+    DIR* d = ::opendir("/proc/self/fd");
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.' || std::atoi(e->d_name) == ::dirfd(d)) continue;
+      fds += (fds.empty() ? "" : " ") + std::string(e->d_name);
+    }
+    ::closedir(d);
+    std::fprintf(stderr, "helper fds at exec: %s\n", fds.c_str());
+    auto w = connect_or_die();
+    if (!w->ready()) return 1;
+    serve(*w);
+  }
+  if (mode == "ready-first") {
+    auto raw = raw_channel();
+    (void)raw.send(baton::Ready{});
+    exit_when_channel_closes(raw);
+  }
+  std::fprintf(stderr, "helper: unknown mode %s\n", mode.c_str());
+  return 2;
+}
+
+}  // namespace testing_support

@@ -1,0 +1,55 @@
+#include "integration/fixture.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "helper_worker.h"
+
+namespace testing_support {
+
+WorkerDir::WorkerDir() {
+  char templ[] = "/tmp/baton-test-XXXXXX";
+  dir_ = ::mkdtemp(templ);
+  worker_ = dir_ + "/worker";
+}
+
+WorkerDir::~WorkerDir() { std::filesystem::remove_all(dir_); }
+
+void WorkerDir::install(const std::string& script) {
+  // Write then rename: a spawn never sees a half-written file.
+  std::string tmp = dir_ + "/worker.tmp";
+  {
+    std::ofstream out(tmp);
+    out << "#!/bin/sh\n" << script << "\n";
+  }
+  std::filesystem::permissions(tmp, std::filesystem::perms::owner_all);
+  std::filesystem::rename(tmp, worker_);
+}
+
+void WorkerDir::use_kvstore() { install(std::string("exec ") + KVSTORE_BIN + " \"$@\""); }
+void WorkerDir::use_helper(const std::string& mode) { install("exec " + self_exe() + " --helper " + mode); }
+void WorkerDir::remove_worker() { std::filesystem::remove(worker_); }
+
+Stats get_stats(std::uint16_t port) {
+  auto r = http_request(port, "GET", "/stats");
+  EXPECT_TRUE(r) << r.status().message();
+  if (!r) return {};
+  EXPECT_EQ(r->status, 200);
+  return {json_field(r->body, "pid"), json_field(r->body, "generation")};
+}
+
+::testing::AssertionResult wait_serving(const BatonProcess& baton, std::uint64_t g, std::size_t from) {
+  std::string n = std::to_string(g);
+  if (baton.wait_for("(generation " + n + " serving|upgrade to generation " + n + " complete)", from))
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "generation " << n << " never started serving. Log:\n" << baton.log();
+}
+
+pid_t ready_pid(const BatonProcess& baton, std::uint64_t g, std::uint32_t index, std::size_t from) {
+  auto m = baton.wait_for("worker " + std::to_string(g) + "\\." + std::to_string(index) + " \\(pid ([0-9]+)\\) ready", from);
+  return m ? static_cast<pid_t>(std::stol(m->groups[1])) : -1;
+}
+
+}  // namespace testing_support

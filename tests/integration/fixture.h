@@ -1,0 +1,43 @@
+// Shared pieces of the integration tests: a worker path that tests swap
+// between builds (as `cp new-build /srv/app` would), and kvstore queries.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+
+#include "support/baton_process.h"
+#include "support/http_client.h"
+
+namespace testing_support {
+
+// A private directory whose `worker` script is what baton runs. Scripts exec
+// the real binary, so baton sees the binary's own pid.
+class WorkerDir {
+ public:
+  WorkerDir();
+  ~WorkerDir();
+  const std::string& worker() const { return worker_; }
+  void use_kvstore();
+  void use_helper(const std::string& mode);
+  void remove_worker();
+
+ private:
+  void install(const std::string& script);
+  std::string dir_, worker_;
+};
+
+struct Stats {
+  long pid = -1;
+  long generation = -1;
+};
+// GET /stats on a fresh connection; fails the test on error.
+Stats get_stats(std::uint16_t port);
+
+// Waits for "generation G serving" (start) or "upgrade to generation G complete".
+::testing::AssertionResult wait_serving(const BatonProcess& baton, std::uint64_t generation, std::size_t from = 0);
+// The pid baton logged for worker G.I when it became ready.
+pid_t ready_pid(const BatonProcess& baton, std::uint64_t generation, std::uint32_t index = 0, std::size_t from = 0);
+
+}  // namespace testing_support

@@ -1,0 +1,137 @@
+// Start, crash, stop, and the supervisor's own death.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "integration/fixture.h"
+#include "support/proc.h"
+
+namespace testing_support {
+namespace {
+
+TEST(Lifecycle, WorkerThatIgnoresDrainIsTerminatedThenKilled) {
+  WorkerDir dir;
+  dir.use_helper("ignore-drain");
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--drain-timeout", "1s", "--kill-timeout", "1s", "--",
+                      dir.worker()});
+  ASSERT_TRUE(wait_serving(baton, 1));
+  const pid_t stubborn = ready_pid(baton, 1);
+  dir.use_kvstore();
+  baton.signal(SIGHUP);
+  ASSERT_TRUE(wait_serving(baton, 2));
+  const pid_t fresh = ready_pid(baton, 2);
+  std::string who = "worker 1\\.0 \\(pid " + std::to_string(stubborn) + "\\)";
+  EXPECT_TRUE(baton.wait_for(who + " still running 1s after DRAIN; sending SIGTERM")) << baton.log();
+  EXPECT_TRUE(baton.wait_for(who + " still running 1s after SIGTERM; sending SIGKILL")) << baton.log();
+  EXPECT_TRUE(baton.wait_for(who + " killed by SIGKILL")) << baton.log();
+  ASSERT_TRUE(baton.wait_for("generation 1 retired")) << baton.log();
+  EXPECT_FALSE(process_exists(stubborn)) << "reaped: not even a zombie";
+  EXPECT_EQ(children_of(baton.pid()), std::vector<pid_t>{fresh});
+}
+
+TEST(Lifecycle, CrashedWorkerIsRestartedWhileClientsQueue) {
+  WorkerDir dir;
+  dir.use_kvstore();
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
+  const auto port = baton.port();
+  ASSERT_TRUE(wait_serving(baton, 1));
+  const pid_t first = ready_pid(baton, 1);
+  auto mark = baton.mark();
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  ASSERT_TRUE(wait_process_gone(first));
+  // No worker is running now; the listener stays open, so this request waits
+  // in the accept queue and is answered by the restarted worker.
+  Stats s = get_stats(port);
+  EXPECT_NE(s.pid, first);
+  EXPECT_EQ(s.generation, 1);
+  EXPECT_TRUE(baton.wait_for("worker 1\\.0 \\(pid " + std::to_string(first) +
+                             "\\) killed by SIGKILL; restarting it in 100ms \\(crash 1 in a row\\)", mark))
+      << baton.log();
+  EXPECT_EQ(ready_pid(baton, 1, 0, mark), s.pid);
+}
+
+TEST(Lifecycle, SigtermDrainsEveryWorkerAndExitsZero) {
+  WorkerDir dir;
+  dir.use_kvstore();
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--workers", "3", "--", dir.worker()});
+  ASSERT_TRUE(wait_serving(baton, 1));
+  std::vector<pid_t> workers = children_of(baton.pid());
+  ASSERT_EQ(workers.size(), 3u);
+  baton.signal(SIGTERM);
+  EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
+  for (pid_t w : workers) EXPECT_TRUE(wait_process_gone(w)) << "worker " << w << " outlived baton";
+  EXPECT_TRUE(baton.wait_for("stopped: every worker has exited"));
+}
+
+TEST(Lifecycle, WorkersExitWhenTheSupervisorIsKilled) {
+  WorkerDir dir;
+  dir.use_kvstore();
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--workers", "2", "--", dir.worker()});
+  ASSERT_TRUE(wait_serving(baton, 1));
+  std::vector<pid_t> workers = children_of(baton.pid());
+  ASSERT_EQ(workers.size(), 2u);
+  baton.signal(SIGKILL);
+  EXPECT_EQ(baton.wait_exit(), 128 + SIGKILL);
+  // No orphan keeps serving without a supervisor.
+  for (pid_t w : workers) EXPECT_TRUE(wait_process_gone(w)) << "orphan worker " << w << " still running";
+  EXPECT_TRUE(baton.wait_for("draining \\(baton is gone\\)")) << baton.log();
+}
+
+TEST(Lifecycle, WorkerInheritsOnlyStdioAndItsChannel) {
+  WorkerDir dir;
+  dir.use_helper("report-fds");
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--listen", "b=tcp://127.0.0.1:0", "--", dir.worker()});
+  auto m = baton.wait_for("helper fds at exec: (.*)$");
+  ASSERT_TRUE(m) << baton.log();
+  EXPECT_EQ(m->groups[1], "0 1 2 3") << "every other fd of baton must be close-on-exec";
+}
+
+TEST(Lifecycle, FirstGenerationThatDiesMeansExitFour) {
+  WorkerDir dir;
+  dir.use_helper("exit-now");
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
+  EXPECT_EQ(baton.wait_exit(), 4) << baton.log();
+  EXPECT_TRUE(baton.wait_for("exited with status 3 before generation 1 was ready"));
+}
+
+TEST(Lifecycle, MissingWorkerMeansExit127) {
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", "/nonexistent/worker"});
+  EXPECT_EQ(baton.wait_exit(), 127);
+  EXPECT_TRUE(baton.wait_for("start worker /nonexistent/worker: No such file or directory; check the path"))
+      << baton.log();
+}
+
+TEST(CommandLine, BadListenerIsAUsageError) {
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:99999", "--", "/bin/true"});
+  EXPECT_EQ(baton.wait_exit(), 2);
+  EXPECT_TRUE(baton.wait_for("port 99999 is out of range 0-65535")) << baton.log();
+}
+
+TEST(CommandLine, DuplicateListenerNamesAreRefused) {
+  BatonProcess baton({"--listen", "tcp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0", "--", "/bin/true"});
+  EXPECT_EQ(baton.wait_exit(), 2);
+  EXPECT_TRUE(baton.wait_for("two listeners are named \"default\"")) << baton.log();
+}
+
+TEST(CommandLine, BadDurationIsAUsageError) {
+  BatonProcess baton({"--listen", "tcp://127.0.0.1:0", "--drain-timeout", "soon", "--", "/bin/true"});
+  EXPECT_EQ(baton.wait_exit(), 2);
+  EXPECT_TRUE(baton.wait_for("write it like 500ms, 10s or 2m")) << baton.log();
+}
+
+TEST(CommandLine, PortInUseMeansExitThree) {
+  BatonProcess first({"--listen", "http=tcp://127.0.0.1:0", "--", KVSTORE_BIN});
+  const auto port = first.port();
+  BatonProcess second({"--listen", "http=tcp://127.0.0.1:" + std::to_string(port), "--", KVSTORE_BIN});
+  EXPECT_EQ(second.wait_exit(), 3);
+  EXPECT_TRUE(second.wait_for("Address already in use; another process is listening there")) << second.log();
+}
+
+TEST(CommandLine, HelpListsExitCodes) {
+  BatonProcess baton({"--help"});
+  EXPECT_EQ(baton.wait_exit(), 0);
+  EXPECT_TRUE(baton.wait_for("Exit codes:"));
+  EXPECT_TRUE(baton.wait_for("--drain-timeout"));
+}
+
+}  // namespace
+}  // namespace testing_support

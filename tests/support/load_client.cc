@@ -1,0 +1,61 @@
+#include "support/load_client.h"
+
+#include "support/http_client.h"
+
+namespace testing_support {
+
+LoadClient::LoadClient(Options options)
+    : options_(std::move(options)), deadline_(std::chrono::steady_clock::now() + options_.max_duration) {
+  for (int i = 0; i < options_.keepalive_connections; ++i) threads_.emplace_back([this] { run_keepalive(); });
+  for (int i = 0; i < options_.close_connections; ++i) threads_.emplace_back([this] { run_close(); });
+}
+
+bool LoadClient::should_stop() const { return stop_.load() || std::chrono::steady_clock::now() > deadline_; }
+
+void LoadClient::record_failure(const std::string& what) {
+  ++failed_;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (errors_.size() < 20) errors_.push_back(what);
+}
+
+void LoadClient::run_keepalive() {
+  baton::UniqueFd conn;
+  while (!should_stop()) {
+    if (!conn) {
+      auto fd = connect_local(options_.port);
+      if (!fd) {
+        record_failure("keep-alive connect: " + fd.status().message());
+        continue;
+      }
+      conn = std::move(fd.value());
+    }
+    auto r = exchange(conn.get(), "GET", options_.path);
+    if (!r) {
+      record_failure("keep-alive request: " + r.status().message());
+      conn.reset();
+      continue;
+    }
+    if (r->status != 200) record_failure("keep-alive request: status " + std::to_string(r->status));
+    else ++ok_;
+    if (r->connection_close) conn.reset();  // the server ends it politely: reconnect
+  }
+}
+
+void LoadClient::run_close() {
+  while (!should_stop()) {
+    auto r = http_request(options_.port, "GET", options_.path);
+    if (!r) record_failure("new-connection request: " + r.status().message());
+    else if (r->status != 200) record_failure("new-connection request: status " + std::to_string(r->status));
+    else ++ok_;
+  }
+}
+
+LoadStats LoadClient::stop() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  std::lock_guard<std::mutex> lock(mu_);
+  return {ok_.load(), failed_.load(), errors_};
+}
+
+}  // namespace testing_support

@@ -1,0 +1,55 @@
+// LoadClient: real HTTP traffic against 127.0.0.1 from a few threads, counting
+// every failed request (refused, reset, cut off, non-200). Keep-alive
+// connections reconnect only when the server said "Connection: close";
+// anything else that breaks a connection is a failure. Bounded: it stops on
+// stop() or after max_duration, whichever comes first.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace testing_support {
+
+struct LoadStats {
+  std::uint64_t ok = 0;
+  std::uint64_t failed = 0;
+  std::vector<std::string> first_errors;  // up to 20, for the failure message
+};
+
+class LoadClient {
+ public:
+  struct Options {
+    std::uint16_t port = 0;
+    int keepalive_connections = 4;  // one thread each, requests back to back
+    int close_connections = 2;      // one thread each, a new connection per request
+    std::string path = "/";
+    std::chrono::seconds max_duration{120};
+  };
+
+  explicit LoadClient(Options options);
+  ~LoadClient() { stop(); }
+
+  std::uint64_t completed() const { return ok_.load() + failed_.load(); }
+  LoadStats stop();  // joins the threads; idempotent
+
+ private:
+  void run_keepalive();
+  void run_close();
+  void record_failure(const std::string& what);
+  bool should_stop() const;
+
+  Options options_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> ok_{0}, failed_{0};
+  std::mutex mu_;
+  std::vector<std::string> errors_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace testing_support

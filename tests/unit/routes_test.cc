@@ -1,0 +1,42 @@
+#include "routes.h"
+
+#include <gtest/gtest.h>
+
+namespace kvstore {
+namespace {
+
+Response call(Store& store, std::string method, std::string path, std::string body = {}) {
+  ServerFacts facts{.pid = 42, .generation = 7, .worker_index = 0, .requests = 3, .connections = 2, .draining = false};
+  return route({std::move(method), std::move(path), std::move(body)}, store, facts);
+}
+
+TEST(Routes, KeyValueLifecycle) {
+  Store s;
+  EXPECT_EQ(call(s, "GET", "/kv/a").status, 404);
+  EXPECT_EQ(call(s, "PUT", "/kv/a", "hello").status, 200);
+  auto got = call(s, "GET", "/kv/a");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, "hello");
+  EXPECT_EQ(call(s, "DELETE", "/kv/a").status, 200);
+  EXPECT_EQ(call(s, "DELETE", "/kv/a").status, 404);
+  EXPECT_EQ(call(s, "PUT", "/kv/").status, 400);
+  auto bad = call(s, "POST", "/kv/a");
+  EXPECT_EQ(bad.status, 405);
+  EXPECT_EQ(bad.allow, "GET, PUT, DELETE");
+}
+
+TEST(Routes, StatsHealthAndRoot) {
+  Store s{{"k", "v"}};
+  auto stats = call(s, "GET", "/stats");
+  EXPECT_EQ(stats.content_type, "application/json");
+  EXPECT_EQ(stats.body,
+            "{\"pid\":42,\"generation\":7,\"worker_index\":0,\"requests\":3,\"keys\":1,\"connections\":2,\"draining\":false}\n");
+  EXPECT_EQ(call(s, "GET", "/healthz").body, "ok\n");
+  auto root = call(s, "GET", "/");
+  EXPECT_EQ(root.status, 200);
+  EXPECT_NE(root.body.find("generation 7"), std::string::npos);
+  EXPECT_EQ(call(s, "GET", "/nope").status, 404);
+}
+
+}  // namespace
+}  // namespace kvstore

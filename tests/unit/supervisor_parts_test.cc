@@ -1,0 +1,48 @@
+// The supervisor's pure parts: durations, restart backoff, JSON log escaping.
+#include <gtest/gtest.h>
+
+#include "duration.h"
+#include "logging.h"
+#include "restart_backoff.h"
+
+namespace baton {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Duration, ParsesUnits) {
+  EXPECT_EQ(*parse_duration("250ms"), 250ms);
+  EXPECT_EQ(*parse_duration("10s"), 10s);
+  EXPECT_EQ(*parse_duration("2m"), 120s);
+  EXPECT_EQ(*parse_duration("3"), 3s);
+  for (const char* bad : {"", "ms", "10h", "-1s", "1.5s", "10 s"}) {
+    auto r = parse_duration(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.status().message().find("like 500ms, 10s or 2m"), std::string::npos);
+  }
+  EXPECT_FALSE(parse_duration("99999999999m"));
+  EXPECT_EQ(format_duration(1500ms), "1500ms");
+  EXPECT_EQ(format_duration(30s), "30s");
+}
+
+TEST(RestartBackoff, DoublesUpToTheCapAndForgivesAStableWorker) {
+  RestartBackoff b({.initial = 100ms, .max = 1s, .stable_after = 10s});
+  auto t0 = RestartBackoff::Clock::now();
+  EXPECT_EQ(b.on_crash(t0, t0 + 1s), 100ms);
+  EXPECT_EQ(b.on_crash(t0, t0 + 1s), 200ms);
+  EXPECT_EQ(b.on_crash(t0, t0 + 1s), 400ms);
+  EXPECT_EQ(b.on_crash(t0, t0 + 1s), 800ms);
+  EXPECT_EQ(b.on_crash(t0, t0 + 1s), 1s);
+  EXPECT_EQ(b.on_crash(t0, t0 + 1s), 1s);
+  EXPECT_EQ(b.consecutive_crashes(), 6);
+  // This one ran for a minute before crashing: start over.
+  EXPECT_EQ(b.on_crash(t0, t0 + 60s), 100ms);
+  EXPECT_EQ(b.consecutive_crashes(), 1);
+}
+
+TEST(JsonEscape, EscapesQuotesAndControlCharacters) {
+  EXPECT_EQ(json_escape("a\"b\\c\nd\x01"), "a\\\"b\\\\c\\nd\\u0001");
+}
+
+}  // namespace
+}  // namespace baton
