@@ -11,7 +11,6 @@
 #include <strings.h>
 
 namespace testing_support {
-namespace {
 
 baton::Status send_all(int fd, const std::string& data) {
   std::size_t sent = 0;
@@ -23,6 +22,8 @@ baton::Status send_all(int fd, const std::string& data) {
   }
   return baton::Status::ok();
 }
+
+namespace {
 
 // Reads until `buf` holds `want` bytes; an early EOF is an error.
 baton::Status read_at_least(int fd, std::string& buf, std::size_t want, const char* what) {
@@ -65,6 +66,12 @@ baton::Result<HttpResponse> exchange(int fd, const std::string& method, const st
   if (baton::Status st = send_all(fd, req); !st) return st;
 
   std::string buf;
+  auto r = read_response(fd, buf);
+  if (r && !buf.empty()) return baton::Status::error("unexpected bytes after the response");
+  return r;
+}
+
+baton::Result<HttpResponse> read_response(int fd, std::string& buf) {
   std::size_t header_end;
   while ((header_end = buf.find("\r\n\r\n")) == std::string::npos) {
     if (baton::Status st = read_at_least(fd, buf, buf.size() + 1, "response headers"); !st) return st;
@@ -89,7 +96,7 @@ baton::Result<HttpResponse> exchange(int fd, const std::string& method, const st
   if (!have_length) return baton::Status::error("response without Content-Length");
   if (baton::Status st = read_at_least(fd, buf, header_end + 4 + content_length, "response body"); !st) return st;
   r.body = buf.substr(header_end + 4, content_length);
-  if (buf.size() > header_end + 4 + content_length) return baton::Status::error("unexpected bytes after the response");
+  buf.erase(0, header_end + 4 + content_length);
   return r;
 }
 

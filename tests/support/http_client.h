@@ -19,6 +19,11 @@ struct HttpResponse {
 
 // Connects to 127.0.0.1:port with send/receive timeouts.
 baton::Result<baton::UniqueFd> connect_local(std::uint16_t port, int timeout_ms = 10'000);
+// Reads one response from `fd`. `buffer` holds bytes read but not yet used
+// (pipelined responses); pass the same buffer to read the next one.
+baton::Result<HttpResponse> read_response(int fd, std::string& buffer);
+// Sends raw bytes.
+baton::Status send_all(int fd, const std::string& data);
 // Sends one request on an open connection and reads its response.
 baton::Result<HttpResponse> exchange(int fd, const std::string& method, const std::string& path,
                                      const std::string& body = {}, bool close = false);

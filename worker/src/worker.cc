@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -20,6 +21,11 @@ Result<int> parse_fd_env(const char* text) {
     return Status::from_errno(errno, "BATON_CHANNEL_FD=" + std::string(text))
         .with_hint("start this worker through `baton run`, or unset BATON_CHANNEL_FD to run it standalone");
   return fd;
+}
+
+// The supervisor sends SIGTERM when deadline_ms runs out: leave a margin.
+std::chrono::milliseconds before_sigterm(std::chrono::milliseconds deadline) {
+  return deadline - std::min(deadline / 10, std::chrono::milliseconds(1000));
 }
 
 }  // namespace
@@ -139,7 +145,7 @@ void Worker::read_channel() {
           deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
           return;
         }
-        deliver_drain({DrainRequest::Reason::kDrain, std::chrono::milliseconds(drain->deadline_ms)});
+        deliver_drain({DrainRequest::Reason::kDrain, before_sigterm(std::chrono::milliseconds(drain->deadline_ms))});
         return;
       }
     }

@@ -47,8 +47,9 @@ struct DrainRequest {
     kSupervisorGone,  // the channel closed: baton died; finish up, do not linger
   };
   Reason reason = Reason::kDrain;
-  // When this runs out, close connections that are still idle; shortly after,
-  // the supervisor sends SIGTERM.
+  // When this runs out, close connections that are still idle and exit.
+  // libbaton gives the application the supervisor's deadline minus a margin
+  // (a tenth, at most 1 s), so a well-behaved worker is gone before SIGTERM.
   std::chrono::milliseconds deadline{0};
 };
 
