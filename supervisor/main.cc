@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <optional>
 
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
   ParsedOptions parsed = parse_options(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   Options& options = *parsed.options;
+  // A closed stderr (a pager quit, journald restarted) must not kill the
+  // supervisor. Workers get default dispositions back: libuv resets them in the child.
+  std::signal(SIGPIPE, SIG_IGN);
   setup_logging(options.log_level, options.log_format);
   raise_fd_limit();
   mark_inherited_fds_cloexec();

@@ -93,6 +93,22 @@ TEST(Drain, PipelinedRequestsAreAnsweredInOrder) {
                      {200, "stored\n"}, {200, "one"}, {200, "deleted\n"}, {404, "not found\n"}}));
 }
 
+TEST(Drain, HalfClosedClientStillGetsItsResponse) {
+  WorkerDir dir;
+  dir.use_kvstore();
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
+  const auto port = baton.port();
+  ASSERT_TRUE(wait_serving(baton, 1));
+  auto conn = connect_local(port);
+  ASSERT_TRUE(conn);
+  ASSERT_TRUE(send_all(conn->get(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(::shutdown(conn->get(), SHUT_WR), 0);  // "that's all I will send"
+  std::string buffer;
+  auto r = read_response(conn->get(), buffer);
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(r->body, "ok\n");
+}
+
 TEST(Logs, JsonFormatIsOneObjectPerLine) {
   BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--log-format", "json", "--", KVSTORE_BIN});
   EXPECT_TRUE(baton.wait_for(R"(^\{"time":"[0-9-]+T[0-9:.]+Z","level":"info","pid":[0-9]+,)"

@@ -46,7 +46,13 @@ void HttpConnection::start() {
 }
 
 void HttpConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
-  if (nread < 0) return close();  // EOF or error: the client is gone
+  if (nread < 0) {
+    // EOF: the client sends no more, but may still read what it asked for
+    // (a half-close after the request). Errors mean it is gone.
+    if (nread != UV_EOF || finishing_ || writes_pending_ == 0) return close();
+    peer_done_ = true;
+    return finish_after_writes();
+  }
   if (nread == 0 || finishing_) return;  // lingering: discard
   std::size_t used = http_parser_execute(&parser_, &settings(), buf->base, static_cast<std::size_t>(nread));
   if (finishing_) return;  // a Connection: close response paused the parser
@@ -106,7 +112,7 @@ void HttpConnection::finish_after_writes() {
   if (uv_shutdown(req, stream(), [](uv_shutdown_t* req, int status) {
         auto* self = static_cast<HttpConnection*>(req->data);
         delete req;
-        if (status < 0 || self->closed_) return self->close();
+        if (status < 0 || self->closed_ || self->peer_done_) return self->close();
         self->linger_ = std::make_unique<baton::Timer>(self->server_.loop());
         self->linger_->start(kLinger, [self] { self->close(); });
       }) != 0) {

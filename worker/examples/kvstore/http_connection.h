@@ -60,6 +60,7 @@ class HttpConnection {
   bool in_request_ = false;   // between the first byte of a request and its response
   bool body_too_large_ = false;
   bool finishing_ = false;    // last response queued; reading only to discard
+  bool peer_done_ = false;   // the client half-closed: close once our writes are out
   bool closed_ = false;
   std::size_t writes_pending_ = 0;
   std::unique_ptr<baton::Timer> linger_;
