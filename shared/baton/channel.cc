@@ -26,7 +26,8 @@ Status Channel::send_datagram(std::span<const std::uint8_t> bytes, std::span<con
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[kFdControlSpace];
+  // Zeroed: CMSG_SPACE includes padding that would otherwise go out uninitialized.
+  alignas(cmsghdr) char control[kFdControlSpace] = {};
   if (!fds.empty()) {
     msg.msg_control = control;
     msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
