@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "restart_backoff.h"
-#include "worker_process.h"
+#include "baton/uv_handle.h"
+#include "worker_handle.h"
 
 namespace baton {
 
@@ -23,7 +24,7 @@ struct Generation {
   // One worker position (BATON_WORKER_INDEX). `worker` is empty between a
   // crash and its restart.
   struct Slot {
-    std::unique_ptr<WorkerProcess> worker;
+    std::unique_ptr<WorkerHandle> worker;
     RestartBackoff backoff;
     std::unique_ptr<Timer> restart;  // pending restart after a crash
   };
@@ -34,7 +35,7 @@ struct Generation {
 
   bool all_ready() const {
     for (const auto& s : slots)
-      if (!s.worker || s.worker->state() != WorkerProcess::State::kReady) return false;
+      if (!s.worker || s.worker->state() != WorkerState::kReady) return false;
     return true;
   }
   // No process left and none waiting to be restarted.

@@ -17,6 +17,7 @@
 #include "options.h"
 #include "pid_file.h"
 #include "supervisor.h"
+#include "worker_process.h"
 
 namespace {
 
@@ -87,7 +88,8 @@ int main(int argc, char** argv) {
   uv_loop_init(&loop);
   int code;
   {
-    Supervisor supervisor(&loop, std::move(options), std::move(listeners));
+    ProcessLauncher launcher(&loop, listeners);
+    Supervisor supervisor(&loop, std::move(options), launcher);
     if (Status st = supervisor.start(); !st) {
       spdlog::error("{}", st.message());
       code = exit_code_for_spawn_error(st);

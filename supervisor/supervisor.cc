@@ -15,14 +15,12 @@ std::string gen_name(std::uint64_t g) { return "generation " + std::to_string(g)
 
 }  // namespace
 
-Supervisor::Supervisor(uv_loop_t* loop, Options options, std::vector<BoundListener> listeners)
-    : loop_(loop), options_(std::move(options)), listeners_(std::move(listeners)) {}
+Supervisor::Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher)
+    : loop_(loop), options_(std::move(options)), launcher_(launcher) {}
 
-Supervisor::~Supervisor() {
-  // Workers go before the listeners they reference; WorkerProcess reaps any
-  // that is somehow still running.
-  generations_.clear();
-}
+// A worker still alive here (only on a failed start) is killed and reaped by
+// its own destructor.
+Supervisor::~Supervisor() = default;
 
 Status Supervisor::start() {
   for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGQUIT}) {
@@ -31,7 +29,7 @@ Status Supervisor::start() {
     h->mark_initialized();
     h->get()->data = this;
     uv_signal_start(h->get(), [](uv_signal_t* s, int n) {
-      if (auto* self = static_cast<Supervisor*>(s->data)) self->on_signal(n);
+      if (auto* self = static_cast<Supervisor*>(s->data)) self->handle_signal(n);
     }, signum);
     signals_.push_back(std::move(h));
   }
@@ -45,7 +43,7 @@ Status Supervisor::start() {
 
 // ---- events ---------------------------------------------------------------
 
-void Supervisor::on_signal(int signum) {
+void Supervisor::handle_signal(int signum) {
   switch (signum) {
     case SIGHUP:
       if (state_ == State::kStopping) {
@@ -70,7 +68,7 @@ void Supervisor::on_signal(int signum) {
 
 void Supervisor::on_worker_ready(std::uint64_t g, std::uint32_t index) {
   Generation& gen = generations_.at(g);
-  WorkerProcess& w = *gen.slots[index].worker;
+  WorkerHandle& w = *gen.slots[index].worker;
   spdlog::info("{} ready", w.name());
   if (!gen.all_ready()) return;
   if (gen.role == Generation::Role::kStarting) {
@@ -92,12 +90,12 @@ void Supervisor::on_worker_ready(std::uint64_t g, std::uint32_t index) {
   }
 }
 
-void Supervisor::on_worker_exit(std::uint64_t g, std::uint32_t index, const WorkerProcess::ExitInfo& info) {
+void Supervisor::on_worker_exit(std::uint64_t g, std::uint32_t index, const WorkerExit& info) {
   Generation& gen = generations_.at(g);
   Generation::Slot& slot = gen.slots[index];
   const std::string who = slot.worker->name();
   const auto started = slot.worker->started_at();
-  const bool drained = slot.worker->state() == WorkerProcess::State::kDraining;
+  const bool drained = slot.worker->state() == WorkerState::kDraining;
   slot.worker.reset();  // reaped; its handles close
 
   switch (gen.role) {
@@ -133,12 +131,12 @@ void Supervisor::on_worker_exit(std::uint64_t g, std::uint32_t index, const Work
 
 Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
   const std::uint64_t g = gen.number;
-  WorkerProcess::Config config{options_.command, g, index, options_.ready_timeout, options_.kill_timeout};
-  WorkerProcess::Callbacks callbacks{
-      [this, g, index](WorkerProcess&) { on_worker_ready(g, index); },
-      [this, g, index](WorkerProcess&, const WorkerProcess::ExitInfo& info) { on_worker_exit(g, index, info); },
+  WorkerConfig config{options_.command, g, index, options_.ready_timeout, options_.kill_timeout};
+  WorkerCallbacks callbacks{
+      [this, g, index](WorkerHandle&) { on_worker_ready(g, index); },
+      [this, g, index](WorkerHandle&, const WorkerExit& info) { on_worker_exit(g, index, info); },
   };
-  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, std::move(callbacks));
+  auto w = launcher_.launch(std::move(config), std::move(callbacks));
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);
   gen.slots[index].worker = std::move(w.value());
@@ -166,7 +164,7 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role)
     if (Status st = spawn_slot(gen, i); !st) {
       // Take back what did start; it never served anything.
       gen.role = Generation::Role::kRetiring;
-      gen.for_each_worker([](WorkerProcess& w) { w.reject("its generation could not start"); });
+      gen.for_each_worker([](WorkerHandle& w) { w.reject("its generation could not start"); });
       collect_finished();
       return st;
     }
@@ -187,7 +185,7 @@ void Supervisor::begin_upgrade() {
 void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
   spdlog::error("upgrade to {} failed: {}; {} keeps serving", gen_name(candidate.number), why, gen_name(active_));
   candidate.role = Generation::Role::kRetiring;
-  candidate.for_each_worker([&](WorkerProcess& w) { w.reject(gen_name(candidate.number) + " abandoned"); });
+  candidate.for_each_worker([&](WorkerHandle& w) { w.reject(gen_name(candidate.number) + " abandoned"); });
   state_ = State::kServing;
   run_pending_upgrade();
 }
@@ -195,7 +193,7 @@ void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
 void Supervisor::retire(Generation& gen, bool drain) {
   gen.role = Generation::Role::kRetiring;
   gen.cancel_restarts();
-  gen.for_each_worker([&](WorkerProcess& w) {
+  gen.for_each_worker([&](WorkerHandle& w) {
     if (drain) w.drain(options_.drain_timeout);
     else w.terminate();
   });
@@ -223,7 +221,7 @@ void Supervisor::stop_fast() {
   spdlog::info("stopping fast: SIGTERM to every worker");
   for (auto& [n, gen] : generations_) {
     gen.cancel_restarts();
-    gen.for_each_worker([](WorkerProcess& w) { w.terminate(); });
+    gen.for_each_worker([](WorkerHandle& w) { w.terminate(); });
   }
   collect_finished();
 }

@@ -21,18 +21,21 @@
 #include <string>
 #include <vector>
 
-#include "baton/listener_socket.h"
 #include "baton/status.h"
 #include "baton/uv_handle.h"
 #include "generation.h"
+#include "worker_handle.h"
 #include "options.h"
 
 namespace baton {
 
 class Supervisor {
  public:
-  // `listeners` are already bound; the supervisor keeps them open until it is destroyed.
-  Supervisor(uv_loop_t* loop, Options options, std::vector<BoundListener> listeners);
+  enum class State { kStarting, kServing, kUpgrading, kStopping };
+
+  // Workers are started through `launcher` (which holds the listeners); both
+  // must outlive the supervisor.
+  Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -42,14 +45,15 @@ class Supervisor {
   Status start();
   // Valid once the loop has stopped.
   int exit_code() const { return exit_code_; }
+  State state() const { return state_; }
+
+  // Events. Signals arrive through the handlers start() installs; tests call
+  // handle_signal() directly.
+  void handle_signal(int signum);
 
  private:
-  enum class State { kStarting, kServing, kUpgrading, kStopping };
-
-  // Events.
-  void on_signal(int signum);
   void on_worker_ready(std::uint64_t gen, std::uint32_t index);
-  void on_worker_exit(std::uint64_t gen, std::uint32_t index, const WorkerProcess::ExitInfo& info);
+  void on_worker_exit(std::uint64_t gen, std::uint32_t index, const WorkerExit& info);
 
   // Actions.
   Status spawn_generation(std::uint64_t number, Generation::Role role);
@@ -68,7 +72,7 @@ class Supervisor {
 
   uv_loop_t* loop_;
   Options options_;
-  std::vector<BoundListener> listeners_;
+  WorkerLauncher& launcher_;
   State state_ = State::kStarting;
   std::map<std::uint64_t, Generation> generations_;  // node-stable: workers point into it
   std::uint64_t next_generation_ = 1;

@@ -14,7 +14,7 @@ namespace baton {
 namespace {
 
 // The worker's environment: ours, minus any BATON_* we inherited, plus its identity.
-std::vector<std::string> worker_environment(const WorkerProcess::Config& c) {
+std::vector<std::string> worker_environment(const WorkerConfig& c) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e)
     if (std::strncmp(*e, "BATON_", 6) != 0) env.emplace_back(*e);
@@ -47,27 +47,27 @@ std::string spawn_hint(int err) {
 
 }  // namespace
 
-std::string WorkerProcess::ExitInfo::describe() const {
+std::string WorkerExit::describe() const {
   std::string how = signal != 0 ? std::string("killed by SIG") + sigabbrev_np(signal)
                                 : "exited with status " + std::to_string(status);
   return rejected.empty() ? how : rejected + " (" + how + ")";
 }
 
-WorkerProcess::WorkerProcess(uv_loop_t* loop, Config config, const std::vector<BoundListener>& listeners,
-                             Callbacks callbacks)
+WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
+                             WorkerCallbacks callbacks)
     : config_(std::move(config)),
       listeners_(listeners),
       callbacks_(std::move(callbacks)),
       started_at_(std::chrono::steady_clock::now()),
       deadline_(loop) {}
 
-Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Config config,
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, WorkerConfig config,
                                                             const std::vector<BoundListener>& listeners,
-                                                            Callbacks callbacks) {
+                                                            WorkerCallbacks callbacks) {
   auto ends = Channel::make_pair();
   if (!ends) return ends.status();
   std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, std::move(callbacks)));
-  const Config& c = w->config_;
+  const WorkerConfig& c = w->config_;
   Channel worker_end = std::move(ends->second);
   w->channel_ = std::move(ends->first);
 
@@ -133,7 +133,7 @@ void WorkerProcess::on_process_exit(uv_process_t* process, std::int64_t status, 
   self->deadline_.stop();
   self->poll_.close();
   self->process_.close();
-  ExitInfo info{status, signal, self->rejected_};
+  WorkerExit info{status, signal, self->rejected_};
   auto on_exit = self->callbacks_.on_exit;  // the callback may destroy *self
   on_exit(*self, info);
 }
@@ -260,6 +260,12 @@ void WorkerProcess::reject(const std::string& reason) {
   uv_poll_stop(poll_.get());
   deadline_.stop();
   send_signal(SIGKILL);
+}
+
+Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::launch(WorkerConfig config, WorkerCallbacks callbacks) {
+  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, std::move(callbacks));
+  if (!w) return w.status();
+  return std::unique_ptr<WorkerHandle>(std::move(w.value()));
 }
 
 }  // namespace baton

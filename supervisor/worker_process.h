@@ -29,59 +29,32 @@
 #include "baton/listener_socket.h"
 #include "baton/status.h"
 #include "baton/uv_handle.h"
+#include "worker_handle.h"
 
 namespace baton {
 
-class WorkerProcess {
+class WorkerProcess final : public WorkerHandle {
  public:
-  enum class State { kStarting, kWelcomed, kReady, kDraining, kExited };
-
-  struct Config {
-    std::vector<std::string> command;  // argv; argv[0] is looked up at this spawn
-    std::uint64_t generation = 0;
-    std::uint32_t index = 0;
-    std::chrono::milliseconds ready_timeout{10'000};
-    std::chrono::milliseconds kill_timeout{5'000};
-  };
-
-  struct ExitInfo {
-    std::int64_t status = 0;  // exit status, when not killed by a signal
-    int signal = 0;           // terminating signal, 0 if it exited
-    std::string rejected;     // why baton killed it, empty if it did not
-    std::string describe() const;  // "exited with status 3", "rejected (...): killed by SIGKILL"
-  };
-
-  struct Callbacks {
-    std::function<void(WorkerProcess&)> on_ready;
-    std::function<void(WorkerProcess&, const ExitInfo&)> on_exit;
-  };
-
   // Starts the worker. Fails (and nothing is left behind) when it cannot be
   // executed: missing, not executable, fork failure.
-  static Result<std::unique_ptr<WorkerProcess>> spawn(uv_loop_t* loop, Config config,
+  static Result<std::unique_ptr<WorkerProcess>> spawn(uv_loop_t* loop, WorkerConfig config,
                                                       const std::vector<BoundListener>& listeners,
-                                                      Callbacks callbacks);
-  ~WorkerProcess();
+                                                      WorkerCallbacks callbacks);
+  ~WorkerProcess() override;
 
-  pid_t pid() const { return pid_; }
-  State state() const { return state_; }
-  std::uint64_t generation() const { return config_.generation; }
-  std::uint32_t index() const { return config_.index; }
-  std::chrono::steady_clock::time_point started_at() const { return started_at_; }
-  const std::string& name() const { return name_; }  // "worker 3.0 (pid 1234)"
+  pid_t pid() const override { return pid_; }
+  WorkerState state() const override { return state_; }
+  std::chrono::steady_clock::time_point started_at() const override { return started_at_; }
+  const std::string& name() const override { return name_; }
 
-  // Asks the worker to finish and exit: DRAIN, then SIGTERM after
-  // drain_timeout, then SIGKILL after kill_timeout. A worker that is not READY
-  // yet has nothing to drain and gets terminate().
-  void drain(std::chrono::milliseconds drain_timeout);
-  // SIGTERM now, SIGKILL after kill_timeout.
-  void terminate();
-  // Kills the worker now; `reason` is reported through on_exit.
-  void reject(const std::string& reason);
+  void drain(std::chrono::milliseconds drain_timeout) override;
+  void terminate() override;
+  void reject(const std::string& reason) override;
 
  private:
-  WorkerProcess(uv_loop_t* loop, Config config, const std::vector<BoundListener>& listeners,
-                Callbacks callbacks);
+  using State = WorkerState;
+  WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
+                WorkerCallbacks callbacks);
   static void on_process_exit(uv_process_t* process, std::int64_t status, int signal);
   static void on_readable(uv_poll_t* poll, int status, int events);
   void read_channel();
@@ -89,9 +62,9 @@ class WorkerProcess {
   void send_signal(int signal);
   void escalate_to_kill();
 
-  Config config_;
-  const std::vector<BoundListener>& listeners_;  // owned by the supervisor, outlives workers
-  Callbacks callbacks_;
+  WorkerConfig config_;
+  const std::vector<BoundListener>& listeners_;  // owned by the launcher, outlives workers
+  WorkerCallbacks callbacks_;
   State state_ = State::kStarting;
   pid_t pid_ = 0;
   std::string name_;
@@ -104,6 +77,19 @@ class WorkerProcess {
   UvHandle<uv_poll_t> poll_;
   UvHandle<uv_process_t> process_;
   Timer deadline_;  // ready deadline, then drain / kill escalation
+};
+
+// Starts WorkerProcesses on one loop, handing each the same listeners.
+class ProcessLauncher final : public WorkerLauncher {
+ public:
+  // `listeners` must outlive the launcher and every worker it starts.
+  ProcessLauncher(uv_loop_t* loop, const std::vector<BoundListener>& listeners)
+      : loop_(loop), listeners_(listeners) {}
+  Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerCallbacks callbacks) override;
+
+ private:
+  uv_loop_t* loop_;
+  const std::vector<BoundListener>& listeners_;
 };
 
 }  // namespace baton

@@ -1,6 +1,7 @@
 // The test binary. `baton_tests --helper MODE` runs a misbehaving worker
 // instead (helper_worker.cc); everything else is GoogleTest.
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <string>
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
+  // Unit tests drive the supervisor in-process: keep its info lines out of the report.
+  spdlog::set_level(spdlog::level::warn);
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

@@ -1,0 +1,250 @@
+// The supervisor's decisions, with fake workers: no process, no socket. A
+// real libuv loop runs the timers (restart backoff).
+#include "supervisor.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+
+namespace baton {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeLauncher;
+
+// A worker that does what the test says, when the test says.
+class FakeWorker final : public WorkerHandle {
+ public:
+  FakeWorker(FakeLauncher& launcher, WorkerConfig config, WorkerCallbacks callbacks, pid_t pid);
+  ~FakeWorker() override;
+
+  pid_t pid() const override { return pid_; }
+  WorkerState state() const override { return state_; }
+  std::chrono::steady_clock::time_point started_at() const override { return started_; }
+  const std::string& name() const override { return name_; }
+  void drain(std::chrono::milliseconds) override { state_ = WorkerState::kDraining; ++drains; }
+  void terminate() override { state_ = WorkerState::kDraining; ++terminates; }
+  void reject(const std::string& reason) override { rejected = reason; }
+
+  // Test controls.
+  void become_ready() {
+    state_ = WorkerState::kReady;
+    callbacks_.on_ready(*this);
+  }
+  // Ends the worker; `this` is destroyed by the supervisor during the call.
+  void exit(int status = 0, int signal = 0) {
+    state_ = WorkerState::kExited;
+    auto on_exit = callbacks_.on_exit;
+    on_exit(*this, WorkerExit{status, signal, rejected});
+  }
+
+  const WorkerConfig config;
+  int drains = 0, terminates = 0;
+  std::string rejected;
+
+ private:
+  FakeLauncher& launcher_;
+  WorkerCallbacks callbacks_;
+  pid_t pid_;
+  WorkerState state_ = WorkerState::kStarting;
+  std::string name_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+class FakeLauncher final : public WorkerLauncher {
+ public:
+  Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerCallbacks callbacks) override {
+    ++launches;
+    if (fail_next) {
+      fail_next = false;
+      return Status::from_errno(ENOENT, "start worker " + config.command[0]);
+    }
+    auto w = std::make_unique<FakeWorker>(*this, std::move(config), std::move(callbacks), next_pid++);
+    return std::unique_ptr<WorkerHandle>(std::move(w));
+  }
+
+  // The live worker of generation g, slot i (null if none).
+  FakeWorker* worker(std::uint64_t g, std::uint32_t i = 0) {
+    auto it = live.find({g, i});
+    return it == live.end() ? nullptr : it->second;
+  }
+  std::size_t live_count() const { return live.size(); }
+
+  int launches = 0;
+  bool fail_next = false;
+  pid_t next_pid = 1000;
+  std::map<std::pair<std::uint64_t, std::uint32_t>, FakeWorker*> live;
+};
+
+FakeWorker::FakeWorker(FakeLauncher& launcher, WorkerConfig config, WorkerCallbacks callbacks, pid_t pid)
+    : config(std::move(config)), launcher_(launcher), callbacks_(std::move(callbacks)), pid_(pid),
+      name_("fake " + std::to_string(this->config.generation) + "." + std::to_string(this->config.index)) {
+  launcher_.live[{this->config.generation, this->config.index}] = this;
+}
+
+FakeWorker::~FakeWorker() { launcher_.live.erase({config.generation, config.index}); }
+
+class SupervisorTest : public ::testing::Test {
+ protected:
+  SupervisorTest() {
+    uv_loop_init(&loop_);
+    options_.command = {"/srv/app"};
+    options_.workers = 2;
+  }
+  ~SupervisorTest() override {
+    supervisor_.reset();
+    uv_run(&loop_, UV_RUN_NOWAIT);  // close callbacks
+    uv_loop_close(&loop_);
+  }
+
+  Supervisor& start() {
+    supervisor_ = std::make_unique<Supervisor>(&loop_, options_, launcher_);
+    EXPECT_TRUE(supervisor_->start());
+    return *supervisor_;
+  }
+  void ready_generation(std::uint64_t g) {
+    for (std::uint32_t i = 0; i < options_.workers; ++i) launcher_.worker(g, i)->become_ready();
+  }
+  Supervisor& serving() {
+    Supervisor& s = start();
+    ready_generation(1);
+    EXPECT_EQ(s.state(), Supervisor::State::kServing);
+    return s;
+  }
+  // Runs the loop until `done` holds (timers fire); bounded.
+  template <class F> bool run_until(F done) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      uv_run(&loop_, UV_RUN_ONCE);
+    }
+    return true;
+  }
+
+  uv_loop_t loop_;
+  Options options_;
+  FakeLauncher launcher_;
+  std::unique_ptr<Supervisor> supervisor_;
+};
+
+TEST_F(SupervisorTest, StartsOneGenerationAndServesWhenAllAreReady) {
+  Supervisor& s = start();
+  EXPECT_EQ(launcher_.launches, 2);
+  EXPECT_EQ(launcher_.worker(1, 0)->config.command[0], "/srv/app");
+  launcher_.worker(1, 0)->become_ready();
+  EXPECT_EQ(s.state(), Supervisor::State::kStarting) << "one of two is not a generation";
+  launcher_.worker(1, 1)->become_ready();
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+}
+
+TEST_F(SupervisorTest, UpgradeDrainsTheOldGenerationOnlyWhenTheNewIsReady) {
+  Supervisor& s = serving();
+  s.handle_signal(SIGHUP);
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading);
+  ASSERT_NE(launcher_.worker(2, 1), nullptr);
+  launcher_.worker(2, 0)->become_ready();
+  EXPECT_EQ(launcher_.worker(1, 0)->drains, 0) << "half a generation is not ready";
+  launcher_.worker(2, 1)->become_ready();
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(launcher_.worker(1, 0)->drains, 1);
+  EXPECT_EQ(launcher_.worker(1, 1)->drains, 1);
+  launcher_.worker(1, 0)->exit();
+  launcher_.worker(1, 1)->exit();
+  EXPECT_EQ(launcher_.live_count(), 2u);
+  EXPECT_EQ(launcher_.launches, 4) << "a drained worker that exits is not restarted";
+}
+
+TEST_F(SupervisorTest, SighupsDuringAnUpgradeBecomeOneFollowUp) {
+  Supervisor& s = serving();
+  s.handle_signal(SIGHUP);
+  for (int i = 0; i < 100; ++i) s.handle_signal(SIGHUP);
+  EXPECT_EQ(launcher_.launches, 4) << "never two upgrades at once";
+  ready_generation(2);
+  EXPECT_EQ(launcher_.launches, 6) << "the follow-up starts when the upgrade ends";
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading);
+  ready_generation(3);
+  EXPECT_EQ(launcher_.launches, 6) << "100 SIGHUPs, one follow-up";
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+}
+
+TEST_F(SupervisorTest, FailedCandidateIsKilledAndTheOldGenerationIsUntouched) {
+  Supervisor& s = serving();
+  s.handle_signal(SIGHUP);
+  launcher_.worker(2, 0)->become_ready();
+  launcher_.worker(2, 1)->exit(3);  // one new worker dies before READY
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(launcher_.worker(2, 0)->rejected, "generation 2 abandoned");
+  FakeWorker* old0 = launcher_.worker(1, 0);
+  EXPECT_EQ(old0->drains + old0->terminates, 0);
+  EXPECT_EQ(old0->rejected, "");
+  launcher_.worker(2, 0)->exit(0, SIGKILL);
+  EXPECT_EQ(launcher_.live_count(), 2u);
+  // The next SIGHUP is a fresh upgrade.
+  s.handle_signal(SIGHUP);
+  EXPECT_NE(launcher_.worker(3, 0), nullptr);
+}
+
+TEST_F(SupervisorTest, UnlaunchableUpgradeKeepsServing) {
+  Supervisor& s = serving();
+  launcher_.fail_next = true;
+  s.handle_signal(SIGHUP);
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(launcher_.worker(1, 0)->drains, 0);
+  s.handle_signal(SIGHUP);
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading);
+}
+
+TEST_F(SupervisorTest, CrashedActiveWorkerIsRestartedAfterBackoff) {
+  Supervisor& s = serving();
+  launcher_.worker(1, 1)->exit(0, SIGSEGV);
+  EXPECT_EQ(launcher_.worker(1, 1), nullptr) << "restarted after a delay, not at once";
+  ASSERT_TRUE(run_until([&] { return launcher_.worker(1, 1) != nullptr; }));
+  EXPECT_EQ(launcher_.worker(1, 1)->config.generation, 1u) << "same generation, same slot";
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(launcher_.worker(1, 0)->terminates, 0);
+}
+
+TEST_F(SupervisorTest, StopDrainsTheActiveGenerationAndTerminatesTheCandidate) {
+  Supervisor& s = serving();
+  s.handle_signal(SIGHUP);
+  s.handle_signal(SIGTERM);
+  EXPECT_EQ(s.state(), Supervisor::State::kStopping);
+  EXPECT_EQ(launcher_.worker(1, 0)->drains, 1);
+  EXPECT_EQ(launcher_.worker(2, 0)->terminates, 1);
+  s.handle_signal(SIGHUP);
+  EXPECT_EQ(launcher_.launches, 4) << "no upgrade while stopping";
+  for (auto g : {1, 2})
+    for (auto i : {0, 1}) launcher_.worker(g, i)->exit();
+  EXPECT_EQ(launcher_.live_count(), 0u);
+  EXPECT_EQ(s.exit_code(), exit_code::kOk);
+}
+
+TEST_F(SupervisorTest, SecondSigtermTerminatesDrainingWorkers) {
+  Supervisor& s = serving();
+  s.handle_signal(SIGTERM);
+  s.handle_signal(SIGTERM);
+  EXPECT_EQ(launcher_.worker(1, 0)->terminates, 1);
+}
+
+TEST_F(SupervisorTest, FirstGenerationThatDiesStopsWithExitFour) {
+  Supervisor& s = start();
+  launcher_.worker(1, 0)->exit(1);
+  EXPECT_EQ(s.state(), Supervisor::State::kStopping);
+  EXPECT_EQ(launcher_.worker(1, 1)->terminates, 1);
+  launcher_.worker(1, 1)->exit();
+  EXPECT_EQ(s.exit_code(), exit_code::kWorkerFailed);
+}
+
+TEST_F(SupervisorTest, StartFailsWhenTheWorkerCannotBeLaunched) {
+  launcher_.fail_next = true;
+  Supervisor s(&loop_, options_, launcher_);
+  Status st = s.start();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error_number(), ENOENT);
+  EXPECT_EQ(launcher_.live_count(), 0u);
+}
+
+}  // namespace
+}  // namespace baton
