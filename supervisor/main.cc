@@ -15,6 +15,7 @@
 #include "baton/listener_socket.h"
 #include "logging.h"
 #include "options.h"
+#include "orphan_reaper.h"
 #include "pid_file.h"
 #include "supervisor.h"
 #include "worker_process.h"
@@ -63,6 +64,8 @@ int main(int argc, char** argv) {
   setup_logging(options.log_level, options.log_format);
   raise_fd_limit();
   mark_inherited_fds_cloexec();
+  // Orphans of workers come to baton, which reaps them (OrphanReaper).
+  become_subreaper();
 
   std::vector<BoundListener> listeners;
   for (const auto& spec : options.listeners) {

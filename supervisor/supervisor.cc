@@ -33,12 +33,21 @@ Status Supervisor::start() {
     }, signum);
     signals_.push_back(std::move(h));
   }
+  reaper_ = std::make_unique<OrphanReaper>(loop_, [this](pid_t pid) { return is_worker(pid); });
   state_ = State::kStarting;
   if (Status st = spawn_generation(next_generation_++, Generation::Role::kStarting); !st) {
     signals_.clear();
+    reaper_.reset();
     return st;
   }
   return Status::ok();
+}
+
+bool Supervisor::is_worker(pid_t pid) const {
+  for (const auto& [n, gen] : generations_)
+    for (const auto& slot : gen.slots)
+      if (slot.worker && slot.worker->pid() == pid) return true;
+  return false;
 }
 
 // ---- events ---------------------------------------------------------------
@@ -247,6 +256,8 @@ void Supervisor::collect_finished() {
   loop_stopped_ = true;
   spdlog::info("stopped: every worker has exited");
   signals_.clear();
+  reaper_->reap();  // whatever orphans exited last
+  reaper_.reset();
   uv_stop(loop_);
 }
 

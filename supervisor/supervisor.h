@@ -26,6 +26,7 @@
 #include "generation.h"
 #include "worker_handle.h"
 #include "options.h"
+#include "orphan_reaper.h"
 
 namespace baton {
 
@@ -46,6 +47,8 @@ class Supervisor {
   // Valid once the loop has stopped.
   int exit_code() const { return exit_code_; }
   State state() const { return state_; }
+  // True if `pid` is one of this supervisor's live workers.
+  bool is_worker(pid_t pid) const;
 
   // Events. Signals arrive through the handlers start() installs; tests call
   // handle_signal() directly.
@@ -81,6 +84,7 @@ class Supervisor {
   bool loop_stopped_ = false;
   int exit_code_ = exit_code::kOk;
   std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
+  std::unique_ptr<OrphanReaper> reaper_;
 };
 
 }  // namespace baton

@@ -8,11 +8,13 @@
 //   hello-with-fd  sends HELLO with an fd attached (workers never send fds)
 //   ready-first    sends READY before HELLO
 //   report-fds     prints the fds it was started with, then runs as a good worker
+//   orphan-maker   a good worker whose child leaves a grandchild behind, orphaned
 #include "helper_worker.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -117,6 +119,30 @@ int run_helper(const std::string& mode) {
     ::closedir(d);
     std::fprintf(stderr, "helper fds at exec: %s\n", fds.c_str());
     auto w = connect_or_die();
+    if (!w->ready()) return 1;
+    serve(*w);
+  }
+  if (mode == "orphan-maker") {
+    auto w = connect_or_die();
+    int gate[2];
+    if (::pipe(gate) != 0) return 1;
+    pid_t child = ::fork();
+    if (child == 0) {
+      pid_t grandchild = ::fork();
+      if (grandchild == 0) {
+        ::close(gate[1]);
+        char c;
+        while (::read(gate[0], &c, 1) > 0) {
+        }  // EOF: our parent is gone and we are an orphan now
+        std::_Exit(7);
+      }
+      std::fprintf(stderr, "helper orphan pid %d\n", static_cast<int>(grandchild));
+      std::_Exit(0);  // closes its end of the gate
+    }
+    ::close(gate[0]);
+    ::close(gate[1]);
+    int status;
+    ::waitpid(child, &status, 0);
     if (!w->ready()) return 1;
     serve(*w);
   }

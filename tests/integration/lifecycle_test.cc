@@ -85,6 +85,19 @@ TEST(Lifecycle, WorkerInheritsOnlyStdioAndItsChannel) {
   EXPECT_EQ(m->groups[1], "0 1 2 3") << "every other fd of baton must be close-on-exec";
 }
 
+TEST(Lifecycle, OrphansOfWorkersAreReaped) {
+  WorkerDir dir;
+  dir.use_helper("orphan-maker");
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
+  auto m = baton.wait_for("helper orphan pid ([0-9]+)");
+  ASSERT_TRUE(m) << baton.log();
+  const pid_t orphan = static_cast<pid_t>(std::stol(m->groups[1]));
+  // baton is a child subreaper: the orphan becomes its child, and its zombie is reaped.
+  EXPECT_TRUE(baton.wait_for("reaped orphan pid " + std::to_string(orphan) + " \\(exit status 7\\)")) << baton.log();
+  EXPECT_FALSE(process_exists(orphan));
+  ASSERT_TRUE(wait_serving(baton, 1));
+}
+
 TEST(Lifecycle, FirstGenerationThatDiesMeansExitFour) {
   WorkerDir dir;
   dir.use_helper("exit-now");

@@ -1,0 +1,36 @@
+// OrphanReaper: baton as PID 1 or child subreaper.
+//
+// A worker's own children that outlive it are re-parented to baton (as a
+// container's PID 1, or because baton sets PR_SET_CHILD_SUBREAPER). libuv
+// reaps only the processes it spawned, so on every SIGCHLD this reaps the
+// other zombie children, leaving the workers to libuv.
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <functional>
+
+#include "baton/uv_handle.h"
+
+namespace baton {
+
+class OrphanReaper {
+ public:
+  // `is_worker(pid)` says which children libuv reaps; they are left alone.
+  OrphanReaper(uv_loop_t* loop, std::function<bool(pid_t)> is_worker);
+  OrphanReaper(const OrphanReaper&) = delete;
+  OrphanReaper& operator=(const OrphanReaper&) = delete;
+
+  // Reaps every zombie child that is not a worker; returns how many.
+  int reap();
+
+ private:
+  std::function<bool(pid_t)> is_worker_;
+  UvHandle<uv_signal_t> sigchld_;
+};
+
+// Makes orphaned descendants re-parent to this process (no-op as PID 1).
+void become_subreaper();
+
+}  // namespace baton
