@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config libuv1-dev libspdlog-dev libcereal-dev
-          libgtest-dev libcli11-dev libhttp-parser-dev)
+          libgtest-dev libcli11-dev libhttp-parser-dev libxxhash-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -21,7 +21,8 @@ Result<std::pair<Channel, Channel>> Channel::make_pair() {
   return std::make_pair(Channel(UniqueFd(sv[0])), Channel(UniqueFd(sv[1])));
 }
 
-Status Channel::send_datagram(std::span<const std::uint8_t> bytes, std::span<const int> fds) {
+Status Channel::send_datagram(std::span<const std::uint8_t> bytes, std::span<const int> fds,
+                              Clock::time_point deadline) {
   iovec iov{const_cast<std::uint8_t*>(bytes.data()), bytes.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -41,13 +42,20 @@ Status Channel::send_datagram(std::span<const std::uint8_t> bytes, std::span<con
     ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) return Status::ok();  // SEQPACKET: all or nothing
     if (errno == EINTR) continue;
-    if (errno == EAGAIN)
-      return Status::from_errno(errno, "channel send").with_hint("the peer is not reading its channel");
-    return Status::from_errno(errno, "channel send");
+    if (errno != EAGAIN) return Status::from_errno(errno, "channel send");
+    if (deadline == kNoWait)
+      return Status::from_errno(EAGAIN, "channel send").with_hint("the peer is not reading its channel");
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0)
+      return Status::from_errno(ETIMEDOUT, "channel send").with_hint("the peer stopped reading");
+    pollfd p{fd_.get(), POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count()) + 1) < 0 && errno != EINTR)
+      return Status::from_errno(errno, "poll channel");
   }
 }
 
-Status Channel::send_raw(MessageType type, std::span<const std::uint8_t> body, std::span<const int> fds) {
+Status Channel::send_raw(MessageType type, std::span<const std::uint8_t> body, std::span<const int> fds,
+                         Clock::time_point deadline) {
   if (body.size() > kMaxBodySize)
     return Status::error(message_type_name(static_cast<std::uint16_t>(type)) + " body of " +
                          std::to_string(body.size()) + " bytes exceeds the limit of " +
@@ -64,7 +72,7 @@ Status Channel::send_raw(MessageType type, std::span<const std::uint8_t> body, s
   std::copy(body.begin(), body.end(), datagram.begin() + kHeaderSize);
 
   std::size_t first = std::min<std::size_t>(fds.size(), kMaxFdsPerDatagram);
-  if (Status st = send_datagram(datagram, fds.first(first)); !st) return st;
+  if (Status st = send_datagram(datagram, fds.first(first), deadline); !st) return st;
   for (std::size_t sent = first; sent < fds.size();) {
     std::size_t batch = std::min<std::size_t>(fds.size() - sent, kMaxFdsPerDatagram);
     FrameHeader c;
@@ -72,7 +80,7 @@ Status Channel::send_raw(MessageType type, std::span<const std::uint8_t> body, s
     c.fd_count = static_cast<std::uint32_t>(batch);
     std::uint8_t header[kHeaderSize];
     encode_header(c, header);
-    if (Status st = send_datagram(header, fds.subspan(sent, batch)); !st)
+    if (Status st = send_datagram(header, fds.subspan(sent, batch), deadline); !st)
       return st.with_context("fd continuation");
     sent += batch;
   }

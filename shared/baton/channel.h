@@ -55,12 +55,19 @@ class Channel {
   // Hands the socket to someone else (e.g. the spawn code, to become fd 3).
   UniqueFd release_fd() { return std::move(fd_); }
 
+  using Clock = std::chrono::steady_clock;
+  // "Do not wait": a full socket buffer is an error at once.
+  static constexpr Clock::time_point kNoWait = Clock::time_point::min();
+
   // Sends one message. `fds` are copied into the peer (ours stay open);
-  // more than 253 go in continuation datagrams. Never blocks: a full socket
-  // buffer is an error (the peer is not reading).
-  Status send_raw(MessageType type, std::span<const std::uint8_t> body, std::span<const int> fds);
-  template <class M> Status send(const M& message, std::span<const int> fds = {}) {
-    return send_raw(M::kType, encode_body(message), fds);
+  // more than 253 go in continuation datagrams. By default never blocks: a
+  // full socket buffer is an error (the peer is not reading). With a
+  // deadline it waits for room until then (the handoff stream does).
+  Status send_raw(MessageType type, std::span<const std::uint8_t> body, std::span<const int> fds,
+                  Clock::time_point deadline = kNoWait);
+  template <class M>
+  Status send(const M& message, std::span<const int> fds = {}, Clock::time_point deadline = kNoWait) {
+    return send_raw(M::kType, encode_body(message), fds, deadline);
   }
 
   // Reads what is available without blocking; returns a message once all of
@@ -70,7 +77,7 @@ class Channel {
   Result<Received> receive_wait(std::chrono::milliseconds timeout);
 
  private:
-  Status send_datagram(std::span<const std::uint8_t> bytes, std::span<const int> fds);
+  Status send_datagram(std::span<const std::uint8_t> bytes, std::span<const int> fds, Clock::time_point deadline);
   Result<Received> receive_datagram();
 
   UniqueFd fd_;

@@ -29,14 +29,22 @@ std::string message_type_name(std::uint16_t type) {
     case MessageType::kDrain: return "DRAIN";
     case MessageType::kError: return "ERROR";
     case MessageType::kFds: return "FDS";
+    case MessageType::kStandby: return "STANDBY";
+    case MessageType::kHandoff: return "HANDOFF";
+    case MessageType::kSent: return "SENT";
+    case MessageType::kRestored: return "RESTORED";
+    case MessageType::kCommit: return "COMMIT";
+    case MessageType::kResume: return "RESUME";
+    case MessageType::kStateBegin: return "STATE_BEGIN";
+    case MessageType::kStateChunk: return "STATE_CHUNK";
+    case MessageType::kStateEnd: return "STATE_END";
+    case MessageType::kConnections: return "CONNECTIONS";
+    case MessageType::kHandoffEnd: return "HANDOFF_END";
   }
   return "type " + std::to_string(type);
 }
 
-bool is_known_message_type(std::uint16_t type) {
-  return type >= static_cast<std::uint16_t>(MessageType::kHello) &&
-         type <= static_cast<std::uint16_t>(MessageType::kFds);
-}
+bool is_known_message_type(std::uint16_t type) { return message_type_name(type).rfind("type ", 0) != 0; }
 
 void encode_header(const FrameHeader& h, std::uint8_t out[kHeaderSize]) {
   put32(out, h.magic);

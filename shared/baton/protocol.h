@@ -24,6 +24,21 @@ enum class MessageType : std::uint16_t {
   kDrain = 4,    // supervisor -> worker: stop accepting, finish, exit
   kError = 5,    // worker -> supervisor: cannot start; the text says why
   kFds = 6,      // either way: continuation datagram carrying more fds
+
+  // Handoff mode, supervisor <-> worker.
+  kStandby = 7,    // new worker -> supervisor: prepared, not accepting; the state versions it loads
+  kHandoff = 8,    // supervisor -> old and new worker: the link to stream over (1 fd)
+  kSent = 9,       // old worker -> supervisor: state and connections are on the link
+  kRestored = 10,  // new worker -> supervisor: state loaded, connections adopted
+  kCommit = 11,    // supervisor -> both: new serves, old exits
+  kResume = 12,    // supervisor -> old worker: handoff abandoned, serve again
+
+  // Handoff link, old worker -> new worker (PROTOCOL.md, "The handoff stream").
+  kStateBegin = 20,
+  kStateChunk = 21,
+  kStateEnd = 22,
+  kConnections = 23,
+  kHandoffEnd = 24,
 };
 
 // Human name for logs ("HELLO", "type 77" for unknown values).
@@ -37,6 +52,10 @@ struct ProtocolViolation : std::runtime_error {
 
 inline constexpr std::uint64_t kMaxStringBytes = 4096;
 inline constexpr std::uint64_t kMaxListeners = 256;
+inline constexpr std::uint64_t kMaxStateVersions = 64;
+inline constexpr std::uint64_t kMaxChunkBytes = 60 * 1024;       // one STATE_CHUNK
+inline constexpr std::uint64_t kMaxConnectionsPerBatch = 253;    // one datagram of fds
+inline constexpr std::uint64_t kMaxConnectionBytes = 32 * 1024;  // pending + app blob of one connection
 
 // A string field: u64 length + bytes (cereal's own layout), length-checked on load.
 template <class Archive>
@@ -86,15 +105,20 @@ struct ListenerInfo {
   }
 };
 
+// WELCOME flags.
+inline constexpr std::uint32_t kWelcomeStandby = 1;  // handoff follows: say STANDBY, do not accept yet
+
 // Carries one fd per listener, in the order of `listeners`.
 struct Welcome {
   static constexpr MessageType kType = MessageType::kWelcome;
   std::uint64_t generation = 0;
   std::uint32_t worker_index = 0;
   std::vector<ListenerInfo> listeners;
+  std::uint32_t flags = 0;
   template <class A> void serialize(A& ar) {
     ar(generation, worker_index);
     bounded(ar, listeners, kMaxListeners);
+    ar(flags);
   }
 };
 
@@ -115,6 +139,93 @@ struct Error {
   static constexpr MessageType kType = MessageType::kError;
   std::string message;
   template <class A> void serialize(A& ar) { bounded(ar, message); }
+};
+
+// ---- handoff mode -----------------------------------------------------------
+
+struct Standby {
+  static constexpr MessageType kType = MessageType::kStandby;
+  std::vector<std::uint32_t> state_versions;  // what this worker can load; empty: it takes no state
+  template <class A> void serialize(A& ar) { bounded(ar, state_versions, kMaxStateVersions); }
+};
+
+// Carries one fd: this worker's end of the handoff link.
+struct Handoff {
+  static constexpr MessageType kType = MessageType::kHandoff;
+  enum Role : std::uint32_t { kSender = 0, kReceiver = 1 };
+  std::uint32_t role = kSender;
+  std::vector<std::uint32_t> accepted_versions;  // sender: the state versions the receiver loads
+  std::uint32_t timeout_ms = 0;                  // the whole handoff must be done by then
+  template <class A> void serialize(A& ar) {
+    ar(role);
+    bounded(ar, accepted_versions, kMaxStateVersions);
+    ar(timeout_ms);
+  }
+};
+
+struct Sent {
+  static constexpr MessageType kType = MessageType::kSent;
+  std::uint64_t state_bytes = 0;
+  std::uint32_t connections = 0;
+  template <class A> void serialize(A& ar) { ar(state_bytes, connections); }
+};
+
+struct Restored {
+  static constexpr MessageType kType = MessageType::kRestored;
+  std::uint64_t state_bytes = 0;
+  std::uint32_t connections = 0;
+  template <class A> void serialize(A& ar) { ar(state_bytes, connections); }
+};
+
+struct Commit {
+  static constexpr MessageType kType = MessageType::kCommit;
+  template <class A> void serialize(A&) {}
+};
+
+struct Resume {
+  static constexpr MessageType kType = MessageType::kResume;
+  template <class A> void serialize(A&) {}
+};
+
+struct StateBegin {
+  static constexpr MessageType kType = MessageType::kStateBegin;
+  std::uint32_t version = 0;  // the application's state schema version
+  template <class A> void serialize(A& ar) { ar(version); }
+};
+
+struct StateChunk {
+  static constexpr MessageType kType = MessageType::kStateChunk;
+  std::string data;  // 1 to kMaxChunkBytes bytes
+  template <class A> void serialize(A& ar) { bounded(ar, data, kMaxChunkBytes); }
+};
+
+struct StateEnd {
+  static constexpr MessageType kType = MessageType::kStateEnd;
+  std::uint64_t total_length = 0;  // sum of the chunks' sizes
+  std::uint64_t checksum = 0;      // XXH3-64 (seed 0) of the concatenated chunks
+  template <class A> void serialize(A& ar) { ar(total_length, checksum); }
+};
+
+struct ConnectionInfo {
+  std::string pending;  // bytes read from the client but not yet processed
+  std::string app;      // the application's own per-connection data
+  template <class A> void serialize(A& ar) {
+    bounded(ar, pending, kMaxConnectionBytes);
+    bounded(ar, app, kMaxConnectionBytes);
+  }
+};
+
+// Carries one fd per connection, in list order.
+struct Connections {
+  static constexpr MessageType kType = MessageType::kConnections;
+  std::vector<ConnectionInfo> connections;
+  template <class A> void serialize(A& ar) { bounded(ar, connections, kMaxConnectionsPerBatch); }
+};
+
+struct HandoffEnd {
+  static constexpr MessageType kType = MessageType::kHandoffEnd;
+  std::uint32_t connections = 0;  // total over all CONNECTIONS batches
+  template <class A> void serialize(A& ar) { ar(connections); }
 };
 
 }  // namespace baton

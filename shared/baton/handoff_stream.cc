@@ -1,0 +1,240 @@
+#include "baton/handoff_stream.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <memory>
+#include <streambuf>
+
+namespace baton {
+namespace {
+
+std::chrono::milliseconds left(Deadline deadline) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Channel::Clock::now());
+  return std::max(ms, std::chrono::milliseconds(0));
+}
+
+// Waits for the next link message; a closed link is an error here.
+Result<Envelope> next(Channel& link, Deadline deadline, const char* waiting_for) {
+  auto r = link.receive_wait(left(deadline));
+  if (!r) return r.status().with_context(std::string("handoff link, waiting for ") + waiting_for);
+  if (r->outcome == Channel::Outcome::kClosed)
+    return Status::error(std::string("handoff link closed while waiting for ") + waiting_for +
+                         " (the other worker died?)");
+  return std::move(r->message);
+}
+
+struct Xxh3 {
+  Xxh3() : state(XXH3_createState()) { XXH3_64bits_reset(state.get()); }
+  void update(const char* p, std::size_t n) { XXH3_64bits_update(state.get(), p, n); }
+  std::uint64_t digest() const { return XXH3_64bits_digest(state.get()); }
+  struct Free {
+    void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
+  };
+  std::unique_ptr<XXH3_state_t, Free> state;
+};
+
+// An ostream buffer that ships every full chunk as a STATE_CHUNK.
+class ChunkSender final : public std::streambuf {
+ public:
+  ChunkSender(Channel& link, Deadline deadline) : link_(link), deadline_(deadline), buf_(kMaxChunkBytes) {
+    setp(buf_.data(), buf_.data() + buf_.size());
+  }
+  Status flush_chunk() {
+    std::size_t n = static_cast<std::size_t>(pptr() - pbase());
+    if (n == 0 || !status_) return status_;
+    hash_.update(pbase(), n);
+    total_ += n;
+    status_ = link_.send(StateChunk{std::string(pbase(), n)}, {}, deadline_);
+    setp(buf_.data(), buf_.data() + buf_.size());
+    return status_;
+  }
+  std::uint64_t total() const { return total_; }
+  std::uint64_t digest() const { return hash_.digest(); }
+  const Status& status() const { return status_; }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (!flush_chunk()) return traits_type::eof();
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
+    }
+    return traits_type::not_eof(ch);
+  }
+
+ private:
+  Channel& link_;
+  Deadline deadline_;
+  std::vector<char> buf_;
+  Xxh3 hash_;
+  std::uint64_t total_ = 0;
+  Status status_;
+};
+
+// An istream buffer fed by STATE_CHUNKs as they arrive; STATE_END is its EOF.
+class ChunkReceiver final : public std::streambuf {
+ public:
+  ChunkReceiver(Channel& link, const StateReceiveOptions& options, Deadline deadline)
+      : link_(link), options_(options), deadline_(deadline) {}
+
+  bool ended() const { return ended_; }
+  const StateEnd& end() const { return end_; }
+  std::uint64_t total() const { return total_; }
+  std::uint64_t digest() const { return hash_.digest(); }
+  const Status& status() const { return status_; }
+  // Pulls the next chunk into the get area; false at STATE_END or on error.
+  bool fetch() {
+    if (ended_ || !status_) return false;
+    auto m = next(link_, deadline_, "STATE_CHUNK or STATE_END");
+    if (!m) return fail(m.status());
+    if (m->type == MessageType::kStateEnd) {
+      auto e = m->as<StateEnd>();
+      if (!e) return fail(e.status());
+      end_ = *e;
+      ended_ = true;
+      return false;
+    }
+    auto c = m->as<StateChunk>();
+    if (!c) return fail(c.status().with_context("state stream"));
+    if (c->data.empty()) return fail(Status::error("state stream: empty STATE_CHUNK"));
+    if (total_ + c->data.size() > options_.max_bytes)
+      return fail(Status::error("state stream exceeds the limit of " + std::to_string(options_.max_bytes) + " bytes"));
+    chunk_ = std::move(c->data);
+    total_ += chunk_.size();
+    if (options_.corrupt_for_test) chunk_.back() ^= 0x5A;  // caught by the checksum below
+    hash_.update(chunk_.data(), chunk_.size());
+    setg(chunk_.data(), chunk_.data(), chunk_.data() + chunk_.size());
+    return true;
+  }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    return fetch() ? traits_type::to_int_type(*gptr()) : traits_type::eof();
+  }
+
+ private:
+  bool fail(Status st) {
+    status_ = std::move(st);
+    return false;
+  }
+
+  Channel& link_;
+  const StateReceiveOptions& options_;
+  Deadline deadline_;
+  std::string chunk_;
+  Xxh3 hash_;
+  std::uint64_t total_ = 0;
+  bool ended_ = false;
+  StateEnd end_;
+  Status status_;
+};
+
+std::string list(const std::vector<std::uint32_t>& v) {
+  std::string out;
+  for (auto x : v) out += (out.empty() ? "" : ", ") + std::to_string(x);
+  return "[" + out + "]";
+}
+
+}  // namespace
+
+Result<std::uint64_t> send_state(Channel& link, std::uint32_t version,
+                                 const std::function<void(std::ostream&)>& write_state, Deadline deadline) {
+  if (Status st = link.send(StateBegin{version}, {}, deadline); !st) return st.with_context("STATE_BEGIN");
+  ChunkSender buf(link, deadline);
+  std::ostream out(&buf);
+  try {
+    write_state(out);
+  } catch (const std::exception& e) {
+    if (!buf.status()) return buf.status().with_context("sending state");
+    return Status::error(std::string("saving state: ") + e.what());
+  }
+  if (Status st = buf.flush_chunk(); !st) return st.with_context("sending state");
+  if (Status st = link.send(StateEnd{buf.total(), buf.digest()}, {}, deadline); !st) return st.with_context("STATE_END");
+  return buf.total();
+}
+
+Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& options,
+                                    const std::function<void(std::istream&, std::uint32_t)>& read_state,
+                                    Deadline deadline) {
+  auto first = next(link, deadline, "STATE_BEGIN");
+  if (!first) return first.status();
+  auto begin = first->as<StateBegin>();
+  if (!begin) return begin.status().with_context("state stream");
+  if (std::find(options.accepted.begin(), options.accepted.end(), begin->version) == options.accepted.end())
+    return Status::error("state version " + std::to_string(begin->version) + " is not one this worker loads " +
+                         list(options.accepted));
+  ChunkReceiver buf(link, options, deadline);
+  std::istream in(&buf);
+  try {
+    read_state(in, begin->version);
+  } catch (const std::exception& e) {
+    if (!buf.status()) return buf.status();
+    return Status::error(std::string("loading state version ") + std::to_string(begin->version) + ": " + e.what());
+  }
+  if (!buf.status()) return buf.status();
+  // The application must have read it all: what is left is a schema mismatch.
+  std::uint64_t unread = static_cast<std::uint64_t>(buf.in_avail() > 0 ? buf.in_avail() : 0);
+  while (buf.fetch()) unread += static_cast<std::uint64_t>(buf.in_avail());
+  if (!buf.status()) return buf.status();
+  if (unread > 0)
+    return Status::error("loading state version " + std::to_string(begin->version) + " left " +
+                         std::to_string(unread) + " bytes unread (schema mismatch?)");
+  if (buf.end().total_length != buf.total())
+    return Status::error("state stream: STATE_END says " + std::to_string(buf.end().total_length) +
+                         " bytes, received " + std::to_string(buf.total()));
+  if (buf.end().checksum != buf.digest()) return Status::error("state stream: checksum mismatch (corrupted in transit)");
+  return buf.total();
+}
+
+Status send_connections(Channel& link, std::span<const HandedConnection> connections, Deadline deadline) {
+  std::size_t i = 0;
+  while (i < connections.size()) {
+    Connections batch;
+    std::vector<int> fds;
+    std::size_t body = 1 + 8;  // endianness byte + list count
+    for (; i < connections.size() && batch.connections.size() < kMaxConnectionsPerBatch; ++i) {
+      const auto& c = connections[i];
+      if (c.pending.size() > kMaxConnectionBytes || c.app.size() > kMaxConnectionBytes)
+        return Status::error("a connection carries more than " + std::to_string(kMaxConnectionBytes) +
+                             " bytes of pending or application data");
+      std::size_t size = 16 + c.pending.size() + c.app.size();
+      if (!batch.connections.empty() && body + size > kMaxBodySize) break;
+      body += size;
+      batch.connections.push_back({c.pending, c.app});
+      fds.push_back(c.fd.get());
+    }
+    if (Status st = link.send(batch, fds, deadline); !st) return st.with_context("CONNECTIONS");
+  }
+  return link.send(HandoffEnd{static_cast<std::uint32_t>(connections.size())}, {}, deadline)
+      .with_context("HANDOFF_END");
+}
+
+Result<std::vector<HandedConnection>> receive_connections(Channel& link, std::uint32_t max_connections,
+                                                          Deadline deadline) {
+  std::vector<HandedConnection> out;
+  for (;;) {
+    auto m = next(link, deadline, "CONNECTIONS or HANDOFF_END");
+    if (!m) return m.status();
+    if (m->type == MessageType::kHandoffEnd) {
+      auto end = m->as<HandoffEnd>();
+      if (!end) return end.status();
+      if (end->connections != out.size())
+        return Status::error("HANDOFF_END says " + std::to_string(end->connections) + " connections, received " +
+                             std::to_string(out.size()));
+      return out;
+    }
+    auto batch = m->as<Connections>();
+    if (!batch) return batch.status().with_context("handoff stream");
+    if (batch->connections.size() != m->fds.size())
+      return Status::error("CONNECTIONS lists " + std::to_string(batch->connections.size()) + " connections but carried " +
+                           std::to_string(m->fds.size()) + " fds");
+    if (out.size() + m->fds.size() > max_connections)
+      return Status::error("more than " + std::to_string(max_connections) + " connections handed over");
+    for (std::size_t i = 0; i < m->fds.size(); ++i)
+      out.push_back({std::move(m->fds[i]), std::move(batch->connections[i].pending), std::move(batch->connections[i].app)});
+  }
+}
+
+}  // namespace baton

@@ -1,0 +1,201 @@
+// The handoff stream over a real socketpair, sender on a thread of its own.
+#include "baton/handoff_stream.h"
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <thread>
+
+#include "support/proc.h"
+
+namespace baton {
+namespace {
+
+using namespace std::chrono_literals;
+using Store = std::map<std::string, std::string>;
+
+Deadline soon() { return Channel::Clock::now() + 30s; }
+
+struct Link {
+  Channel sender, receiver;
+  Link() {
+    auto p = Channel::make_pair();
+    EXPECT_TRUE(p);
+    sender = std::move(p->first);
+    receiver = std::move(p->second);
+  }
+};
+
+void write_store(std::ostream& out, const Store& s) {
+  cereal::PortableBinaryOutputArchive ar(out);
+  ar(s);
+}
+
+Store big_store(std::size_t bytes) {
+  Store s;
+  for (std::size_t i = 0; i * 1024 < bytes; ++i) s["key" + std::to_string(i)] = std::string(1000, char('a' + i % 26));
+  return s;
+}
+
+TEST(HandoffStream, StateRoundTripsInChunks) {
+  Link link;
+  const Store sent = big_store(1 << 20);
+  std::thread sender([&] {
+    auto n = send_state(link.sender, 3, [&](std::ostream& out) { write_store(out, sent); }, soon());
+    EXPECT_TRUE(n) << n.status().message();
+    EXPECT_GT(*n, 1'000'000u);
+  });
+  Store got;
+  std::uint32_t seen_version = 0;
+  auto n = receive_state(link.receiver, {.accepted = {2, 3}}, [&](std::istream& in, std::uint32_t v) {
+    seen_version = v;
+    cereal::PortableBinaryInputArchive ar(in);
+    ar(got);
+  }, soon());
+  sender.join();
+  ASSERT_TRUE(n) << n.status().message();
+  EXPECT_EQ(seen_version, 3u);
+  EXPECT_EQ(got, sent);
+}
+
+TEST(HandoffStream, EmptyStateIsFine) {
+  Link link;
+  ASSERT_TRUE(send_state(link.sender, 1, [](std::ostream&) {}, soon()));
+  auto n = receive_state(link.receiver, {.accepted = {1}}, [](std::istream&, std::uint32_t) {}, soon());
+  ASSERT_TRUE(n) << n.status().message();
+  EXPECT_EQ(*n, 0u);
+}
+
+TEST(HandoffStream, UnacceptedVersionIsRefusedBeforeLoading) {
+  Link link;
+  ASSERT_TRUE(send_state(link.sender, 2, [](std::ostream& out) { out << "v2 data"; }, soon()));
+  bool loaded = false;
+  auto n = receive_state(link.receiver, {.accepted = {1}}, [&](std::istream&, std::uint32_t) { loaded = true; }, soon());
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.status().message().find("state version 2 is not one this worker loads [1]"), std::string::npos);
+  EXPECT_FALSE(loaded);
+}
+
+TEST(HandoffStream, CorruptionIsCaughtByTheChecksum) {
+  Link link;
+  std::thread sender([&] { (void)send_state(link.sender, 1, [](std::ostream& out) { out << std::string(200'000, 'x'); }, soon()); });
+  auto n = receive_state(link.receiver, {.accepted = {1}, .corrupt_for_test = true},
+                         [](std::istream& in, std::uint32_t) { in.ignore(200'000); }, soon());
+  sender.join();
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.status().message().find("checksum mismatch"), std::string::npos) << n.status().message();
+}
+
+TEST(HandoffStream, TruncatedStreamFails) {
+  Link link;
+  ASSERT_TRUE(link.sender.send(StateBegin{1}));
+  ASSERT_TRUE(link.sender.send(StateChunk{"partial"}));
+  link.sender = Channel();  // the old worker died mid-send
+  auto n = receive_state(link.receiver, {.accepted = {1}}, [](std::istream& in, std::uint32_t) {
+    std::string s;
+    in >> s;
+  }, soon());
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.status().message().find("handoff link closed"), std::string::npos) << n.status().message();
+}
+
+TEST(HandoffStream, LengthMismatchFails) {
+  Link link;
+  ASSERT_TRUE(link.sender.send(StateBegin{1}));
+  ASSERT_TRUE(link.sender.send(StateChunk{"abc"}));
+  ASSERT_TRUE(link.sender.send(StateEnd{4, 0}));
+  auto n = receive_state(link.receiver, {.accepted = {1}}, [](std::istream& in, std::uint32_t) { in.ignore(3); }, soon());
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.status().message().find("STATE_END says 4 bytes, received 3"), std::string::npos);
+}
+
+TEST(HandoffStream, OversizedStateIsRefused) {
+  Link link;
+  std::thread sender([&] { (void)send_state(link.sender, 1, [](std::ostream& out) { out << std::string(300'000, 'x'); }, soon()); });
+  auto n = receive_state(link.receiver, {.accepted = {1}, .max_bytes = 100'000},
+                         [](std::istream& in, std::uint32_t) { in.ignore(300'000); }, soon());
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.status().message().find("exceeds the limit of 100000 bytes"), std::string::npos) << n.status().message();
+  link.receiver = Channel();  // lets the sender's blocked send fail
+  sender.join();
+}
+
+TEST(HandoffStream, UnreadStateIsASchemaMismatch) {
+  Link link;
+  ASSERT_TRUE(send_state(link.sender, 1, [](std::ostream& out) { out << "0123456789"; }, soon()));
+  auto n = receive_state(link.receiver, {.accepted = {1}}, [](std::istream& in, std::uint32_t) { in.ignore(4); }, soon());
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.status().message().find("left 6 bytes unread"), std::string::npos) << n.status().message();
+}
+
+TEST(HandoffStream, ConnectionsTravelInBatchesWithTheirBytes) {
+  Link link;
+  constexpr int kCount = 600;  // three batches
+  std::vector<HandedConnection> sent;
+  for (int i = 0; i < kCount; ++i) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ::close(sv[1]);
+    sent.push_back({UniqueFd(sv[0]), "GET /" + std::to_string(i), "app" + std::to_string(i)});
+  }
+  std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
+  auto got = receive_connections(link.receiver, 10'000, soon());
+  sender.join();
+  ASSERT_TRUE(got) << got.status().message();
+  ASSERT_EQ(got->size(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ((*got)[i].pending, "GET /" + std::to_string(i));
+    EXPECT_EQ((*got)[i].app, "app" + std::to_string(i));
+    struct stat a{}, b{};
+    ASSERT_EQ(::fstat(sent[i].fd.get(), &a), 0);
+    ASSERT_EQ(::fstat((*got)[i].fd.get(), &b), 0);
+    EXPECT_EQ(a.st_ino, b.st_ino) << "the same socket, in order";
+  }
+}
+
+TEST(HandoffStream, LargePendingBytesSplitBatchesBySize) {
+  Link link;
+  std::vector<HandedConnection> sent;
+  for (int i = 0; i < 10; ++i)
+    sent.push_back({UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), std::string(30'000, 'p'), {}});
+  std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
+  auto got = receive_connections(link.receiver, 100, soon());
+  sender.join();
+  ASSERT_TRUE(got) << got.status().message();
+  EXPECT_EQ(got->size(), 10u);
+}
+
+TEST(HandoffStream, ConnectionCountMismatchFailsAndClosesFds) {
+  Link link;
+  int before = testing_support::open_fd_count(::getpid());
+  {
+    std::vector<HandedConnection> one;
+    one.push_back({UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), {}, {}});
+    std::vector<int> fds{one[0].fd.get()};
+    ASSERT_TRUE(link.sender.send(Connections{{{"", ""}}}, fds));
+    ASSERT_TRUE(link.sender.send(HandoffEnd{2}));
+  }
+  auto got = receive_connections(link.receiver, 100, soon());
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.status().message().find("HANDOFF_END says 2 connections, received 1"), std::string::npos);
+  EXPECT_EQ(testing_support::open_fd_count(::getpid()), before);
+}
+
+TEST(HandoffStream, TooManyConnectionsAreRefused) {
+  Link link;
+  std::vector<HandedConnection> sent;
+  for (int i = 0; i < 5; ++i) sent.push_back({UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), {}, {}});
+  ASSERT_TRUE(send_connections(link.sender, sent, soon()));
+  auto got = receive_connections(link.receiver, 4, soon());
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.status().message().find("more than 4 connections"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace baton
