@@ -31,13 +31,15 @@ struct Generation {
 
   std::uint64_t number = 0;
   Role role = Role::kStarting;
+  bool standby = false;  // handoff mode: its workers wait for the previous generation's state
   std::vector<Slot> slots;
 
-  bool all_ready() const {
+  bool all_in(WorkerState state) const {
     for (const auto& s : slots)
-      if (!s.worker || s.worker->state() != WorkerState::kReady) return false;
+      if (!s.worker || s.worker->state() != state) return false;
     return true;
   }
+  bool all_ready() const { return all_in(WorkerState::kReady); }
   // No process left and none waiting to be restarted.
   bool finished() const {
     for (const auto& s : slots)

@@ -16,7 +16,7 @@ Example:
   kill -HUP $(cat baton.pid)     # upgrade: start a new generation, drain the old one
 
 Signals:
-  SIGHUP           upgrade (drain mode); SIGHUPs during an upgrade become one follow-up
+  SIGHUP           upgrade (--mode); SIGHUPs during an upgrade become one follow-up
   SIGTERM, SIGINT  graceful stop: drain every worker, then exit 0
   SIGQUIT          fast stop: SIGTERM every worker now
 
@@ -64,6 +64,13 @@ ParsedOptions parse_options(int argc, char** argv) {
   add_duration(run, "--drain-timeout", o.drain_timeout,
                "how long an old worker has to finish its requests before SIGTERM");
   add_duration(run, "--kill-timeout", o.kill_timeout, "how long after SIGTERM before SIGKILL");
+  std::string mode = "drain";
+  run->add_option("--mode", mode,
+                  "drain: new workers accept beside the old, which drain (default);\n"
+                  "handoff: old workers pass their state and open connections to the new ones")
+      ->check(CLI::IsMember({"drain", "handoff"}));
+  add_duration(run, "--handoff-timeout", o.handoff_timeout,
+               "handoff mode: how long from HANDOFF to every new worker RESTORED before rolling back");
   run->add_option("--pid-file", o.pid_file, "write baton's pid here (for kill -HUP $(cat FILE))")
       ->type_name("PATH");
   run->add_option("--log-level", o.log_level, "trace, debug, info, warn or error (default info)")
@@ -91,6 +98,7 @@ ParsedOptions parse_options(int argc, char** argv) {
     return {std::nullopt, rc == 0 ? exit_code::kOk : exit_code::kUsage};
   }
   o.log_format = format == "json" ? LogFormat::kJson : LogFormat::kText;
+  o.mode = mode == "handoff" ? UpgradeMode::kHandoff : UpgradeMode::kDrain;
   return {std::move(o), exit_code::kOk};
 }
 

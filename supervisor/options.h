@@ -11,6 +11,10 @@
 namespace baton {
 
 enum class LogFormat { kText, kJson };
+enum class UpgradeMode {
+  kDrain,    // new generation accepts next to the old one; the old drains (stateless services)
+  kHandoff,  // old generation hands its state and open connections to the new one (stateful)
+};
 
 struct Options {
   std::vector<ListenerSpec> listeners;
@@ -19,6 +23,8 @@ struct Options {
   std::chrono::milliseconds ready_timeout{10'000};
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds kill_timeout{5'000};
+  UpgradeMode mode = UpgradeMode::kDrain;
+  std::chrono::milliseconds handoff_timeout{30'000};
   std::string pid_file;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;

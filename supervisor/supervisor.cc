@@ -6,6 +6,7 @@
 
 #include <csignal>
 
+#include "baton/channel.h"
 #include "duration.h"
 
 namespace baton {
@@ -88,15 +89,42 @@ void Supervisor::on_worker_ready(std::uint64_t g, std::uint32_t index) {
     return run_pending_upgrade();
   }
   if (gen.role == Generation::Role::kCandidate) {
-    std::uint64_t old = active_;
-    gen.role = Generation::Role::kActive;
-    active_ = g;
-    state_ = State::kServing;
-    spdlog::info("upgrade to {} complete; draining {}", gen_name(g), gen_name(old));
-    if (auto it = generations_.find(old); it != generations_.end()) retire(it->second, /*drain=*/true);
-    run_pending_upgrade();
+    if (auto it = generations_.find(active_); it != generations_.end()) retire(it->second, /*drain=*/true);
+    promote(gen, "draining " + gen_name(active_));
     return collect_finished();
   }
+}
+
+void Supervisor::on_worker_standby(std::uint64_t g, std::uint32_t index) {
+  Generation& gen = generations_.at(g);
+  WorkerHandle& w = *gen.slots[index].worker;
+  std::string versions;
+  for (auto v : w.state_versions()) versions += (versions.empty() ? "" : ", ") + std::to_string(v);
+  spdlog::info("{} standing by; loads state versions [{}]", w.name(), versions);
+  if (gen.role == Generation::Role::kCandidate && gen.all_in(WorkerState::kStandby)) start_handoff(gen);
+  collect_finished();
+}
+
+void Supervisor::on_worker_sent(std::uint64_t g, std::uint32_t index, const HandoffTotals& t) {
+  spdlog::info("{} sent {} bytes of state and {} connections", generations_.at(g).slots[index].worker->name(),
+               t.state_bytes, t.connections);
+}
+
+void Supervisor::on_worker_restored(std::uint64_t g, std::uint32_t index, const HandoffTotals& t) {
+  Generation& gen = generations_.at(g);
+  spdlog::info("{} restored {} bytes of state and {} connections", gen.slots[index].worker->name(), t.state_bytes,
+               t.connections);
+  handoff_totals_.state_bytes += t.state_bytes;
+  handoff_totals_.connections += t.connections;
+  if (gen.role == Generation::Role::kCandidate && gen.all_in(WorkerState::kRestored)) commit_handoff(gen);
+  collect_finished();
+}
+
+void Supervisor::on_worker_refused(std::uint64_t g, std::uint32_t index, const std::string& why) {
+  const std::string who = generations_.at(g).slots[index].worker->name();
+  if (auto it = generations_.find(candidate_); it != generations_.end())
+    fail_upgrade(it->second, who + " refused the handoff: " + why);
+  collect_finished();
 }
 
 void Supervisor::on_worker_exit(std::uint64_t g, std::uint32_t index, const WorkerExit& info) {
@@ -116,6 +144,11 @@ void Supervisor::on_worker_exit(std::uint64_t g, std::uint32_t index, const Work
       fail_upgrade(gen, who + " " + info.describe());
       break;
     case Generation::Role::kActive:
+      if (handoff_deadline_) {
+        // It held state that was on its way: that slot starts over, empty.
+        if (auto it = generations_.find(candidate_); it != generations_.end())
+          fail_upgrade(it->second, who + " " + info.describe() + " during the handoff; its state is lost");
+      }
       if (state_ == State::kStopping || drained) {
         spdlog::info("{} {}", who, info.describe());
       } else {
@@ -140,11 +173,14 @@ void Supervisor::on_worker_exit(std::uint64_t g, std::uint32_t index, const Work
 
 Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
   const std::uint64_t g = gen.number;
-  WorkerConfig config{options_.command, g, index, options_.ready_timeout, options_.kill_timeout};
-  WorkerCallbacks callbacks{
-      [this, g, index](WorkerHandle&) { on_worker_ready(g, index); },
-      [this, g, index](WorkerHandle&, const WorkerExit& info) { on_worker_exit(g, index, info); },
-  };
+  WorkerConfig config{options_.command, g, index, options_.ready_timeout, options_.kill_timeout, gen.standby};
+  WorkerCallbacks callbacks;
+  callbacks.on_ready = [this, g, index](WorkerHandle&) { on_worker_ready(g, index); };
+  callbacks.on_exit = [this, g, index](WorkerHandle&, const WorkerExit& info) { on_worker_exit(g, index, info); };
+  callbacks.on_standby = [this, g, index](WorkerHandle&) { on_worker_standby(g, index); };
+  callbacks.on_sent = [this, g, index](WorkerHandle&, const HandoffTotals& t) { on_worker_sent(g, index, t); };
+  callbacks.on_restored = [this, g, index](WorkerHandle&, const HandoffTotals& t) { on_worker_restored(g, index, t); };
+  callbacks.on_refused = [this, g, index](WorkerHandle&, const std::string& why) { on_worker_refused(g, index, why); };
   auto w = launcher_.launch(std::move(config), std::move(callbacks));
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);
@@ -168,6 +204,8 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role)
   Generation& gen = generations_[number];
   gen.number = number;
   gen.role = role;
+  // Only an upgrade with a serving generation behind it has state to hand off.
+  gen.standby = options_.mode == UpgradeMode::kHandoff && role == Generation::Role::kCandidate && active_ != 0;
   gen.slots.resize(options_.workers);
   for (std::uint32_t i = 0; i < options_.workers; ++i) {
     if (Status st = spawn_slot(gen, i); !st) {
@@ -188,13 +226,80 @@ void Supervisor::begin_upgrade() {
     spdlog::error("upgrade to {} failed: {}; {} keeps serving", gen_name(g), st.message(), gen_name(active_));
     return;
   }
+  candidate_ = g;
   state_ = State::kUpgrading;
 }
 
+// The candidate becomes the serving generation.
+void Supervisor::promote(Generation& candidate, const std::string& how) {
+  spdlog::info("upgrade to {} complete; {}", gen_name(candidate.number), how);
+  candidate.role = Generation::Role::kActive;
+  active_ = candidate.number;
+  candidate_ = 0;
+  state_ = State::kServing;
+  run_pending_upgrade();
+}
+
+void Supervisor::start_handoff(Generation& candidate) {
+  Generation& old = generations_.at(active_);
+  for (std::uint32_t i = 0; i < candidate.slots.size(); ++i) {
+    const auto& from = old.slots[i].worker;
+    if (!from || from->state() != WorkerState::kReady)
+      return fail_upgrade(candidate, "worker " + std::to_string(old.number) + "." + std::to_string(i) +
+                                         " is not serving (restarting?); a handoff needs every old worker");
+  }
+  spdlog::info("handoff from {} to {}: {} worker pair(s)", gen_name(old.number), gen_name(candidate.number),
+               candidate.slots.size());
+  handoff_started_ = std::chrono::steady_clock::now();
+  handoff_totals_ = {};
+  const std::uint64_t g = candidate.number;
+  handoff_deadline_ = std::make_unique<Timer>(loop_);
+  handoff_deadline_->start(options_.handoff_timeout, [this, g] {
+    fail_upgrade(generations_.at(g), "handoff not done within " + format_duration(options_.handoff_timeout));
+    collect_finished();
+  });
+  for (std::uint32_t i = 0; i < candidate.slots.size(); ++i) {
+    WorkerHandle& from = *old.slots[i].worker;
+    WorkerHandle& to = *candidate.slots[i].worker;
+    // The link is theirs: each end goes to one worker and ours close here, so
+    // the state flows worker to worker and never through the supervisor.
+    auto link = Channel::make_pair();
+    Status st = link ? to.begin_handoff(false, {}, options_.handoff_timeout, link->second.fd()) : link.status();
+    if (st) st = from.begin_handoff(true, to.state_versions(), options_.handoff_timeout, link->first.fd());
+    if (!st) return fail_upgrade(candidate, st.message());
+  }
+}
+
+void Supervisor::commit_handoff(Generation& candidate) {
+  const auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                           handoff_started_);
+  Generation& old = generations_.at(active_);
+  // New workers first: by the time an old one exits, its successor serves.
+  candidate.for_each_worker([&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
+  old.for_each_worker([&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
+  old.role = Generation::Role::kRetiring;
+  old.cancel_restarts();
+  const HandoffTotals totals = handoff_totals_;
+  end_handoff();
+  promote(candidate, "handed over " + std::to_string(totals.state_bytes) + " bytes of state and " +
+                         std::to_string(totals.connections) + " connections; paused " + std::to_string(pause.count()) +
+                         " ms");
+}
+
+void Supervisor::end_handoff() { handoff_deadline_.reset(); }
+
 void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
+  if (candidate.role != Generation::Role::kCandidate) return;  // already failed
   spdlog::error("upgrade to {} failed: {}; {} keeps serving", gen_name(candidate.number), why, gen_name(active_));
   candidate.role = Generation::Role::kRetiring;
   candidate.for_each_worker([&](WorkerHandle& w) { w.reject(gen_name(candidate.number) + " abandoned"); });
+  if (handoff_deadline_) {
+    // The old workers still hold everything: they serve on as if nothing happened.
+    if (auto it = generations_.find(active_); it != generations_.end())
+      it->second.for_each_worker([](WorkerHandle& w) { w.resume(); });
+    end_handoff();
+  }
+  candidate_ = 0;
   state_ = State::kServing;
   run_pending_upgrade();
 }
@@ -213,6 +318,7 @@ void Supervisor::begin_stop(int code, const std::string& why) {
   state_ = State::kStopping;
   exit_code_ = code;
   upgrade_pending_ = false;
+  end_handoff();  // old workers are resumed by drain() below
   spdlog::info("stopping ({}): draining every worker; send SIGTERM again or SIGQUIT to stop faster", why);
   std::vector<std::uint64_t> numbers;
   for (auto& [n, gen] : generations_) numbers.push_back(n);

@@ -5,8 +5,10 @@
 //
 //   kStarting  --gen 1 READY-->  kServing  --SIGHUP-->  kUpgrading
 //                                   ^                       |
-//                                   +-- new gen READY: DRAIN old gen
-//                                   +-- new gen fails: kill it, old untouched
+//                                   +-- new gen READY: DRAIN old gen                 (drain mode)
+//                                   +-- new gen STANDBY -> HANDOFF -> all RESTORED:  (handoff mode)
+//                                   |     COMMIT new, then COMMIT old
+//                                   +-- new gen fails: kill it; old untouched, or RESUMEd
 //   any state --SIGTERM/SIGINT--> kStopping --all workers gone--> exit
 //
 // Upgrades never overlap: a SIGHUP while starting or upgrading is remembered
@@ -57,12 +59,21 @@ class Supervisor {
  private:
   void on_worker_ready(std::uint64_t gen, std::uint32_t index);
   void on_worker_exit(std::uint64_t gen, std::uint32_t index, const WorkerExit& info);
+  // Handoff mode.
+  void on_worker_standby(std::uint64_t gen, std::uint32_t index);
+  void on_worker_sent(std::uint64_t gen, std::uint32_t index, const HandoffTotals& totals);
+  void on_worker_restored(std::uint64_t gen, std::uint32_t index, const HandoffTotals& totals);
+  void on_worker_refused(std::uint64_t gen, std::uint32_t index, const std::string& why);
 
   // Actions.
   Status spawn_generation(std::uint64_t number, Generation::Role role);
   Status spawn_slot(Generation& gen, std::uint32_t index);
   void schedule_restart(Generation& gen, std::uint32_t index, const std::string& why);
   void begin_upgrade();
+  void promote(Generation& candidate, const std::string& how);
+  void start_handoff(Generation& candidate);
+  void commit_handoff(Generation& candidate);
+  void end_handoff();
   void fail_upgrade(Generation& candidate, const std::string& why);
   void retire(Generation& gen, bool drain);
   void begin_stop(int code, const std::string& why);
@@ -79,7 +90,13 @@ class Supervisor {
   State state_ = State::kStarting;
   std::map<std::uint64_t, Generation> generations_;  // node-stable: workers point into it
   std::uint64_t next_generation_ = 1;
-  std::uint64_t active_ = 0;  // 0 while none is serving
+  std::uint64_t active_ = 0;     // 0 while none is serving
+  std::uint64_t candidate_ = 0;  // the upgrade's new generation, 0 when none
+
+  // The handoff in flight (handoff mode), from HANDOFF sent to COMMIT.
+  std::unique_ptr<Timer> handoff_deadline_;
+  std::chrono::steady_clock::time_point handoff_started_;
+  HandoffTotals handoff_totals_;
   bool upgrade_pending_ = false;
   bool loop_stopped_ = false;
   int exit_code_ = exit_code::kOk;

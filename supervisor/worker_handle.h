@@ -16,20 +16,35 @@
 #include <string>
 #include <vector>
 
+#include "baton/handoff_stream.h"
 #include "baton/status.h"
 
 namespace baton {
 
 // Where a worker stands in the protocol (shared/PROTOCOL.md, "Message order").
-enum class WorkerState { kStarting, kWelcomed, kReady, kDraining, kExited };
+enum class WorkerState {
+  kStarting,   // spawned; HELLO not seen yet
+  kWelcomed,   // WELCOME sent; waiting for READY (or STANDBY)
+  kStandby,    // handoff mode, new worker: listeners in hand, not accepting
+  kHandingOff, // handoff mode: HANDOFF sent (old: quiescing and sending; new: restoring)
+  kSent,       // old worker: its state and connections are on the link
+  kRestored,   // new worker: state loaded, connections adopted; waiting for COMMIT
+  kReady,      // serving
+  kDraining,   // told to finish (DRAIN, COMMIT to an old worker, SIGTERM)
+  kExited,
+};
+
+const char* state_name(WorkerState state);  // "ready", "standing by", ...
 
 struct WorkerConfig {
   std::vector<std::string> command;  // argv; argv[0] is looked up at this spawn
   std::uint64_t generation = 0;
   std::uint32_t index = 0;
-  std::chrono::milliseconds ready_timeout{10'000};
+  std::chrono::milliseconds ready_timeout{10'000};  // for READY, or STANDBY in handoff mode
   std::chrono::milliseconds kill_timeout{5'000};
+  bool standby = false;  // handoff mode: a previous generation's state is coming
 };
+
 
 struct WorkerExit {
   std::int64_t status = 0;  // exit status, when not killed by a signal
@@ -42,6 +57,12 @@ class WorkerHandle;
 
 struct WorkerCallbacks {
   std::function<void(WorkerHandle&)> on_ready;
+  // Handoff mode. on_refused: the old worker answered HANDOFF with ERROR; it
+  // still holds everything and waits for RESUME.
+  std::function<void(WorkerHandle&)> on_standby;
+  std::function<void(WorkerHandle&, const HandoffTotals&)> on_sent;
+  std::function<void(WorkerHandle&, const HandoffTotals&)> on_restored;
+  std::function<void(WorkerHandle&, const std::string& why)> on_refused;
   // Last call for this worker: the owner may destroy it from here.
   std::function<void(WorkerHandle&, const WorkerExit&)> on_exit;
 };
@@ -55,12 +76,25 @@ class WorkerHandle {
   virtual const std::string& name() const = 0;  // "worker 3.0 (pid 1234)"
 
   // DRAIN, then SIGTERM after drain_timeout, then SIGKILL after kill_timeout.
-  // A worker that is not READY yet has nothing to drain and gets terminate().
+  // A worker that is not READY yet has nothing to drain and gets terminate();
+  // an old worker in the middle of a handoff is RESUMEd first.
   virtual void drain(std::chrono::milliseconds drain_timeout) = 0;
   // SIGTERM now, SIGKILL after kill_timeout.
   virtual void terminate() = 0;
   // Kills the worker now; `reason` comes back in WorkerExit::rejected.
   virtual void reject(const std::string& reason) = 0;
+
+  // Handoff mode.
+  // The state versions a standby worker said it loads.
+  virtual const std::vector<std::uint32_t>& state_versions() const = 0;
+  // Sends HANDOFF with this worker's end of the link.
+  virtual Status begin_handoff(bool sender, const std::vector<std::uint32_t>& accepted_versions,
+                               std::chrono::milliseconds timeout, int link_fd) = 0;
+  // COMMIT. A restored (new) worker starts serving; an old one exits, and
+  // meets the drain_timeout / kill_timeout escalation if it does not.
+  virtual void commit(std::chrono::milliseconds drain_timeout) = 0;
+  // RESUME: the handoff is off; an old worker serves again as before.
+  virtual void resume() = 0;
 };
 
 class WorkerLauncher {

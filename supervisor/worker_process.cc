@@ -47,6 +47,21 @@ std::string spawn_hint(int err) {
 
 }  // namespace
 
+const char* state_name(WorkerState s) {
+  switch (s) {
+    case WorkerState::kStarting: return "starting";
+    case WorkerState::kWelcomed: return "welcomed";
+    case WorkerState::kStandby: return "standing by";
+    case WorkerState::kHandingOff: return "handing off";
+    case WorkerState::kSent: return "sent its state";
+    case WorkerState::kRestored: return "restored";
+    case WorkerState::kReady: return "ready";
+    case WorkerState::kDraining: return "draining";
+    case WorkerState::kExited: return "exited";
+  }
+  return "?";
+}
+
 std::string WorkerExit::describe() const {
   std::string how = signal != 0 ? std::string("killed by SIG") + sigabbrev_np(signal)
                                 : "exited with status " + std::to_string(status);
@@ -178,8 +193,10 @@ void WorkerProcess::handle(const Envelope& m) {
   }
   if (m.type == MessageType::kError) {
     auto e = m.as<Error>();
-    reject(e ? "reported an error: " + e->message : "protocol error: " + e.status().message());
-    return;
+    if (!e) return reject("protocol error: " + e.status().message());
+    // An old worker that cannot hand off says so and keeps everything: not a fault.
+    if (state_ == State::kHandingOff && handoff_sender_) return callbacks_.on_refused(*this, e->message);
+    return reject("reported an error: " + e->message);
   }
   switch (state_) {
     case State::kStarting: {
@@ -191,7 +208,7 @@ void WorkerProcess::handle(const Envelope& m) {
       if (hello->pid != static_cast<std::uint32_t>(pid_))
         spdlog::warn("{}: HELLO says pid {}; signals go to {} (a wrapper script should exec the worker)",
                      name_, hello->pid, pid_);
-      Welcome welcome{config_.generation, config_.index, {}};
+      Welcome welcome{config_.generation, config_.index, {}, config_.standby ? kWelcomeStandby : 0u};
       std::vector<int> fds;
       for (const auto& l : listeners_) {
         welcome.listeners.push_back({l.spec().name, l.spec().url()});
@@ -203,18 +220,84 @@ void WorkerProcess::handle(const Envelope& m) {
       return;
     }
     case State::kWelcomed: {
+      if (config_.standby) {
+        if (m.type == MessageType::kReady)
+          return reject("said READY, but this is a handoff upgrade and it should say STANDBY; "
+                        "it does not support handoff mode (run baton with --mode drain)");
+        auto standby = m.as<Standby>();
+        if (!standby) return reject("protocol error: " + standby.status().message());
+        state_versions_ = std::move(standby->state_versions);
+        state_ = State::kStandby;
+        deadline_.stop();
+        return callbacks_.on_standby(*this);
+      }
       auto ready = m.as<Ready>();
       if (!ready) return reject("protocol error: " + ready.status().message());
       state_ = State::kReady;
       deadline_.stop();
-      callbacks_.on_ready(*this);
-      return;
+      return callbacks_.on_ready(*this);
     }
+    case State::kHandingOff: {
+      if (handoff_sender_) {
+        auto sent = m.as<Sent>();
+        if (!sent) return reject("protocol error: " + sent.status().message());
+        state_ = State::kSent;
+        return callbacks_.on_sent(*this, {sent->state_bytes, sent->connections});
+      }
+      auto restored = m.as<Restored>();
+      if (!restored) return reject("protocol error: " + restored.status().message());
+      state_ = State::kRestored;
+      return callbacks_.on_restored(*this, {restored->state_bytes, restored->connections});
+    }
+    case State::kStandby:
+    case State::kSent:
+    case State::kRestored:
     case State::kReady:
     case State::kDraining:
     case State::kExited:
-      return reject("protocol error: unexpected " + got + " after READY");
+      return reject("protocol error: unexpected " + got + " (" + state_name(state_) + ")");
   }
+}
+
+Status WorkerProcess::begin_handoff(bool sender, const std::vector<std::uint32_t>& accepted_versions,
+                                    std::chrono::milliseconds timeout, int link_fd) {
+  const State expected = sender ? State::kReady : State::kStandby;
+  if (state_ != expected)
+    return Status::error(name_ + " cannot take HANDOFF while " + state_name(state_));
+  Handoff h{sender ? Handoff::kSender : Handoff::kReceiver, accepted_versions,
+            static_cast<std::uint32_t>(timeout.count())};
+  const int fds[] = {link_fd};
+  if (Status st = channel_.send(h, fds); !st) return st.with_context(name_ + ": sending HANDOFF");
+  handoff_sender_ = sender;
+  state_ = State::kHandingOff;
+  return Status::ok();
+}
+
+void WorkerProcess::commit(std::chrono::milliseconds drain_timeout) {
+  if (state_ != State::kRestored && state_ != State::kSent) return;
+  const bool old = state_ == State::kSent;
+  if (Status st = channel_.send(Commit{}); !st) {
+    if (!old) return reject("sending COMMIT: " + st.message());
+    spdlog::warn("{}: could not send COMMIT ({}); sending SIGTERM", name_, st.message());
+    return terminate();
+  }
+  if (!old) {
+    state_ = State::kReady;
+    return;
+  }
+  // The old worker exits on COMMIT; the deadline only catches one that does not.
+  state_ = State::kDraining;
+  deadline_.start(drain_timeout, [this, drain_timeout] {
+    spdlog::warn("{} still running {} after COMMIT; sending SIGTERM", name_, format_duration(drain_timeout));
+    send_signal(SIGTERM);
+    escalate_to_kill();
+  });
+}
+
+void WorkerProcess::resume() {
+  if (!handoff_sender_ || (state_ != State::kHandingOff && state_ != State::kSent)) return;
+  if (Status st = channel_.send(Resume{}); !st) return reject("sending RESUME: " + st.message());
+  state_ = State::kReady;
 }
 
 void WorkerProcess::send_signal(int signal) {
@@ -232,6 +315,7 @@ void WorkerProcess::escalate_to_kill() {
 
 void WorkerProcess::drain(std::chrono::milliseconds drain_timeout) {
   if (state_ == State::kExited || state_ == State::kDraining) return;
+  resume();  // an old worker in the middle of a handoff serves again first
   if (state_ != State::kReady) return terminate();
   state_ = State::kDraining;
   if (Status st = channel_.send(Drain{static_cast<std::uint32_t>(drain_timeout.count())}); !st) {

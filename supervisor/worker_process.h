@@ -51,6 +51,12 @@ class WorkerProcess final : public WorkerHandle {
   void terminate() override;
   void reject(const std::string& reason) override;
 
+  const std::vector<std::uint32_t>& state_versions() const override { return state_versions_; }
+  Status begin_handoff(bool sender, const std::vector<std::uint32_t>& accepted_versions,
+                       std::chrono::milliseconds timeout, int link_fd) override;
+  void commit(std::chrono::milliseconds drain_timeout) override;
+  void resume() override;
+
  private:
   using State = WorkerState;
   WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
@@ -70,6 +76,8 @@ class WorkerProcess final : public WorkerHandle {
   std::string name_;
   std::string rejected_;
   std::chrono::steady_clock::time_point started_at_;
+  std::vector<std::uint32_t> state_versions_;  // from STANDBY
+  bool handoff_sender_ = false;
 
   // Declared in this order so that on destruction the poll handle stops
   // watching before the channel fd closes.

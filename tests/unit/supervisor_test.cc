@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
 #include <csignal>
 #include <map>
 
@@ -27,12 +29,44 @@ class FakeWorker final : public WorkerHandle {
   void drain(std::chrono::milliseconds) override { state_ = WorkerState::kDraining; ++drains; }
   void terminate() override { state_ = WorkerState::kDraining; ++terminates; }
   void reject(const std::string& reason) override { rejected = reason; }
+  const std::vector<std::uint32_t>& state_versions() const override { return versions; }
+  Status begin_handoff(bool sender, const std::vector<std::uint32_t>& accepted, std::chrono::milliseconds,
+                       int link_fd) override {
+    handoff_role = sender ? "sender" : "receiver";
+    handoff_accepted = accepted;
+    link_was_valid = ::fcntl(link_fd, F_GETFD) != -1;
+    state_ = WorkerState::kHandingOff;
+    return Status::ok();
+  }
+  void commit(std::chrono::milliseconds) override {
+    ++commits;
+    state_ = state_ == WorkerState::kRestored ? WorkerState::kReady : WorkerState::kDraining;
+  }
+  void resume() override {
+    if (state_ != WorkerState::kHandingOff && state_ != WorkerState::kSent) return;
+    ++resumes;
+    state_ = WorkerState::kReady;
+  }
 
   // Test controls.
   void become_ready() {
     state_ = WorkerState::kReady;
     callbacks_.on_ready(*this);
   }
+  void stand_by(std::vector<std::uint32_t> loads) {
+    versions = std::move(loads);
+    state_ = WorkerState::kStandby;
+    callbacks_.on_standby(*this);
+  }
+  void sent() {
+    state_ = WorkerState::kSent;
+    callbacks_.on_sent(*this, {100, 2});
+  }
+  void restored() {
+    state_ = WorkerState::kRestored;
+    callbacks_.on_restored(*this, {100, 2});
+  }
+  void refuse(const std::string& why) { callbacks_.on_refused(*this, why); }
   // Ends the worker; `this` is destroyed by the supervisor during the call.
   void exit(int status = 0, int signal = 0) {
     state_ = WorkerState::kExited;
@@ -41,8 +75,12 @@ class FakeWorker final : public WorkerHandle {
   }
 
   const WorkerConfig config;
-  int drains = 0, terminates = 0;
+  int drains = 0, terminates = 0, commits = 0, resumes = 0;
   std::string rejected;
+  std::vector<std::uint32_t> versions;
+  std::string handoff_role;
+  std::vector<std::uint32_t> handoff_accepted;
+  bool link_was_valid = false;
 
  private:
   FakeLauncher& launcher_;
@@ -244,6 +282,101 @@ TEST_F(SupervisorTest, StartFailsWhenTheWorkerCannotBeLaunched) {
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error_number(), ENOENT);
   EXPECT_EQ(launcher_.live_count(), 0u);
+}
+
+class HandoffSupervisorTest : public SupervisorTest {
+ protected:
+  HandoffSupervisorTest() { options_.mode = UpgradeMode::kHandoff; }
+  // Serving generation 1, upgrade to 2 started, both new workers standing by.
+  Supervisor& standing_by() {
+    Supervisor& s = serving();
+    s.handle_signal(SIGHUP);
+    EXPECT_TRUE(launcher_.worker(2, 0)->config.standby);
+    launcher_.worker(2, 0)->stand_by({1, 2});
+    EXPECT_EQ(launcher_.worker(1, 0)->handoff_role, "") << "no handoff before every new worker stands by";
+    launcher_.worker(2, 1)->stand_by({1, 2});
+    return s;
+  }
+};
+
+TEST_F(HandoffSupervisorTest, FirstGenerationDoesNotWaitForState) {
+  start();
+  EXPECT_FALSE(launcher_.worker(1, 0)->config.standby);
+}
+
+TEST_F(HandoffSupervisorTest, PairsOldAndNewWorkersOverALink) {
+  standing_by();
+  for (std::uint32_t i : {0u, 1u}) {
+    EXPECT_EQ(launcher_.worker(1, i)->handoff_role, "sender");
+    EXPECT_EQ(launcher_.worker(1, i)->handoff_accepted, (std::vector<std::uint32_t>{1, 2}))
+        << "the old worker learns which versions its successor loads";
+    EXPECT_EQ(launcher_.worker(2, i)->handoff_role, "receiver");
+    EXPECT_TRUE(launcher_.worker(1, i)->link_was_valid);
+  }
+}
+
+TEST_F(HandoffSupervisorTest, CommitsOnlyWhenEveryNewWorkerRestored) {
+  Supervisor& s = standing_by();
+  launcher_.worker(1, 0)->sent();
+  launcher_.worker(1, 1)->sent();
+  launcher_.worker(2, 0)->restored();
+  EXPECT_EQ(launcher_.worker(2, 0)->commits, 0);
+  launcher_.worker(2, 1)->restored();
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  for (std::uint32_t i : {0u, 1u}) {
+    EXPECT_EQ(launcher_.worker(2, i)->commits, 1);
+    EXPECT_EQ(launcher_.worker(2, i)->state(), WorkerState::kReady);
+    EXPECT_EQ(launcher_.worker(1, i)->commits, 1) << "old workers exit on COMMIT";
+    EXPECT_EQ(launcher_.worker(1, i)->drains, 0) << "a handoff is not a drain";
+  }
+  launcher_.worker(1, 0)->exit();
+  launcher_.worker(1, 1)->exit();
+  EXPECT_EQ(launcher_.launches, 4) << "old workers that exit after COMMIT are not restarted";
+}
+
+TEST_F(HandoffSupervisorTest, NewWorkerDyingMidRestoreResumesTheOld) {
+  Supervisor& s = standing_by();
+  launcher_.worker(1, 0)->sent();
+  launcher_.worker(2, 0)->exit(0, SIGSEGV);
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(launcher_.worker(1, 0)->resumes, 1);
+  EXPECT_EQ(launcher_.worker(1, 1)->resumes, 1);
+  EXPECT_EQ(launcher_.worker(1, 0)->state(), WorkerState::kReady);
+  EXPECT_EQ(launcher_.worker(2, 1)->rejected, "generation 2 abandoned");
+  EXPECT_EQ(launcher_.worker(1, 0)->commits, 0);
+}
+
+TEST_F(HandoffSupervisorTest, RefusalResumesTheOldWithoutKillingIt) {
+  Supervisor& s = standing_by();
+  launcher_.worker(1, 1)->refuse("state version 3 is not one this worker loads [1, 2]");
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(launcher_.worker(1, 1)->rejected, "");
+  EXPECT_EQ(launcher_.worker(1, 0)->resumes, 1);
+  EXPECT_EQ(launcher_.worker(2, 0)->rejected, "generation 2 abandoned");
+}
+
+TEST_F(HandoffSupervisorTest, OldWorkerDyingMidSendFailsTheUpgradeAndRestartsThatSlot) {
+  Supervisor& s = standing_by();
+  launcher_.worker(1, 0)->exit(0, SIGKILL);
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(launcher_.worker(1, 1)->resumes, 1) << "the other old worker lost nothing";
+  ASSERT_TRUE(run_until([&] { return launcher_.worker(1, 0) != nullptr; }));
+  EXPECT_FALSE(launcher_.worker(1, 0)->config.standby) << "the crashed slot starts over, empty";
+}
+
+TEST_F(HandoffSupervisorTest, TimeoutRollsBack) {
+  options_.handoff_timeout = std::chrono::milliseconds(50);
+  Supervisor& s = standing_by();
+  ASSERT_TRUE(run_until([&] { return s.state() == Supervisor::State::kServing; }));
+  EXPECT_EQ(launcher_.worker(1, 0)->resumes, 1);
+  EXPECT_EQ(launcher_.worker(2, 0)->rejected, "generation 2 abandoned");
+}
+
+TEST_F(HandoffSupervisorTest, StopDuringHandoffResumesThenDrainsTheOld) {
+  Supervisor& s = standing_by();
+  s.handle_signal(SIGTERM);
+  EXPECT_EQ(launcher_.worker(1, 0)->drains, 1);
+  EXPECT_EQ(launcher_.worker(2, 0)->terminates, 1);
 }
 
 }  // namespace
