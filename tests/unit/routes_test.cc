@@ -6,7 +6,8 @@ namespace kvstore {
 namespace {
 
 Response call(Store& store, std::string method, std::string path, std::string body = {}) {
-  ServerFacts facts{.pid = 42, .generation = 7, .worker_index = 0, .requests = 3, .connections = 2, .draining = false};
+  ServerFacts facts{.pid = 42, .generation = 7, .worker_index = 0, .requests = 3, .connections = 2, .writes = 5,
+                    .state_version = 2, .draining = false};
   return route({std::move(method), std::move(path), std::move(body)}, store, facts);
 }
 
@@ -30,7 +31,8 @@ TEST(Routes, StatsHealthAndRoot) {
   auto stats = call(s, "GET", "/stats");
   EXPECT_EQ(stats.content_type, "application/json");
   EXPECT_EQ(stats.body,
-            "{\"pid\":42,\"generation\":7,\"worker_index\":0,\"requests\":3,\"keys\":1,\"connections\":2,\"draining\":false}\n");
+            "{\"pid\":42,\"generation\":7,\"worker_index\":0,\"requests\":3,\"keys\":1,\"writes\":5,"
+            "\"state_version\":2,\"connections\":2,\"draining\":false}\n");
   EXPECT_EQ(call(s, "GET", "/healthz").body, "ok\n");
   auto root = call(s, "GET", "/");
   EXPECT_EQ(root.status, 200);

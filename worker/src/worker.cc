@@ -84,6 +84,7 @@ Status Worker::handshake(UniqueFd channel_fd) {
                          std::to_string(r->message.fds.size()) + " fds");
   generation_ = welcome->generation;
   index_ = welcome->worker_index;
+  standby_ = (welcome->flags & kWelcomeStandby) != 0;
   for (std::size_t i = 0; i < welcome->listeners.size(); ++i) {
     const auto& info = welcome->listeners[i];
     auto spec = parse_listener_spec(info.name + "=" + info.url);
@@ -108,6 +109,8 @@ Result<UniqueFd> Worker::take_listener(std::string_view name) {
 Status Worker::ready() {
   if (ready_sent_ || !supervised()) return Status::ok();
   ready_sent_ = true;
+  // Without a target this worker cannot receive state: READY lets baton say so.
+  if (awaiting_handoff()) return channel_.send(Standby{target_.state_versions});
   return channel_.send(Ready{});
 }
 
@@ -140,7 +143,20 @@ void Worker::read_channel() {
         deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
         return;
       case Channel::Outcome::kMessage: {
-        auto drain = r->message.as<Drain>();
+        const Envelope& m = r->message;
+        if (m.type == MessageType::kHandoff) {
+          handle_handoff(m);
+          continue;
+        }
+        if (m.type == MessageType::kCommit) {
+          handle_commit();
+          continue;
+        }
+        if (m.type == MessageType::kResume) {
+          handle_resume();
+          continue;
+        }
+        auto drain = m.as<Drain>();
         if (!drain) {
           deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
           return;

@@ -1,5 +1,10 @@
 #include "http_connection.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "http_server.h"
 
 namespace kvstore {
@@ -7,13 +12,17 @@ namespace {
 
 constexpr std::chrono::milliseconds kLinger{2'000};
 
-
 struct WriteRequest {
   uv_write_t req;
   std::string data;
 };
 
 }  // namespace
+
+HttpConnection::HttpConnection(HttpServer& server) : server_(server) {
+  http_parser_init(&parser_, HTTP_REQUEST);
+  parser_.data = this;
+}
 
 HttpConnection* HttpConnection::accept(uv_stream_t* listener, bool is_tcp, HttpServer& server) {
   auto* c = new HttpConnection(server);
@@ -27,13 +36,34 @@ HttpConnection* HttpConnection::accept(uv_stream_t* listener, bool is_tcp, HttpS
   // Small responses must leave at once, not wait for Nagle.
   if (is_tcp) uv_tcp_nodelay(&c->handle_.tcp, 1);
   server.adopt(c);
-  c->start();
+  c->start_reading();
   return c;
 }
 
-void HttpConnection::start() {
-  http_parser_init(&parser_, HTTP_REQUEST);
-  parser_.data = this;
+HttpConnection* HttpConnection::adopt(baton::HandedConnection handed, HttpServer& server) {
+  int domain = AF_INET;
+  socklen_t len = sizeof domain;
+  ::getsockopt(handed.fd.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len);
+  const bool is_tcp = domain != AF_UNIX;
+  auto* c = new HttpConnection(server);
+  if (is_tcp) uv_tcp_init(server.loop(), &c->handle_.tcp);
+  else uv_pipe_init(server.loop(), &c->handle_.pipe, 0);
+  c->handle_.handle.data = c;
+  int rc = is_tcp ? uv_tcp_open(&c->handle_.tcp, handed.fd.get()) : uv_pipe_open(&c->handle_.pipe, handed.fd.get());
+  if (rc != 0) {
+    c->close();  // the handle owns nothing yet; handed.fd closes itself
+    return nullptr;
+  }
+  (void)handed.fd.release();  // the libuv handle owns it now
+  if (is_tcp) uv_tcp_nodelay(&c->handle_.tcp, 1);
+  c->pending_input_ = std::move(handed.pending);
+  server.adopt(c);
+  return c;
+}
+
+void HttpConnection::start_reading() {
+  if (reading_ || closed_) return;
+  reading_ = true;
   uv_read_start(
       stream(),
       [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
@@ -45,6 +75,30 @@ void HttpConnection::start() {
       });
 }
 
+void HttpConnection::pause() {
+  if (!reading_ || closed_) return;
+  reading_ = false;
+  uv_read_stop(stream());
+}
+
+void HttpConnection::resume() {
+  if (closed_) return;
+  if (!pending_input_.empty()) {
+    std::string bytes = std::move(pending_input_);
+    pending_input_.clear();
+    process(bytes.data(), bytes.size());
+  }
+  start_reading();
+}
+
+baton::Result<baton::HandedConnection> HttpConnection::export_handoff() {
+  uv_os_fd_t fd;
+  if (int rc = uv_fileno(&handle_.handle, &fd); rc != 0) return baton::Status::from_errno(-rc, "uv_fileno");
+  baton::UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!copy) return baton::Status::from_errno(errno, "dup connection fd");
+  return baton::HandedConnection{std::move(copy), partial_, {}};
+}
+
 void HttpConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (nread < 0) {
     // EOF: the client sends no more, but may still read what it asked for
@@ -54,14 +108,29 @@ void HttpConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     return finish_after_writes();
   }
   if (nread == 0 || finishing_) return;  // lingering: discard
-  std::size_t used = http_parser_execute(&parser_, &settings(), buf->base, static_cast<std::size_t>(nread));
-  if (finishing_) return;  // a Connection: close response paused the parser
-  if (body_too_large_) {
-    return respond({413, "text/plain", "body larger than 1 MiB\n", {}}, false);  // and close
-  }
-  if (parser_.http_errno != HPE_OK || used != static_cast<std::size_t>(nread)) {
-    respond({400, "text/plain", std::string("bad request: ") + http_errno_description(HTTP_PARSER_ERRNO(&parser_)) + "\n", {}},
-            false);  // and close
+  process(buf->base, static_cast<std::size_t>(nread));
+}
+
+void HttpConnection::process(const char* data, std::size_t len) {
+  std::size_t off = 0;
+  while (off < len && !finishing_ && !closed_) {
+    std::size_t n = http_parser_execute(&parser_, &settings(), data + off, len - off);
+    if (request_complete_) {
+      // on_message_complete paused the parser right after this request.
+      off += n;
+      http_parser_pause(&parser_, 0);
+      request_complete_ = false;
+      partial_.clear();
+      respond(server_.handle(request_), head_request_);
+      continue;
+    }
+    if (body_too_large_) return respond({413, "text/plain", "body larger than 1 MiB\n", {}}, false);  // and close
+    if (parser_.http_errno != HPE_OK || n != len - off)
+      return respond({400, "text/plain",
+                      std::string("bad request: ") + http_errno_description(HTTP_PARSER_ERRNO(&parser_)) + "\n", {}},
+                     false);  // and close
+    partial_.append(data + off, n);
+    off += n;
   }
 }
 
@@ -77,12 +146,7 @@ void HttpConnection::respond(const Response& r, bool head_request) {
                     (keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
   if (!head_request) out += r.body;
   write(std::move(out));
-  in_request_ = false;
-  if (!keep_alive) {
-    finishing_ = true;
-    http_parser_pause(&parser_, 1);  // requests pipelined behind this one are not served
-    finish_after_writes();
-  }
+  if (!keep_alive) finish_after_writes();  // requests pipelined behind this one are not served
 }
 
 void HttpConnection::write(std::string data) {
@@ -95,7 +159,8 @@ void HttpConnection::write(std::string data) {
     auto* self = static_cast<HttpConnection*>(req->data);
     delete w;
     --self->writes_pending_;
-    if (status < 0) self->close();
+    if (status < 0) return self->close();
+    if (self->writes_pending_ == 0) self->server_.on_quiet(self);
   });
   if (rc != 0) {
     --writes_pending_;
@@ -105,6 +170,7 @@ void HttpConnection::write(std::string data) {
 }
 
 void HttpConnection::finish_after_writes() {
+  if (finishing_) return;
   finishing_ = true;
   auto* req = new uv_shutdown_t;
   req->data = this;
@@ -134,7 +200,6 @@ void HttpConnection::close() {
 
 int HttpConnection::on_message_begin(http_parser* p) {
   auto* self = static_cast<HttpConnection*>(p->data);
-  self->in_request_ = true;
   self->request_ = Request{};
   self->url_.clear();
   return 0;
@@ -167,7 +232,10 @@ int HttpConnection::on_message_complete(http_parser* p) {
     r.path = self->url_.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
   else
     r.path = self->url_;
-  self->respond(self->server_.handle(r), p->method == HTTP_HEAD);
+  self->head_request_ = p->method == HTTP_HEAD;
+  // Stop here: process() answers this request and knows exactly where the next one starts.
+  self->request_complete_ = true;
+  http_parser_pause(p, 1);
   return 0;
 }
 

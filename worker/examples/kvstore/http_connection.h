@@ -1,9 +1,9 @@
 // One HTTP/1.1 client connection of kvstore.
 //
-// Lifetime: created by HttpServer on accept, deleted in its own libuv close
-// callback (libuv may call back until then); the server learns of it through
-// HttpServer::forget(). Requests are answered in order as they are parsed,
-// so pipelined requests get their responses in order.
+// Lifetime: created by HttpServer (accept, or adopt in a handoff), deleted in
+// its own libuv close callback (libuv may call back until then); the server
+// learns of it through HttpServer::forget(). Requests are answered in order as
+// they are parsed, so pipelined requests get their responses in order.
 //
 // Draining never cuts a request off: once the server drains, the next
 // response says "Connection: close" and the connection ends after it.
@@ -11,6 +11,11 @@
 // read and discard until the client closes (or a linger timeout), so the
 // kernel never answers unread bytes with a RST that could destroy the
 // response on its way to the client.
+//
+// Handoff: pause() stops reading between two reads, so the only bytes not yet
+// answered are those of an incomplete request; export_handoff() hands them
+// over with a dup of the fd, and the new worker's connection processes them
+// first when it resumes.
 #pragma once
 
 #include <http_parser.h>
@@ -20,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "baton/handoff_stream.h"
 #include "baton/uv_handle.h"
 #include "routes.h"
 
@@ -29,19 +35,31 @@ class HttpServer;
 
 class HttpConnection {
  public:
-  // Accepts one pending connection from `listener`; returns null on failure.
+  // Accepts one pending connection from `listener` and starts reading; null on failure.
   static HttpConnection* accept(uv_stream_t* listener, bool is_tcp, HttpServer& server);
+  // Takes over a connection another worker handed over. Not read until resume().
+  static HttpConnection* adopt(baton::HandedConnection handed, HttpServer& server);
 
-  // Drain deadline or fast stop: close now, whatever state.
+  // Drain deadline, fast stop, or COMMIT on the old side: close now, whatever
+  // state (closing our fd does not end a connection another process holds).
   void close();
 
+  void pause();   // stop reading; the request in progress stays in partial_
+  void resume();  // process pending bytes (adopted), then read again
+  // No response half-written: safe to hand over.
+  bool quiet() const { return writes_pending_ == 0; }
+  // Closing connections stay behind and close with this process.
+  bool exportable() const { return !finishing_ && !closed_; }
+  baton::Result<baton::HandedConnection> export_handoff();
+
  private:
-  HttpConnection(HttpServer& server) : server_(server) {}
+  HttpConnection(HttpServer& server);
   ~HttpConnection() = default;
 
   uv_stream_t* stream() { return &handle_.stream; }
-  void start();
+  void start_reading();
   void on_read(ssize_t nread, const uv_buf_t* buf);
+  void process(const char* data, std::size_t len);
   void respond(const Response& response, bool head_request);
   void finish_after_writes();  // FIN once queued writes are out, then linger
   void write(std::string data);
@@ -57,10 +75,14 @@ class HttpConnection {
   http_parser parser_{};
   Request request_;
   std::string url_;
-  bool in_request_ = false;   // between the first byte of a request and its response
+  std::string partial_;        // bytes of the request in progress, since the last complete one
+  std::string pending_input_;  // adopted: bytes the old worker had read but not answered
+  bool request_complete_ = false;
+  bool head_request_ = false;
   bool body_too_large_ = false;
+  bool reading_ = false;
   bool finishing_ = false;    // last response queued; reading only to discard
-  bool peer_done_ = false;   // the client half-closed: close once our writes are out
+  bool peer_done_ = false;    // the client half-closed: close once our writes are out
   bool closed_ = false;
   std::size_t writes_pending_ = 0;
   std::unique_ptr<baton::Timer> linger_;

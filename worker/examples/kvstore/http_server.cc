@@ -1,5 +1,10 @@
 #include "http_server.h"
 
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstdio>
+
 #include "http_connection.h"
 
 namespace kvstore {
@@ -12,53 +17,73 @@ baton::Status HttpServer::listen(baton::UniqueFd fd, const baton::ListenerSpec& 
   if (spec.kind == baton::ListenerKind::kUdp)
     return baton::Status::error("listener \"" + spec.name + "\" is UDP; kvstore serves HTTP over tcp:// or unix://");
   auto l = std::make_unique<Listener>();
+  l->spec = spec;
+  l->spare = std::move(fd);
   l->server = this;
-  l->is_tcp = spec.kind == baton::ListenerKind::kTcp;
-  uv_any_handle* h = l->handle.get();
-  int rc = l->is_tcp ? uv_tcp_init(loop_, &h->tcp) : uv_pipe_init(loop_, &h->pipe, 0);
-  if (rc != 0) return baton::Status::from_errno(-rc, "init " + spec.url());
-  l->handle.mark_initialized();
-  rc = l->is_tcp ? uv_tcp_open(&h->tcp, fd.get()) : uv_pipe_open(&h->pipe, fd.get());
-  if (rc != 0) return baton::Status::from_errno(-rc, "adopt listener " + spec.to_string());
-  (void)fd.release();  // the libuv handle owns it now and closes it with the handle
-  h->handle.data = l.get();
-  rc = uv_listen(&h->stream, SOMAXCONN, &HttpServer::on_connection);
-  if (rc != 0) return baton::Status::from_errno(-rc, "listen on " + spec.to_string());
   listeners_.push_back(std::move(l));
   return baton::Status::ok();
+}
+
+void HttpServer::start_accepting() {
+  for (auto& l : listeners_) {
+    if (l->handle) continue;
+    const bool tcp = l->spec.kind == baton::ListenerKind::kTcp;
+    auto handle = std::make_unique<baton::UvHandle<uv_any_handle>>();
+    uv_any_handle* h = handle->get();
+    if (tcp) uv_tcp_init(loop_, &h->tcp);
+    else uv_pipe_init(loop_, &h->pipe, 0);
+    handle->mark_initialized();
+    int fd = ::fcntl(l->spare.get(), F_DUPFD_CLOEXEC, 3);
+    int rc = fd < 0 ? -errno : tcp ? uv_tcp_open(&h->tcp, fd) : uv_pipe_open(&h->pipe, fd);
+    if (rc == 0) {
+      h->handle.data = l.get();
+      rc = uv_listen(&h->stream, SOMAXCONN, &HttpServer::on_connection);
+    } else if (fd >= 0) {
+      ::close(fd);
+    }
+    if (rc != 0) {
+      std::fprintf(stderr, "kvstore: cannot accept on %s: %s\n", l->spec.to_string().c_str(), uv_strerror(rc));
+      continue;
+    }
+    l->handle = std::move(handle);
+  }
+}
+
+void HttpServer::stop_accepting() {
+  // Closing our copy of a listening fd stops this process accepting; the
+  // socket itself stays open in the supervisor and the next generation, so
+  // connections waiting in its queue go to them.
+  for (auto& l : listeners_) l->handle.reset();
 }
 
 void HttpServer::on_connection(uv_stream_t* listener, int status) {
   auto* l = static_cast<Listener*>(listener->data);
   if (l == nullptr || status < 0) return;
-  HttpConnection::accept(listener, l->is_tcp, *l->server);
+  HttpConnection::accept(listener, l->spec.kind == baton::ListenerKind::kTcp, *l->server);
 }
 
 Response HttpServer::handle(const Request& request) {
   ++facts_.requests;
   facts_.connections = connections_.size();
   facts_.draining = draining_;
-  return route(request, store_, facts_);
-}
-
-void HttpServer::close_listeners() {
-  // Closing our copy of a listening fd stops this process accepting; the
-  // socket itself stays open in the supervisor and the next generation, so
-  // connections waiting in its queue go to them.
-  listeners_.clear();
+  const bool write = request.method == "PUT" || request.method == "DELETE";
+  facts_.writes = state_.writes + (write ? 1 : 0);
+  Response r = route(request, state_.store, facts_);
+  if (write && r.status == 200) ++state_.writes;
+  return r;
 }
 
 void HttpServer::drain(std::chrono::milliseconds deadline, std::function<void()> on_done) {
   if (draining_) return;
   draining_ = true;
   on_done_ = std::move(on_done);
-  close_listeners();
+  stop_accepting();
   deadline_.start(deadline, [this] { stop_now(); });
   maybe_done();
 }
 
 void HttpServer::stop_now() {
-  close_listeners();
+  stop_accepting();
   // close() only starts closing; forget() runs later from the close callback.
   std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
   for (auto* c : open) c->close();
@@ -67,6 +92,7 @@ void HttpServer::stop_now() {
 void HttpServer::forget(HttpConnection* connection) {
   connections_.erase(connection);
   maybe_done();
+  maybe_quiesced();
 }
 
 void HttpServer::maybe_done() {
@@ -75,6 +101,57 @@ void HttpServer::maybe_done() {
   auto done = std::move(on_done_);
   on_done_ = nullptr;
   done();
+}
+
+// ---- handoff ----------------------------------------------------------------
+
+void HttpServer::quiesce(std::function<void()> quiesced) {
+  stop_accepting();
+  for (auto* c : connections_) c->pause();
+  on_quiesced_ = std::move(quiesced);
+  maybe_quiesced();
+}
+
+void HttpServer::on_quiet(HttpConnection*) { maybe_quiesced(); }
+
+void HttpServer::maybe_quiesced() {
+  if (!on_quiesced_) return;
+  for (auto* c : connections_)
+    if (c->exportable() && !c->quiet()) return;  // a response is still being written
+  auto quiesced = std::move(on_quiesced_);
+  on_quiesced_ = nullptr;
+  quiesced();
+}
+
+std::vector<baton::HandedConnection> HttpServer::export_connections() {
+  std::vector<baton::HandedConnection> out;
+  for (auto* c : connections_) {
+    if (!c->exportable()) continue;
+    auto handed = c->export_handoff();
+    if (handed) out.push_back(std::move(handed.value()));
+  }
+  return out;
+}
+
+void HttpServer::resume() {
+  on_quiesced_ = nullptr;
+  for (auto* c : connections_) c->resume();
+  start_accepting();
+}
+
+void HttpServer::abandon() {
+  on_quiesced_ = nullptr;
+  stop_now();
+}
+
+void HttpServer::adopt_connections(std::vector<baton::HandedConnection> connections) {
+  for (auto& handed : connections) HttpConnection::adopt(std::move(handed), *this);
+}
+
+void HttpServer::start_serving() {
+  std::vector<HttpConnection*> adopted(connections_.begin(), connections_.end());
+  for (auto* c : adopted) c->resume();
+  start_accepting();
 }
 
 }  // namespace kvstore

@@ -1,6 +1,9 @@
 // kvstore's HTTP server: accepts on the listeners it is given, tracks its
-// connections, and drains: stop accepting, answer every request already on
-// its way, then close; silent connections are closed at the deadline.
+// connections, and
+//   drains: stop accepting, answer every request already on its way, then
+//     close; silent connections are closed at the deadline;
+//   hands off: stop accepting and reading, export connections, and either
+//     resume or abandon them; or adopts what a predecessor exported.
 #pragma once
 
 #include <uv.h>
@@ -11,10 +14,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "baton/handoff_stream.h"
 #include "baton/listener_spec.h"
 #include "baton/status.h"
 #include "baton/unique_fd.h"
 #include "baton/uv_handle.h"
+#include "kv_state.h"
 #include "routes.h"
 
 namespace kvstore {
@@ -26,8 +31,12 @@ class HttpServer {
   HttpServer(uv_loop_t* loop, ServerFacts facts);
   ~HttpServer();
 
-  // Starts accepting on a stream listener (tcp:// or unix://).
+  // Takes a stream listener (tcp:// or unix://); accepting starts with start_accepting().
   baton::Status listen(baton::UniqueFd fd, const baton::ListenerSpec& spec);
+  void start_accepting();
+  // Closes our accepting copies; the listening sockets stay open elsewhere
+  // (baton, the next generation), and we keep a dup to start again.
+  void stop_accepting();
 
   // Stops accepting; `on_done` runs once the last connection has closed
   // (connections still open at `deadline` are closed then).
@@ -36,29 +45,43 @@ class HttpServer {
   void stop_now();
   bool draining() const { return draining_; }
 
+  // Handoff, old side.
+  void quiesce(std::function<void()> quiesced);  // stop accepting and reading; call back once no write is in flight
+  std::vector<baton::HandedConnection> export_connections();
+  void resume();   // the handoff was abandoned
+  void abandon();  // the successor serves: close every fd (no shutdown) so the loop ends
+  // Handoff, new side: connections wait until start_serving().
+  void adopt_connections(std::vector<baton::HandedConnection> connections);
+  void start_serving();
+
+  KvState& state() { return state_; }
+
   // For HttpConnection.
   uv_loop_t* loop() const { return loop_; }
   Response handle(const Request& request);
   void adopt(HttpConnection* connection) { connections_.insert(connection); }
   void forget(HttpConnection* connection);
+  void on_quiet(HttpConnection* connection);
 
  private:
+  struct Listener {
+    baton::ListenerSpec spec;
+    baton::UniqueFd spare;  // dup'd again for each start_accepting()
+    std::unique_ptr<baton::UvHandle<uv_any_handle>> handle;  // set while accepting
+    HttpServer* server = nullptr;
+  };
   static void on_connection(uv_stream_t* listener, int status);
-  void close_listeners();
   void maybe_done();
+  void maybe_quiesced();
 
   uv_loop_t* loop_;
   ServerFacts facts_;
-  Store store_;
-  struct Listener {
-    baton::UvHandle<uv_any_handle> handle;
-    HttpServer* server = nullptr;
-    bool is_tcp = true;
-  };
+  KvState state_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_set<HttpConnection*> connections_;
   bool draining_ = false;
   std::function<void()> on_done_;
+  std::function<void()> on_quiesced_;
   baton::Timer deadline_;
 };
 

@@ -1,15 +1,23 @@
 // kvstore: the example worker. An HTTP/1.1 key-value store that runs under
-// baton (listeners, READY, DRAIN through libbaton) or alone with --listen.
+// baton (listeners, READY, DRAIN, and in handoff mode its store and open
+// connections move to the next binary) or alone with --listen.
 #include <CLI/CLI.hpp>
+#include <cereal/archives/portable_binary.hpp>
 #include <uv.h>
 
 #include <csignal>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <unistd.h>
 
 #include "baton/worker.h"
 #include "http_server.h"
+#include "kv_state.h"
+
+#ifndef KVSTORE_STATE_VERSION
+#define KVSTORE_STATE_VERSION 2
+#endif
+CEREAL_CLASS_VERSION(kvstore::KvState, KVSTORE_STATE_VERSION)
 
 namespace {
 
@@ -27,6 +35,10 @@ int main(int argc, char** argv) {
       ->type_name("NAME=URL");
   unsigned standalone_drain_ms = 30'000;
   app.add_option("--drain-ms", standalone_drain_ms, "when run without baton: how long SIGTERM lets connections finish");
+  std::vector<std::uint32_t> extra_versions;
+  app.add_option("--accept-state-version", extra_versions,
+                 "handoff mode: also load this (newer) state version, repeatable; this build writes version " +
+                     std::to_string(KVSTORE_STATE_VERSION));
   CLI11_PARSE(app, argc, argv);
 
   uv_loop_t* loop = uv_default_loop();
@@ -37,7 +49,8 @@ int main(int argc, char** argv) {
   }
   baton::Worker& w = **worker;
 
-  kvstore::HttpServer server(loop, {.pid = ::getpid(), .generation = w.generation(), .worker_index = w.index()});
+  kvstore::HttpServer server(loop, {.pid = ::getpid(), .generation = w.generation(), .worker_index = w.index(),
+                                    .state_version = KVSTORE_STATE_VERSION});
   for (auto& l : w.listeners()) {
     if (baton::Status st = server.listen(std::move(l.fd), l.spec); !st) {
       log(st.message());
@@ -67,6 +80,47 @@ int main(int argc, char** argv) {
   w.on_drain([&](const baton::DrainRequest& d) {
     drain(d.deadline, d.reason == baton::DrainRequest::Reason::kDrain ? "DRAIN from baton" : "baton is gone");
   });
+
+  // Handoff mode: the store and every open connection move to the next binary.
+  w.on_handoff({
+      .state_version = KVSTORE_STATE_VERSION,
+      .quiesce = [&](std::function<void()> quiesced) { server.quiesce(std::move(quiesced)); },
+      .save_state =
+          [&](std::ostream& out) {
+            cereal::PortableBinaryOutputArchive ar(out);
+            ar(server.state());
+          },
+      .export_connections = [&] { return server.export_connections(); },
+      .resume =
+          [&] {
+            log("handoff abandoned: serving again");
+            server.resume();
+          },
+      .committed =
+          [&] {
+            log("handed off; exiting");
+            server.abandon();
+            stop_signals();
+          },
+  });
+  std::vector<std::uint32_t> loads;
+  for (std::uint32_t v = 1; v <= KVSTORE_STATE_VERSION; ++v) loads.push_back(v);
+  loads.insert(loads.end(), extra_versions.begin(), extra_versions.end());
+  w.on_restore({
+      .state_versions = loads,
+      .load_state =
+          [&](std::istream& in, std::uint32_t) {
+            cereal::PortableBinaryInputArchive ar(in);
+            ar(server.state());
+          },
+      .adopt_connections = [&](std::vector<baton::HandedConnection> c) { server.adopt_connections(std::move(c)); },
+      .commit =
+          [&] {
+            log("committed: serving " + std::to_string(server.state().store.size()) + " keys");
+            server.start_serving();
+          },
+  });
+
   struct SignalCtx {
     std::function<void(int)> fn;
   } ctx{[&](int signum) { drain(std::chrono::milliseconds(standalone_drain_ms), std::string("SIG") + sigabbrev_np(signum)); }};
@@ -77,6 +131,8 @@ int main(int argc, char** argv) {
     uv_signal_start(handle->get(), [](uv_signal_t* s, int n) { static_cast<SignalCtx*>(s->data)->fn(n); }, signum);
   }
 
+  // While a predecessor's state is on its way, accept nothing: COMMIT starts it.
+  if (!w.awaiting_handoff()) server.start_accepting();
   if (baton::Status st = w.ready(); !st) {
     log("could not report READY: " + st.message());
     return 1;

@@ -12,6 +12,7 @@ Response stats(const Store& store, const ServerFacts& f) {
   std::string json = "{\"pid\":" + std::to_string(f.pid) + ",\"generation\":" + std::to_string(f.generation) +
                      ",\"worker_index\":" + std::to_string(f.worker_index) + ",\"requests\":" +
                      std::to_string(f.requests) + ",\"keys\":" + std::to_string(store.size()) +
+                     ",\"writes\":" + std::to_string(f.writes) + ",\"state_version\":" + std::to_string(f.state_version) +
                      ",\"connections\":" + std::to_string(f.connections) +
                      ",\"draining\":" + (f.draining ? "true" : "false") + "}\n";
   return {200, "application/json", std::move(json), {}};

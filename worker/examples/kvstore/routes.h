@@ -3,7 +3,8 @@
 //
 //   GET /            200, a short greeting naming pid and generation
 //   GET /healthz     200 "ok"
-//   GET /stats       200, JSON: pid, generation, worker_index, requests, keys, connections, draining
+//   GET /stats       200, JSON: pid, generation, worker_index, requests, keys, writes,
+//                    state_version, connections, draining
 //   PUT /kv/KEY      200 "stored" (body = value, at most 1 MiB)
 //   GET /kv/KEY      200 value, or 404
 //   DELETE /kv/KEY   200 "deleted", or 404
@@ -35,6 +36,8 @@ struct ServerFacts {
   std::uint32_t worker_index = 0;
   std::uint64_t requests = 0;  // served by this process, this one included
   std::uint64_t connections = 0;
+  std::uint64_t writes = 0;  // PUT/DELETE since the store began (survives handoffs)
+  std::uint32_t state_version = 0;
   bool draining = false;
 };
 

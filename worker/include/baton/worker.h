@@ -10,6 +10,9 @@
 //   (*worker)->ready();
 //   uv_run(loop, UV_RUN_DEFAULT);
 //
+// For handoff mode (state and connections move to the new binary), also
+// register on_handoff() and on_restore(); see worker/README.md.
+//
 // Under baton (BATON_CHANNEL_FD in the environment) create() says HELLO and
 // receives the listening sockets; started by hand it binds the sockets named
 // in `standalone_listen` itself, so the same binary runs alone on a laptop.
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "baton/channel.h"
+#include "baton/handoff_stream.h"
 #include "baton/listener_socket.h"
 #include "baton/listener_spec.h"
 #include "baton/status.h"
@@ -51,6 +55,35 @@ struct DrainRequest {
   // libbaton gives the application the supervisor's deadline minus a margin
   // (a tenth, at most 1 s), so a well-behaved worker is gone before SIGTERM.
   std::chrono::milliseconds deadline{0};
+};
+
+// Handoff mode (baton run --mode handoff), the old worker's side: how it
+// gives its state and open connections to its successor. All on the loop.
+struct HandoffSource {
+  std::uint32_t state_version = 1;  // the schema save_state writes
+  // Stop accepting and stop reading at a request boundary; call `quiesced`
+  // once no response is half-written (possibly at once). Bytes already read
+  // but not processed travel with their connection.
+  std::function<void(std::function<void()> quiesced)> quiesce;
+  // Serialize the state (a cereal archive over the stream, say).
+  std::function<void(std::ostream&)> save_state;
+  // The connections to hand over, each with a dup of its fd: keep yours
+  // until committed() or resume().
+  std::function<std::vector<HandedConnection>()> export_connections;
+  // The handoff was abandoned (the new worker failed): accept and read again.
+  std::function<void()> resume;
+  // The new worker serves now: close everything (without shutdown()) and exit.
+  std::function<void()> committed;
+};
+
+// Handoff mode, the new worker's side.
+struct HandoffTarget {
+  std::vector<std::uint32_t> state_versions{1};  // the schemas load_state reads
+  std::function<void(std::istream&, std::uint32_t version)> load_state;
+  // Take the connections; do not serve them before commit().
+  std::function<void(std::vector<HandedConnection>)> adopt_connections;
+  // Start accepting and serving (adopted connections first process their pending bytes).
+  std::function<void()> commit;
 };
 
 class Worker {
@@ -81,6 +114,14 @@ class Worker {
   // Tells the supervisor this worker accepts connections now. Call once,
   // after listening; until then the previous generation keeps serving.
   Status ready();
+  // Handoff mode. Register both to take part; a worker without a source
+  // refuses to hand off, one without a target cannot receive.
+  void on_handoff(HandoffSource source) { source_ = std::move(source); }
+  void on_restore(HandoffTarget target) { target_ = std::move(target); }
+  // True when a previous generation will hand over its state: do not accept
+  // yet; ready() then says STANDBY and target.commit() says when to start.
+  bool awaiting_handoff() const { return standby_ && target_.load_state != nullptr; }
+
   // Tells the supervisor this worker cannot start (bad config, missing data…)
   // before READY: baton logs `message` and keeps the previous generation.
   // The worker should exit afterwards.
@@ -93,6 +134,12 @@ class Worker {
   void watch_channel();
   void read_channel();
   void deliver_drain(const DrainRequest& request);
+  // handoff.cc
+  void handle_handoff(const Envelope& message);
+  void send_handoff(UniqueFd link, Deadline deadline);
+  void receive_handoff(UniqueFd link, Deadline deadline);
+  void handle_commit();
+  void handle_resume();
 
   uv_loop_t* loop_;
   Options options_;
@@ -103,6 +150,10 @@ class Worker {
   std::function<void(const DrainRequest&)> on_drain_;
   bool ready_sent_ = false;
   bool drain_delivered_ = false;
+  bool standby_ = false;  // WELCOME asked for STANDBY
+  HandoffSource source_;
+  HandoffTarget target_;
+  enum class HandoffStage { kNone, kSending, kSent, kReceived } handoff_ = HandoffStage::kNone;
   Channel channel_;
   UvHandle<uv_poll_t> poll_;  // after channel_: stops watching before the fd closes
 };
