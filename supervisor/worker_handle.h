@@ -90,8 +90,9 @@ class WorkerHandle {
   // Sends HANDOFF with this worker's end of the link.
   virtual Status begin_handoff(bool sender, const std::vector<std::uint32_t>& accepted_versions,
                                std::chrono::milliseconds timeout, int link_fd) = 0;
-  // COMMIT. A restored (new) worker starts serving; an old one exits, and
-  // meets the drain_timeout / kill_timeout escalation if it does not.
+  // COMMIT. A restored (new) worker starts serving; an old one (handing off
+  // or sent) exits, and meets the drain_timeout / kill_timeout escalation if
+  // it does not.
   virtual void commit(std::chrono::milliseconds drain_timeout) = 0;
   // RESUME: the handoff is off; an old worker serves again as before.
   virtual void resume() = 0;

@@ -196,8 +196,10 @@ void WorkerProcess::handle(const Envelope& m) {
     if (!e) return reject("protocol error: " + e.status().message());
     // An old worker that cannot hand off says so and keeps everything: not a fault.
     if (state_ == State::kHandingOff && handoff_sender_) return callbacks_.on_refused(*this, e->message);
+    if (late_handoff_reply_ok_) return ignore_late_handoff_reply(got);
     return reject("reported an error: " + e->message);
   }
+  if (m.type == MessageType::kSent && late_handoff_reply_ok_) return ignore_late_handoff_reply(got);
   switch (state_) {
     case State::kStarting: {
       auto hello = m.as<Hello>();
@@ -269,13 +271,17 @@ Status WorkerProcess::begin_handoff(bool sender, const std::vector<std::uint32_t
   const int fds[] = {link_fd};
   if (Status st = channel_.send(h, fds); !st) return st.with_context(name_ + ": sending HANDOFF");
   handoff_sender_ = sender;
+  late_handoff_reply_ok_ = false;
   state_ = State::kHandingOff;
   return Status::ok();
 }
 
 void WorkerProcess::commit(std::chrono::milliseconds drain_timeout) {
-  if (state_ != State::kRestored && state_ != State::kSent) return;
-  const bool old = state_ == State::kSent;
+  // An old worker's SENT may still be on its way: its successor's RESTORED
+  // already proves that everything arrived.
+  const bool old = handoff_sender_ && (state_ == State::kSent || state_ == State::kHandingOff);
+  if (state_ != State::kRestored && !old) return;
+  late_handoff_reply_ok_ = state_ == State::kHandingOff;
   if (Status st = channel_.send(Commit{}); !st) {
     if (!old) return reject("sending COMMIT: " + st.message());
     spdlog::warn("{}: could not send COMMIT ({}); sending SIGTERM", name_, st.message());
@@ -297,7 +303,14 @@ void WorkerProcess::commit(std::chrono::milliseconds drain_timeout) {
 void WorkerProcess::resume() {
   if (!handoff_sender_ || (state_ != State::kHandingOff && state_ != State::kSent)) return;
   if (Status st = channel_.send(Resume{}); !st) return reject("sending RESUME: " + st.message());
+  // Its SENT or ERROR may already be on the way, crossing our RESUME.
+  late_handoff_reply_ok_ = state_ == State::kHandingOff;
   state_ = State::kReady;
+}
+
+void WorkerProcess::ignore_late_handoff_reply(const std::string& what) {
+  late_handoff_reply_ok_ = false;
+  spdlog::debug("{}: {} arrived after RESUME; ignored", name_, what);
 }
 
 void WorkerProcess::send_signal(int signal) {

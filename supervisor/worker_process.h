@@ -67,6 +67,7 @@ class WorkerProcess final : public WorkerHandle {
   void handle(const Envelope& message);
   void send_signal(int signal);
   void escalate_to_kill();
+  void ignore_late_handoff_reply(const std::string& what);
 
   WorkerConfig config_;
   const std::vector<BoundListener>& listeners_;  // owned by the launcher, outlives workers
@@ -78,6 +79,7 @@ class WorkerProcess final : public WorkerHandle {
   std::chrono::steady_clock::time_point started_at_;
   std::vector<std::uint32_t> state_versions_;  // from STANDBY
   bool handoff_sender_ = false;
+  bool late_handoff_reply_ok_ = false;  // RESUMEd before its SENT/ERROR arrived
 
   // Declared in this order so that on destruction the poll handle stops
   // watching before the channel fd closes.

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include "helper_worker.h"
@@ -29,6 +30,7 @@ void WorkerDir::install(const std::string& script) {
 }
 
 void WorkerDir::use_kvstore() { install(std::string("exec ") + KVSTORE_BIN + " \"$@\""); }
+void WorkerDir::use_script(const std::string& body) { install(body); }
 void WorkerDir::use_helper(const std::string& mode) { install("exec " + self_exe() + " --helper " + mode); }
 void WorkerDir::remove_worker() { std::filesystem::remove(worker_); }
 
@@ -50,6 +52,29 @@ Stats get_stats(std::uint16_t port) {
 pid_t ready_pid(const BatonProcess& baton, std::uint64_t g, std::uint32_t index, std::size_t from) {
   auto m = baton.wait_for("worker " + std::to_string(g) + "\\." + std::to_string(index) + " \\(pid ([0-9]+)\\) ready", from);
   return m ? static_cast<pid_t>(std::stol(m->groups[1])) : -1;
+}
+
+::testing::AssertionResult traffic_flows(const LoadClient& load, std::uint64_t more) {
+  auto base = load.completed();
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (load.completed() < base + more) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return ::testing::AssertionFailure() << "no traffic: stuck at " << load.completed() << " requests";
+    std::this_thread::yield();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+void expect_all_acknowledged_writes(std::uint16_t port, const LoadStats& stats) {
+  auto conn = connect_local(port);
+  ASSERT_TRUE(conn) << conn.status().message();
+  std::size_t lost = 0;
+  for (const auto& [key, value] : stats.acknowledged) {
+    auto r = exchange(conn->get(), "GET", "/kv/" + key);
+    ASSERT_TRUE(r) << r.status().message();
+    if (r->status != 200 || r->body != value) ++lost;
+  }
+  EXPECT_EQ(lost, 0u) << "of " << stats.acknowledged.size() << " acknowledged writes";
 }
 
 }  // namespace testing_support

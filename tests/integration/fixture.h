@@ -9,6 +9,7 @@
 
 #include "support/baton_process.h"
 #include "support/http_client.h"
+#include "support/load_client.h"
 
 namespace testing_support {
 
@@ -21,6 +22,8 @@ class WorkerDir {
   const std::string& worker() const { return worker_; }
   void use_kvstore();
   void use_helper(const std::string& mode);
+  // Any shell script body; it should end by exec'ing the worker.
+  void use_script(const std::string& body);
   void remove_worker();
 
  private:
@@ -39,5 +42,12 @@ Stats get_stats(std::uint16_t port);
 ::testing::AssertionResult wait_serving(const BatonProcess& baton, std::uint64_t generation, std::size_t from = 0);
 // The pid baton logged for worker G.I when it became ready.
 pid_t ready_pid(const BatonProcess& baton, std::uint64_t generation, std::uint32_t index = 0, std::size_t from = 0);
+
+// Waits until the load client has completed `more` requests beyond now:
+// proof that traffic flows at this point of the test.
+::testing::AssertionResult traffic_flows(const LoadClient& load, std::uint64_t more);
+
+// Reads every acknowledged write back; fails the test for each one lost.
+void expect_all_acknowledged_writes(std::uint16_t port, const LoadStats& stats);
 
 }  // namespace testing_support

@@ -13,19 +13,6 @@
 namespace testing_support {
 namespace {
 
-// Waits until the load client has completed `more` requests beyond `base`:
-// proof that traffic flows at this point of the test.
-::testing::AssertionResult traffic_flows(const LoadClient& load, std::uint64_t more) {
-  auto base = load.completed();
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (load.completed() < base + more) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return ::testing::AssertionFailure() << "no traffic: stuck at " << load.completed() << " requests";
-    std::this_thread::yield();
-  }
-  return ::testing::AssertionSuccess();
-}
-
 TEST(Upgrade, TwentyUpgradesUnderLoadFailNoRequest) {
   WorkerDir dir;
   dir.use_kvstore();

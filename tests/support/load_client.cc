@@ -6,7 +6,7 @@ namespace testing_support {
 
 LoadClient::LoadClient(Options options)
     : options_(std::move(options)), deadline_(std::chrono::steady_clock::now() + options_.max_duration) {
-  for (int i = 0; i < options_.keepalive_connections; ++i) threads_.emplace_back([this] { run_keepalive(); });
+  for (int i = 0; i < options_.keepalive_connections; ++i) threads_.emplace_back([this, i] { run_keepalive(i); });
   for (int i = 0; i < options_.close_connections; ++i) threads_.emplace_back([this] { run_close(); });
 }
 
@@ -18,9 +18,11 @@ void LoadClient::record_failure(const std::string& what) {
   if (errors_.size() < 20) errors_.push_back(what);
 }
 
-void LoadClient::run_keepalive() {
+void LoadClient::run_keepalive(int thread) {
   baton::UniqueFd conn;
-  while (!should_stop()) {
+  std::vector<std::pair<std::string, std::string>> acked;
+  bool first = true;
+  for (std::uint64_t n = 0; !should_stop(); ++n) {
     if (!conn) {
       auto fd = connect_local(options_.port);
       if (!fd) {
@@ -28,17 +30,27 @@ void LoadClient::run_keepalive() {
         continue;
       }
       conn = std::move(fd.value());
+      if (!first) ++reconnects_;
+      first = false;
     }
-    auto r = exchange(conn.get(), "GET", options_.path);
+    std::string key = "c" + std::to_string(thread) + "-" + std::to_string(n);
+    std::string value = "v" + std::to_string(n);
+    auto r = options_.writes ? exchange(conn.get(), "PUT", "/kv/" + key, value) : exchange(conn.get(), "GET", options_.path);
     if (!r) {
       record_failure("keep-alive request: " + r.status().message());
       conn.reset();
       continue;
     }
-    if (r->status != 200) record_failure("keep-alive request: status " + std::to_string(r->status));
-    else ++ok_;
+    if (r->status != 200) {
+      record_failure("keep-alive request: status " + std::to_string(r->status));
+    } else {
+      ++ok_;
+      if (options_.writes) acked.emplace_back(std::move(key), std::move(value));
+    }
     if (r->connection_close) conn.reset();  // the server ends it politely: reconnect
   }
+  std::lock_guard<std::mutex> lock(mu_);
+  acknowledged_.insert(acknowledged_.end(), acked.begin(), acked.end());
 }
 
 void LoadClient::run_close() {
@@ -55,7 +67,7 @@ LoadStats LoadClient::stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   std::lock_guard<std::mutex> lock(mu_);
-  return {ok_.load(), failed_.load(), errors_};
+  return {ok_.load(), failed_.load(), errors_, acknowledged_, reconnects_.load()};
 }
 
 }  // namespace testing_support

@@ -19,6 +19,10 @@ struct LoadStats {
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
   std::vector<std::string> first_errors;  // up to 20, for the failure message
+  // With writes: every key whose PUT was acknowledged (200), and its value.
+  std::vector<std::pair<std::string, std::string>> acknowledged;
+  // Keep-alive connections that had to be opened again (the server closed one).
+  std::uint64_t reconnects = 0;
 };
 
 class LoadClient {
@@ -28,6 +32,8 @@ class LoadClient {
     int keepalive_connections = 4;  // one thread each, requests back to back
     int close_connections = 2;      // one thread each, a new connection per request
     std::string path = "/";
+    // Keep-alive threads PUT fresh keys (/kv/c<thread>-<n>) instead of GET path.
+    bool writes = false;
     std::chrono::seconds max_duration{120};
   };
 
@@ -38,7 +44,7 @@ class LoadClient {
   LoadStats stop();  // joins the threads; idempotent
 
  private:
-  void run_keepalive();
+  void run_keepalive(int thread);
   void run_close();
   void record_failure(const std::string& what);
   bool should_stop() const;
@@ -46,9 +52,10 @@ class LoadClient {
   Options options_;
   std::chrono::steady_clock::time_point deadline_;
   std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> ok_{0}, failed_{0};
+  std::atomic<std::uint64_t> ok_{0}, failed_{0}, reconnects_{0};
   std::mutex mu_;
   std::vector<std::string> errors_;
+  std::vector<std::pair<std::string, std::string>> acknowledged_;
   std::vector<std::thread> threads_;
 };
 

@@ -334,6 +334,16 @@ TEST_F(HandoffSupervisorTest, CommitsOnlyWhenEveryNewWorkerRestored) {
   EXPECT_EQ(launcher_.launches, 4) << "old workers that exit after COMMIT are not restarted";
 }
 
+TEST_F(HandoffSupervisorTest, RestoredBeforeSentStillCommitsTheOld) {
+  Supervisor& s = standing_by();
+  // The new workers' RESTORED can overtake the old workers' SENT.
+  launcher_.worker(2, 0)->restored();
+  launcher_.worker(2, 1)->restored();
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(launcher_.worker(1, 0)->commits, 1);
+  EXPECT_EQ(launcher_.worker(1, 1)->commits, 1);
+}
+
 TEST_F(HandoffSupervisorTest, NewWorkerDyingMidRestoreResumesTheOld) {
   Supervisor& s = standing_by();
   launcher_.worker(1, 0)->sent();

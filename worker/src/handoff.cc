@@ -58,16 +58,25 @@ void Worker::handle_handoff(const Envelope& m) {
 void Worker::send_handoff(UniqueFd link_fd, Deadline deadline) {
   if (handoff_ != HandoffStage::kSending) return;  // RESUMEd meanwhile
   Channel link(std::move(link_fd));
-  auto bytes = send_state(link, source_.state_version, source_.save_state, deadline);
+  // Our own failure (save_state threw) is reported, so baton rolls back at
+  // once. A broken link is not ours to report: the new worker died or
+  // stalled, baton sees that itself and sends RESUME either way.
+  bool saving_failed = false;
+  auto save = [&](std::ostream& out) {
+    try {
+      source_.save_state(out);
+    } catch (...) {
+      saving_failed = true;
+      throw;
+    }
+  };
+  auto bytes = send_state(link, source_.state_version, save, deadline);
   if (!bytes) {
-    (void)channel_.send(Error{"sending state: " + bytes.status().message()});
-    return;  // baton answers with RESUME
+    if (saving_failed) (void)channel_.send(Error{bytes.status().message()});
+    return;  // wait for RESUME
   }
   std::vector<HandedConnection> connections = source_.export_connections();
-  if (Status st = send_connections(link, connections, deadline); !st) {
-    (void)channel_.send(Error{"sending connections: " + st.message()});
-    return;
-  }
+  if (Status st = send_connections(link, connections, deadline); !st) return;  // wait for RESUME
   handoff_ = HandoffStage::kSent;
   (void)channel_.send(Sent{*bytes, static_cast<std::uint32_t>(connections.size())});
   // Our copies of the fds close here; the application keeps its own until COMMIT or RESUME.
