@@ -188,7 +188,7 @@ Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& op
   return buf.total();
 }
 
-Status send_connections(Channel& link, std::span<const HandedConnection> connections, Deadline deadline) {
+Status send_connections(Channel& link, std::span<const ExportedConnection> connections, Deadline deadline) {
   std::size_t i = 0;
   while (i < connections.size()) {
     Connections batch;
@@ -203,7 +203,7 @@ Status send_connections(Channel& link, std::span<const HandedConnection> connect
       if (!batch.connections.empty() && body + size > kMaxBodySize) break;
       body += size;
       batch.connections.push_back({c.pending, c.app});
-      fds.push_back(c.fd.get());
+      fds.push_back(c.fd);
     }
     if (Status st = link.send(batch, fds, deadline); !st) return st.with_context("CONNECTIONS");
   }

@@ -27,11 +27,21 @@ namespace baton {
 
 using Deadline = Channel::Clock::time_point;
 
-// One client connection changing hands.
-struct HandedConnection {
-  UniqueFd fd;
+// One client connection as the old worker gives it away. The fd is
+// borrowed: it stays the application's until COMMIT (close it) or RESUME
+// (serve it again). Not dup'd, so a worker with N connections needs no
+// more than N fds to hand them over.
+struct ExportedConnection {
+  int fd = -1;
   std::string pending;  // bytes read but not processed; the receiver processes them first
   std::string app;      // application data (parser state, session id, ...)
+};
+
+// One client connection as the new worker receives it: it owns the fd.
+struct HandedConnection {
+  UniqueFd fd;
+  std::string pending;
+  std::string app;
 };
 
 struct HandoffTotals {
@@ -43,8 +53,8 @@ struct HandoffTotals {
 // archive, say); throwing from it aborts the handoff.
 Result<std::uint64_t> send_state(Channel& link, std::uint32_t version,
                                  const std::function<void(std::ostream&)>& write_state, Deadline deadline);
-// Sends every connection (fds are copied to the peer; ours stay open) and HANDOFF_END.
-Status send_connections(Channel& link, std::span<const HandedConnection> connections, Deadline deadline);
+// Sends every connection (the kernel copies the fds to the peer) and HANDOFF_END.
+Status send_connections(Channel& link, std::span<const ExportedConnection> connections, Deadline deadline);
 
 // Receiver. Fails unless the state's version is in `accepted`, every byte
 // arrived, `read_state` consumed exactly the stream, the length and checksum

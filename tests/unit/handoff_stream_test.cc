@@ -137,12 +137,14 @@ TEST(HandoffStream, UnreadStateIsASchemaMismatch) {
 TEST(HandoffStream, ConnectionsTravelInBatchesWithTheirBytes) {
   Link link;
   constexpr int kCount = 600;  // three batches
-  std::vector<HandedConnection> sent;
+  std::vector<UniqueFd> owned;
+  std::vector<ExportedConnection> sent;
   for (int i = 0; i < kCount; ++i) {
     int sv[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     ::close(sv[1]);
-    sent.push_back({UniqueFd(sv[0]), "GET /" + std::to_string(i), "app" + std::to_string(i)});
+    owned.emplace_back(sv[0]);
+    sent.push_back({sv[0], "GET /" + std::to_string(i), "app" + std::to_string(i)});
   }
   std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
   auto got = receive_connections(link.receiver, 10'000, soon());
@@ -153,7 +155,7 @@ TEST(HandoffStream, ConnectionsTravelInBatchesWithTheirBytes) {
     EXPECT_EQ((*got)[i].pending, "GET /" + std::to_string(i));
     EXPECT_EQ((*got)[i].app, "app" + std::to_string(i));
     struct stat a{}, b{};
-    ASSERT_EQ(::fstat(sent[i].fd.get(), &a), 0);
+    ASSERT_EQ(::fstat(sent[i].fd, &a), 0);
     ASSERT_EQ(::fstat((*got)[i].fd.get(), &b), 0);
     EXPECT_EQ(a.st_ino, b.st_ino) << "the same socket, in order";
   }
@@ -161,9 +163,9 @@ TEST(HandoffStream, ConnectionsTravelInBatchesWithTheirBytes) {
 
 TEST(HandoffStream, LargePendingBytesSplitBatchesBySize) {
   Link link;
-  std::vector<HandedConnection> sent;
-  for (int i = 0; i < 10; ++i)
-    sent.push_back({UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), std::string(30'000, 'p'), {}});
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  std::vector<ExportedConnection> sent;
+  for (int i = 0; i < 10; ++i) sent.push_back({devnull.get(), std::string(30'000, 'p'), {}});
   std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
   auto got = receive_connections(link.receiver, 100, soon());
   sender.join();
@@ -175,9 +177,8 @@ TEST(HandoffStream, ConnectionCountMismatchFailsAndClosesFds) {
   Link link;
   int before = testing_support::open_fd_count(::getpid());
   {
-    std::vector<HandedConnection> one;
-    one.push_back({UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), {}, {}});
-    std::vector<int> fds{one[0].fd.get()};
+    UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    std::vector<int> fds{devnull.get()};
     ASSERT_TRUE(link.sender.send(Connections{{{"", ""}}}, fds));
     ASSERT_TRUE(link.sender.send(HandoffEnd{2}));
   }
@@ -189,8 +190,8 @@ TEST(HandoffStream, ConnectionCountMismatchFailsAndClosesFds) {
 
 TEST(HandoffStream, TooManyConnectionsAreRefused) {
   Link link;
-  std::vector<HandedConnection> sent;
-  for (int i = 0; i < 5; ++i) sent.push_back({UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), {}, {}});
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  std::vector<ExportedConnection> sent(5, ExportedConnection{devnull.get(), {}, {}});
   ASSERT_TRUE(send_connections(link.sender, sent, soon()));
   auto got = receive_connections(link.receiver, 4, soon());
   ASSERT_FALSE(got);

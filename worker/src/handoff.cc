@@ -75,11 +75,10 @@ void Worker::send_handoff(UniqueFd link_fd, Deadline deadline) {
     if (saving_failed) (void)channel_.send(Error{bytes.status().message()});
     return;  // wait for RESUME
   }
-  std::vector<HandedConnection> connections = source_.export_connections();
+  std::vector<ExportedConnection> connections = source_.export_connections();
   if (Status st = send_connections(link, connections, deadline); !st) return;  // wait for RESUME
   handoff_ = HandoffStage::kSent;
   (void)channel_.send(Sent{*bytes, static_cast<std::uint32_t>(connections.size())});
-  // Our copies of the fds close here; the application keeps its own until COMMIT or RESUME.
 }
 
 void Worker::receive_handoff(UniqueFd link_fd, Deadline deadline) {

@@ -1,6 +1,5 @@
 #include "http_connection.h"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -91,12 +90,10 @@ void HttpConnection::resume() {
   start_reading();
 }
 
-baton::Result<baton::HandedConnection> HttpConnection::export_handoff() {
+baton::Result<baton::ExportedConnection> HttpConnection::export_handoff() {
   uv_os_fd_t fd;
   if (int rc = uv_fileno(&handle_.handle, &fd); rc != 0) return baton::Status::from_errno(-rc, "uv_fileno");
-  baton::UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-  if (!copy) return baton::Status::from_errno(errno, "dup connection fd");
-  return baton::HandedConnection{std::move(copy), partial_, {}};
+  return baton::ExportedConnection{fd, partial_, {}};
 }
 
 void HttpConnection::on_read(ssize_t nread, const uv_buf_t* buf) {

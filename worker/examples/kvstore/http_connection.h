@@ -14,8 +14,8 @@
 //
 // Handoff: pause() stops reading between two reads, so the only bytes not yet
 // answered are those of an incomplete request; export_handoff() hands them
-// over with a dup of the fd, and the new worker's connection processes them
-// first when it resumes.
+// over with the fd, and the new worker's connection processes them first
+// when it resumes.
 #pragma once
 
 #include <http_parser.h>
@@ -50,7 +50,7 @@ class HttpConnection {
   bool quiet() const { return writes_pending_ == 0; }
   // Closing connections stay behind and close with this process.
   bool exportable() const { return !finishing_ && !closed_; }
-  baton::Result<baton::HandedConnection> export_handoff();
+  baton::Result<baton::ExportedConnection> export_handoff();  // lends our fd
 
  private:
   HttpConnection(HttpServer& server);

@@ -123,8 +123,8 @@ void HttpServer::maybe_quiesced() {
   quiesced();
 }
 
-std::vector<baton::HandedConnection> HttpServer::export_connections() {
-  std::vector<baton::HandedConnection> out;
+std::vector<baton::ExportedConnection> HttpServer::export_connections() {
+  std::vector<baton::ExportedConnection> out;
   for (auto* c : connections_) {
     if (!c->exportable()) continue;
     auto handed = c->export_handoff();

@@ -47,7 +47,7 @@ class HttpServer {
 
   // Handoff, old side.
   void quiesce(std::function<void()> quiesced);  // stop accepting and reading; call back once no write is in flight
-  std::vector<baton::HandedConnection> export_connections();
+  std::vector<baton::ExportedConnection> export_connections();
   void resume();   // the handoff was abandoned
   void abandon();  // the successor serves: close every fd (no shutdown) so the loop ends
   // Handoff, new side: connections wait until start_serving().

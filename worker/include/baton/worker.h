@@ -67,9 +67,9 @@ struct HandoffSource {
   std::function<void(std::function<void()> quiesced)> quiesce;
   // Serialize the state (a cereal archive over the stream, say).
   std::function<void(std::ostream&)> save_state;
-  // The connections to hand over, each with a dup of its fd: keep yours
-  // until committed() or resume().
-  std::function<std::vector<HandedConnection>()> export_connections;
+  // The connections to hand over. Their fds are lent: keep them open until
+  // committed() (close them) or resume() (serve them again).
+  std::function<std::vector<ExportedConnection>()> export_connections;
   // The handoff was abandoned (the new worker failed): accept and read again.
   std::function<void()> resume;
   // The new worker serves now: close everything (without shutdown()) and exit.
