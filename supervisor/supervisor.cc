@@ -271,8 +271,8 @@ void Supervisor::start_handoff(Generation& candidate) {
 }
 
 void Supervisor::commit_handoff(Generation& candidate) {
-  const auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                           handoff_started_);
+  const double pause_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - handoff_started_).count();
   Generation& old = generations_.at(active_);
   // New workers first: by the time an old one exits, its successor serves.
   candidate.for_each_worker([&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
@@ -282,7 +282,7 @@ void Supervisor::commit_handoff(Generation& candidate) {
   const HandoffTotals totals = handoff_totals_;
   end_handoff();
   promote(candidate, "handed over " + std::to_string(totals.state_bytes) + " bytes of state and " +
-                         std::to_string(totals.connections) + " connections; paused " + std::to_string(pause.count()) +
+                         std::to_string(totals.connections) + " connections; paused " + fmt::format("{:.1f}", pause_ms) +
                          " ms");
 }
 

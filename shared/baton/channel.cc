@@ -24,9 +24,32 @@ Result<std::pair<Channel, Channel>> Channel::make_pair() {
 Status Channel::send_datagram(std::span<const std::uint8_t> bytes, std::span<const int> fds,
                               Clock::time_point deadline) {
   iovec iov{const_cast<std::uint8_t*>(bytes.data()), bytes.size()};
+  return send_iov(&iov, 1, fds, deadline);
+}
+
+Status Channel::send_parts(MessageType type, std::initializer_list<std::span<const std::uint8_t>> parts,
+                           Clock::time_point deadline) {
+  std::size_t body = 0;
+  for (const auto& p : parts) body += p.size();
+  if (body > kMaxBodySize || parts.size() > 7)
+    return Status::error(message_type_name(static_cast<std::uint16_t>(type)) + " body of " + std::to_string(body) +
+                         " bytes exceeds the limit of " + std::to_string(kMaxBodySize));
+  FrameHeader h;
+  h.type = static_cast<std::uint16_t>(type);
+  h.body_length = static_cast<std::uint32_t>(body);
+  std::uint8_t header[kHeaderSize];
+  encode_header(h, header);
+  iovec iov[8];
+  iov[0] = {header, kHeaderSize};
+  std::size_t n = 1;
+  for (const auto& p : parts) iov[n++] = {const_cast<std::uint8_t*>(p.data()), p.size()};
+  return send_iov(iov, n, {}, deadline);
+}
+
+Status Channel::send_iov(iovec* iov, std::size_t count, std::span<const int> fds, Clock::time_point deadline) {
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
+  msg.msg_iov = iov;
+  msg.msg_iovlen = count;
   // Zeroed: CMSG_SPACE includes padding that would otherwise go out uninitialized.
   alignas(cmsghdr) char control[kFdControlSpace] = {};
   if (!fds.empty()) {
@@ -90,8 +113,10 @@ Status Channel::send_raw(MessageType type, std::span<const std::uint8_t> body, s
 Result<Channel::Received> Channel::receive_datagram() {
   // One byte more than the limit, so an oversized datagram shows as MSG_TRUNC
   // rather than as a silently cut message.
-  std::vector<std::uint8_t> buf(kMaxMessageSize + 1);
-  iovec iov{buf.data(), buf.size()};
+  constexpr std::size_t kBufferSize = kMaxMessageSize + 1;
+  if (!rx_) rx_.reset(new std::uint8_t[kBufferSize]);
+  std::uint8_t* buf = rx_.get();
+  iovec iov{buf, kBufferSize};
   alignas(cmsghdr) char control[kFdControlSpace];
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -131,7 +156,7 @@ Result<Channel::Received> Channel::receive_datagram() {
   if (msg.msg_flags & MSG_TRUNC)
     return Status::error("message larger than the limit of " + std::to_string(kMaxMessageSize) + " bytes");
   if (foreign_cmsg) return Status::error("unexpected control message (only SCM_RIGHTS is allowed)");
-  std::span<const std::uint8_t> bytes(buf.data(), static_cast<std::size_t>(n));
+  std::span<const std::uint8_t> bytes(buf, static_cast<std::size_t>(n));
   auto header = decode_header(bytes);
   if (!header) return header.status();
   const FrameHeader& h = *header;

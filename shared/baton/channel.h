@@ -10,7 +10,11 @@
 #pragma once
 
 #include <chrono>
+#include <sys/uio.h>
+
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <span>
 #include <utility>
 #include <vector>
@@ -70,6 +74,11 @@ class Channel {
     return send_raw(M::kType, encode_body(message), fds, deadline);
   }
 
+  // Sends one message without fds whose body is the concatenation of
+  // `parts`, gathered by sendmsg() with no copy (the handoff's state chunks).
+  Status send_parts(MessageType type, std::initializer_list<std::span<const std::uint8_t>> parts,
+                    Clock::time_point deadline = kNoWait);
+
   // Reads what is available without blocking; returns a message once all of
   // its datagrams have arrived.
   Result<Received> receive();
@@ -78,9 +87,12 @@ class Channel {
 
  private:
   Status send_datagram(std::span<const std::uint8_t> bytes, std::span<const int> fds, Clock::time_point deadline);
+  Status send_iov(iovec* iov, std::size_t count, std::span<const int> fds, Clock::time_point deadline);
   Result<Received> receive_datagram();
 
   UniqueFd fd_;
+  // Receive buffer, allocated on first use and reused (never zeroed again).
+  std::unique_ptr<std::uint8_t[]> rx_;
   // A message whose fds are still arriving in kFds continuations.
   bool partial_ = false;
   Envelope pending_;

@@ -85,4 +85,23 @@ Status check_body_prefix(std::span<const std::uint8_t> body) {
   return Status::ok();
 }
 
+void encode_chunk_prefix(std::size_t length, std::uint8_t out[kChunkPrefixSize]) {
+  out[0] = 1;
+  for (int i = 0; i < 8; ++i) out[1 + i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(length) >> (8 * i));
+}
+
+Result<std::span<const std::uint8_t>> chunk_payload(std::span<const std::uint8_t> body) {
+  if (Status st = check_body_prefix(body); !st) return st.with_context("STATE_CHUNK");
+  if (body.size() < kChunkPrefixSize) return Status::error("STATE_CHUNK: malformed body: too short");
+  std::uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | body[1 + i];
+  if (length > kMaxChunkBytes)
+    return Status::error("STATE_CHUNK: malformed body: string of " + std::to_string(length) +
+                         " bytes exceeds the limit of " + std::to_string(kMaxChunkBytes));
+  if (length != body.size() - kChunkPrefixSize)
+    return Status::error("STATE_CHUNK: malformed body: announces " + std::to_string(length) + " bytes, carries " +
+                         std::to_string(body.size() - kChunkPrefixSize));
+  return body.subspan(kChunkPrefixSize);
+}
+
 }  // namespace baton

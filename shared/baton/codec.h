@@ -53,6 +53,13 @@ std::vector<std::uint8_t> encode_body(const M& message) {
 
 Status check_body_prefix(std::span<const std::uint8_t> body);
 
+// STATE_CHUNK without cereal, for the handoff's hot path. The layout is
+// exactly what encode_body(StateChunk{data}) produces: 0x01, u64 length, bytes.
+inline constexpr std::size_t kChunkPrefixSize = 9;
+void encode_chunk_prefix(std::size_t length, std::uint8_t out[kChunkPrefixSize]);
+// The chunk's bytes inside `body` (a view, no copy), after checking the layout and bounds.
+Result<std::span<const std::uint8_t>> chunk_payload(std::span<const std::uint8_t> body);
+
 // Decodes a body; fails (never throws) on truncation, trailing bytes or
 // limits exceeded, naming the message type.
 template <class M>

@@ -45,7 +45,13 @@ class ChunkSender final : public std::streambuf {
     if (n == 0 || !status_) return status_;
     hash_.update(pbase(), n);
     total_ += n;
-    status_ = link_.send(StateChunk{std::string(pbase(), n)}, {}, deadline_);
+    // Straight from our buffer to the socket: a STATE_CHUNK's prefix and bytes, gathered.
+    std::uint8_t prefix[kChunkPrefixSize];
+    encode_chunk_prefix(n, prefix);
+    status_ = link_.send_parts(MessageType::kStateChunk,
+                               {std::span<const std::uint8_t>(prefix, kChunkPrefixSize),
+                                std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(pbase()), n)},
+                               deadline_);
     setp(buf_.data(), buf_.data() + buf_.size());
     return status_;
   }
@@ -95,16 +101,23 @@ class ChunkReceiver final : public std::streambuf {
       ended_ = true;
       return false;
     }
-    auto c = m->as<StateChunk>();
-    if (!c) return fail(c.status().with_context("state stream"));
-    if (c->data.empty()) return fail(Status::error("state stream: empty STATE_CHUNK"));
-    if (total_ + c->data.size() > options_.max_bytes)
+    if (m->type != MessageType::kStateChunk)
+      return fail(Status::error("state stream: expected STATE_CHUNK or STATE_END, got " +
+                                message_type_name(static_cast<std::uint16_t>(m->type))));
+    auto payload = chunk_payload(m->body);
+    if (!payload) return fail(payload.status().with_context("state stream"));
+    if (payload->empty()) return fail(Status::error("state stream: empty STATE_CHUNK"));
+    if (total_ + payload->size() > options_.max_bytes)
       return fail(Status::error("state stream exceeds the limit of " + std::to_string(options_.max_bytes) + " bytes"));
-    chunk_ = std::move(c->data);
-    total_ += chunk_.size();
-    if (options_.corrupt_for_test) chunk_.back() ^= 0x5A;  // caught by the checksum below
-    hash_.update(chunk_.data(), chunk_.size());
-    setg(chunk_.data(), chunk_.data(), chunk_.data() + chunk_.size());
+    // The chunk is read where it landed: the message body becomes the get area.
+    const std::size_t offset = static_cast<std::size_t>(payload->data() - m->body.data());
+    chunk_ = std::move(m->body);
+    char* begin = reinterpret_cast<char*>(chunk_.data()) + offset;
+    char* end = reinterpret_cast<char*>(chunk_.data() + chunk_.size());
+    total_ += static_cast<std::uint64_t>(end - begin);
+    if (options_.corrupt_for_test) end[-1] ^= 0x5A;  // caught by the checksum below
+    hash_.update(begin, static_cast<std::size_t>(end - begin));
+    setg(begin, begin, end);
     return true;
   }
 
@@ -123,7 +136,7 @@ class ChunkReceiver final : public std::streambuf {
   Channel& link_;
   const StateReceiveOptions& options_;
   Deadline deadline_;
-  std::string chunk_;
+  std::vector<std::uint8_t> chunk_;  // the current STATE_CHUNK's body
   Xxh3 hash_;
   std::uint64_t total_ = 0;
   bool ended_ = false;

@@ -96,6 +96,34 @@ TEST(Codec, HugeLengthIsRefusedWithoutAllocating) {
   EXPECT_FALSE(decode_body<Welcome>(w));
 }
 
+TEST(Codec, HandBuiltChunkMatchesCereal) {
+  // The handoff's fast path writes STATE_CHUNK bodies by hand: same bytes as cereal.
+  std::string data = "some state bytes";
+  auto expected = encode_body(StateChunk{data});
+  std::uint8_t prefix[kChunkPrefixSize];
+  encode_chunk_prefix(data.size(), prefix);
+  std::vector<std::uint8_t> hand(prefix, prefix + kChunkPrefixSize);
+  hand.insert(hand.end(), data.begin(), data.end());
+  EXPECT_EQ(hand, expected);
+  auto payload = chunk_payload(expected);
+  ASSERT_TRUE(payload);
+  EXPECT_EQ(std::string(payload->begin(), payload->end()), data);
+}
+
+TEST(Codec, ChunkPayloadChecksItsLength) {
+  auto body = encode_body(StateChunk{"abc"});
+  body.push_back('d');
+  EXPECT_FALSE(chunk_payload(body));
+  body = encode_body(StateChunk{"abc"});
+  body.pop_back();
+  EXPECT_FALSE(chunk_payload(body));
+  std::vector<std::uint8_t> huge{1, 0, 0, 0, 0, 0, 0, 1, 0};  // 2^48 bytes
+  auto r = chunk_payload(huge);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find("exceeds the limit"), std::string::npos);
+  EXPECT_FALSE(chunk_payload({}));
+}
+
 TEST(Codec, BadEndianMarkerFails) {
   auto body = encode_body(Drain{5});
   body[0] = 7;
