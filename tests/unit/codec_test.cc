@@ -41,13 +41,21 @@ TEST(Codec, HeaderRejectsBadInput) {
 }
 
 TEST(Codec, MessagesRoundTrip) {
-  Welcome w{42, 3, {{"http", "tcp://127.0.0.1:8080"}, {"admin", "unix:///run/a.sock?mode=0660"}}};
+  Welcome w{42, 3, {{"http", "tcp://127.0.0.1:8080"}, {"admin", "unix:///run/a.sock?mode=0660"}}, kWelcomeStandby};
   auto back = decode_body<Welcome>(encode_body(w));
   ASSERT_TRUE(back) << back.status().message();
   EXPECT_EQ(back->generation, 42u);
   EXPECT_EQ(back->worker_index, 3u);
   ASSERT_EQ(back->listeners.size(), 2u);
   EXPECT_EQ(back->listeners[1].url, "unix:///run/a.sock?mode=0660");
+  EXPECT_EQ(back->flags, kWelcomeStandby);
+  auto h = decode_body<Handoff>(encode_body(Handoff{Handoff::kReceiver, {1, 2}, 30'000}));
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->role, Handoff::kReceiver);
+  EXPECT_EQ(h->accepted_versions, (std::vector<std::uint32_t>{1, 2}));
+  auto c = decode_body<Connections>(encode_body(Connections{{{"GET /", "x"}}}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->connections[0].pending, "GET /");
 
   auto hello = decode_body<Hello>(encode_body(Hello{1, 1234, "kvstore"}));
   ASSERT_TRUE(hello);
