@@ -1,6 +1,7 @@
 #include "orphan_reaper.h"
 
-#include <dirent.h>
+#include "baton/proc_stat.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -10,33 +11,19 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
 namespace baton {
 namespace {
 
-// Our children that are zombies, from /proc/PID/stat ("pid (comm) state ppid ...").
+// Our children that are zombies.
 std::vector<pid_t> zombie_children() {
   std::vector<pid_t> out;
-  const pid_t self = ::getpid();
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-    std::string line;
-    if (!std::getline(in, line)) continue;
-    auto close = line.rfind(')');  // the command may itself contain ')'
-    if (close == std::string::npos || close + 4 >= line.size()) continue;
-    char state = line[close + 2];
-    long ppid = std::strtol(line.c_str() + close + 4, nullptr, 10);
-    if (state == 'Z' && ppid == self) out.push_back(static_cast<pid_t>(pid));
+  for (pid_t pid : children_of(::getpid())) {
+    auto st = read_proc_stat(pid);
+    if (st && st->state == 'Z') out.push_back(pid);
   }
-  ::closedir(d);
   return out;
 }
 

@@ -19,10 +19,8 @@ void upgrade_and_wait_for_drain(const BatonProcess& baton, pid_t old_pid) {
 
 TEST(Drain, IdleKeepAliveConnectionGetsItsNextRequestAnsweredWithClose) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--drain-timeout", "30s", "--", dir.worker()});
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  BatonProcess baton(baton_args(dir, {"--drain-timeout", "30s"}));
+  const auto port = serving_port(baton);
   const pid_t old_pid = ready_pid(baton, 1);
   auto conn = connect_local(port);
   ASSERT_TRUE(conn);
@@ -48,10 +46,8 @@ TEST(Drain, IdleKeepAliveConnectionGetsItsNextRequestAnsweredWithClose) {
 
 TEST(Drain, SilentConnectionIsClosedOnlyAtTheDeadline) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--drain-timeout", "3s", "--", dir.worker()});
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  BatonProcess baton(baton_args(dir, {"--drain-timeout", "3s"}));
+  const auto port = serving_port(baton);
   const pid_t old_pid = ready_pid(baton, 1);
   auto conn = connect_local(port);
   ASSERT_TRUE(conn);
@@ -71,10 +67,8 @@ TEST(Drain, SilentConnectionIsClosedOnlyAtTheDeadline) {
 
 TEST(Drain, PipelinedRequestsAreAnsweredInOrder) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  BatonProcess baton(baton_args(dir));
+  const auto port = serving_port(baton);
   auto conn = connect_local(port);
   ASSERT_TRUE(conn);
   ASSERT_TRUE(send_all(conn->get(),
@@ -95,10 +89,8 @@ TEST(Drain, PipelinedRequestsAreAnsweredInOrder) {
 
 TEST(Drain, HalfClosedClientStillGetsItsResponse) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  BatonProcess baton(baton_args(dir));
+  const auto port = serving_port(baton);
   auto conn = connect_local(port);
   ASSERT_TRUE(conn);
   ASSERT_TRUE(send_all(conn->get(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));

@@ -25,10 +25,8 @@ class FailedUpgrade : public ::testing::TestWithParam<FailureCase> {};
 TEST_P(FailedUpgrade, OldGenerationKeepsServing) {
   const FailureCase& c = GetParam();
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--ready-timeout", "2s", "--", dir.worker()});
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  BatonProcess baton(baton_args(dir, {"--ready-timeout", "2s"}));
+  const auto port = serving_port(baton);
   const pid_t old_pid = ready_pid(baton, 1);
   auto put = http_request(port, "PUT", "/kv/answer", "42");
   ASSERT_TRUE(put && put->status == 200);
@@ -76,8 +74,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(FailedUpgrade, NotExecutableSaysChmod) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
+  BatonProcess baton(baton_args(dir));
   ASSERT_TRUE(wait_serving(baton, 1));
   ASSERT_EQ(::chmod(dir.worker().c_str(), 0644), 0);
   baton.signal(SIGHUP);

@@ -14,6 +14,7 @@ WorkerDir::WorkerDir() {
   char templ[] = "/tmp/baton-test-XXXXXX";
   dir_ = ::mkdtemp(templ);
   worker_ = dir_ + "/worker";
+  use_kvstore();
 }
 
 WorkerDir::~WorkerDir() { std::filesystem::remove_all(dir_); }
@@ -33,6 +34,23 @@ void WorkerDir::use_kvstore() { install(std::string("exec ") + KVSTORE_BIN + " \
 void WorkerDir::use_script(const std::string& body) { install(body); }
 void WorkerDir::use_helper(const std::string& mode) { install("exec " + self_exe() + " --helper " + mode); }
 void WorkerDir::remove_worker() { std::filesystem::remove(worker_); }
+
+std::vector<std::string> baton_args(const WorkerDir& dir, std::vector<std::string> extra) {
+  std::vector<std::string> args{"--listen", "http=tcp://127.0.0.1:0"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back("--");
+  args.push_back(dir.worker());
+  return args;
+}
+
+std::uint16_t serving_port(const BatonProcess& baton) {
+  const std::uint16_t port = baton.port();
+  if (!wait_serving(baton, 1)) {
+    ADD_FAILURE() << "generation 1 never served. Log:\n" << baton.log();
+    return 0;
+  }
+  return port;
+}
 
 Stats get_stats(std::uint16_t port) {
   auto r = http_request(port, "GET", "/stats");

@@ -13,8 +13,9 @@
 
 namespace testing_support {
 
-// A private directory whose `worker` script is what baton runs. Scripts exec
-// the real binary, so baton sees the binary's own pid.
+// A private directory whose `worker` script is what baton runs (kvstore
+// unless a test swaps it). Scripts exec the real binary, so baton sees the
+// binary's own pid.
 class WorkerDir {
  public:
   WorkerDir();
@@ -30,6 +31,11 @@ class WorkerDir {
   void install(const std::string& script);
   std::string dir_, worker_;
 };
+
+// `baton run --listen http=tcp://127.0.0.1:0 EXTRA... -- <dir's worker>`
+std::vector<std::string> baton_args(const WorkerDir& dir, std::vector<std::string> extra = {});
+// The http port, once generation 1 serves (a test failure, and 0, if it never does).
+std::uint16_t serving_port(const BatonProcess& baton);
 
 struct Stats {
   long pid = -1;

@@ -10,7 +10,7 @@ namespace testing_support {
 namespace {
 
 std::vector<std::string> handoff_args(const WorkerDir& dir) {
-  return {"--mode", "handoff", "--listen", "http=tcp://127.0.0.1:0", "--handoff-timeout", "20s", "--", dir.worker()};
+  return baton_args(dir, {"--mode", "handoff", "--handoff-timeout", "20s"});
 }
 
 // One upgrade from generation `from` to `to`, waited through to the old one's exit.
@@ -26,10 +26,8 @@ std::vector<std::string> handoff_args(const WorkerDir& dir) {
 
 TEST(Handoff, TwentyUpgradesLoseNoAcknowledgedWrite) {
   WorkerDir dir;
-  dir.use_kvstore();
   BatonProcess baton(handoff_args(dir));
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  const auto port = serving_port(baton);
   LoadClient load({.port = port, .keepalive_connections = 4, .close_connections = 0, .writes = true});
   ASSERT_TRUE(traffic_flows(load, 500));
   for (int g = 2; g <= 21; ++g) {
@@ -51,10 +49,8 @@ TEST(Handoff, TwentyUpgradesLoseNoAcknowledgedWrite) {
 
 TEST(Handoff, ThousandConnectionsStayConnectedAcrossTenUpgrades) {
   WorkerDir dir;
-  dir.use_kvstore();
   BatonProcess baton(handoff_args(dir));
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  const auto port = serving_port(baton);
   std::vector<baton::UniqueFd> conns;
   for (int i = 0; i < 1000; ++i) {
     auto c = connect_local(port);
@@ -79,10 +75,8 @@ TEST(Handoff, ThousandConnectionsStayConnectedAcrossTenUpgrades) {
 
 TEST(Handoff, HalfSentRequestIsAnsweredOnceByTheNewWorker) {
   WorkerDir dir;
-  dir.use_kvstore();
   BatonProcess baton(handoff_args(dir));
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  const auto port = serving_port(baton);
   auto conn = connect_local(port);
   ASSERT_TRUE(conn);
   // One whole request, and the first half of the next, already read by the old worker.
@@ -117,10 +111,8 @@ class HandoffRollback : public ::testing::TestWithParam<Fault> {};
 
 TEST_P(HandoffRollback, OldWorkerResumesWithEveryWrite) {
   WorkerDir dir;
-  dir.use_kvstore();
   BatonProcess baton(handoff_args(dir));
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  const auto port = serving_port(baton);
   const pid_t old_pid = ready_pid(baton, 1);
   LoadClient load({.port = port, .keepalive_connections = 3, .close_connections = 0, .writes = true});
   ASSERT_TRUE(traffic_flows(load, 300));
@@ -166,10 +158,8 @@ TEST(Handoff, VersionOneStateLoadsIntoVersionTwo) {
 
 TEST(Handoff, VersionTwoStateIsRefusedByVersionOneBeforeAnythingPauses) {
   WorkerDir dir;
-  dir.use_kvstore();
   BatonProcess baton(handoff_args(dir));
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  const auto port = serving_port(baton);
   ASSERT_EQ(http_request(port, "PUT", "/kv/k", "from-v2")->status, 200);
   dir.use_script(std::string("exec ") + KVSTORE_V1_BIN + " \"$@\"");
   baton.signal(SIGHUP);
@@ -188,7 +178,6 @@ TEST(Handoff, VersionTwoStateIsRefusedByVersionOneBeforeAnythingPauses) {
 
 TEST(Handoff, DrainOnlyWorkerIsRefusedWithAClearMessage) {
   WorkerDir dir;
-  dir.use_kvstore();
   BatonProcess baton(handoff_args(dir));
   ASSERT_TRUE(wait_serving(baton, 1));
   dir.use_helper("report-fds");  // a libbaton worker with no on_restore: says READY

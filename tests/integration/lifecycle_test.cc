@@ -11,8 +11,7 @@ namespace {
 TEST(Lifecycle, WorkerThatIgnoresDrainIsTerminatedThenKilled) {
   WorkerDir dir;
   dir.use_helper("ignore-drain");
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--drain-timeout", "1s", "--kill-timeout", "1s", "--",
-                      dir.worker()});
+  BatonProcess baton(baton_args(dir, {"--drain-timeout", "1s", "--kill-timeout", "1s"}));
   ASSERT_TRUE(wait_serving(baton, 1));
   const pid_t stubborn = ready_pid(baton, 1);
   dir.use_kvstore();
@@ -30,10 +29,8 @@ TEST(Lifecycle, WorkerThatIgnoresDrainIsTerminatedThenKilled) {
 
 TEST(Lifecycle, CrashedWorkerIsRestartedWhileClientsQueue) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  BatonProcess baton(baton_args(dir));
+  const auto port = serving_port(baton);
   const pid_t first = ready_pid(baton, 1);
   auto mark = baton.mark();
   ASSERT_EQ(::kill(first, SIGKILL), 0);
@@ -51,8 +48,7 @@ TEST(Lifecycle, CrashedWorkerIsRestartedWhileClientsQueue) {
 
 TEST(Lifecycle, SigtermDrainsEveryWorkerAndExitsZero) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--workers", "3", "--", dir.worker()});
+  BatonProcess baton(baton_args(dir, {"--workers", "3"}));
   ASSERT_TRUE(wait_serving(baton, 1));
   std::vector<pid_t> workers = children_of(baton.pid());
   ASSERT_EQ(workers.size(), 3u);
@@ -64,8 +60,7 @@ TEST(Lifecycle, SigtermDrainsEveryWorkerAndExitsZero) {
 
 TEST(Lifecycle, WorkersExitWhenTheSupervisorIsKilled) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--workers", "2", "--", dir.worker()});
+  BatonProcess baton(baton_args(dir, {"--workers", "2"}));
   ASSERT_TRUE(wait_serving(baton, 1));
   std::vector<pid_t> workers = children_of(baton.pid());
   ASSERT_EQ(workers.size(), 2u);
@@ -79,7 +74,7 @@ TEST(Lifecycle, WorkersExitWhenTheSupervisorIsKilled) {
 TEST(Lifecycle, WorkerInheritsOnlyStdioAndItsChannel) {
   WorkerDir dir;
   dir.use_helper("report-fds");
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--listen", "b=tcp://127.0.0.1:0", "--", dir.worker()});
+  BatonProcess baton(baton_args(dir, {"--listen", "b=tcp://127.0.0.1:0"}));
   auto m = baton.wait_for("helper fds at exec: (.*)$");
   ASSERT_TRUE(m) << baton.log();
   EXPECT_EQ(m->groups[1], "0 1 2 3") << "every other fd of baton must be close-on-exec";
@@ -88,7 +83,7 @@ TEST(Lifecycle, WorkerInheritsOnlyStdioAndItsChannel) {
 TEST(Lifecycle, OrphansOfWorkersAreReaped) {
   WorkerDir dir;
   dir.use_helper("orphan-maker");
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
+  BatonProcess baton(baton_args(dir));
   auto m = baton.wait_for("helper orphan pid ([0-9]+)");
   ASSERT_TRUE(m) << baton.log();
   const pid_t orphan = static_cast<pid_t>(std::stol(m->groups[1]));
@@ -101,7 +96,7 @@ TEST(Lifecycle, OrphansOfWorkersAreReaped) {
 TEST(Lifecycle, FirstGenerationThatDiesMeansExitFour) {
   WorkerDir dir;
   dir.use_helper("exit-now");
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
+  BatonProcess baton(baton_args(dir));
   EXPECT_EQ(baton.wait_exit(), 4) << baton.log();
   EXPECT_TRUE(baton.wait_for("exited with status 3 before generation 1 was ready"));
 }

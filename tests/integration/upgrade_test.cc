@@ -15,10 +15,8 @@ namespace {
 
 TEST(Upgrade, TwentyUpgradesUnderLoadFailNoRequest) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--drain-timeout", "20s", "--", dir.worker()});
-  const auto port = baton.port();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  BatonProcess baton(baton_args(dir, {"--drain-timeout", "20s"}));
+  const auto port = serving_port(baton);
 
   LoadClient load({.port = port, .keepalive_connections = 8, .close_connections = 4});
   ASSERT_TRUE(traffic_flows(load, 1000));
@@ -49,8 +47,7 @@ TEST(Upgrade, TwentyUpgradesUnderLoadFailNoRequest) {
 
 TEST(Upgrade, FiftyUpgradesLeakNoFd) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
+  BatonProcess baton(baton_args(dir));
   ASSERT_TRUE(wait_serving(baton, 1));
   const int before = open_fd_count(baton.pid());
   const std::string before_list = fd_listing(baton.pid());
@@ -66,8 +63,7 @@ TEST(Upgrade, FiftyUpgradesLeakNoFd) {
 
 TEST(Upgrade, SighupStormNeverOverlapsUpgrades) {
   WorkerDir dir;
-  dir.use_kvstore();
-  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", dir.worker()});
+  BatonProcess baton(baton_args(dir));
   ASSERT_TRUE(wait_serving(baton, 1));
   baton.signal(SIGHUP);
   ASSERT_TRUE(baton.wait_for("upgrade to generation 2 started"));
