@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages baton needs to build and test, if any is missing.
+#   scripts/install-deps.sh [EXTRA-PACKAGE...]
 set -euo pipefail
 
+# Extra package names on the command line are installed too (CI adds clang
+# and libFuzzer's runtime for the fuzzing build).
 packages=(g++ cmake make pkg-config libuv1-dev libspdlog-dev libcereal-dev
-          libgtest-dev libcli11-dev libhttp-parser-dev libxxhash-dev)
+          libgtest-dev libcli11-dev libhttp-parser-dev libxxhash-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

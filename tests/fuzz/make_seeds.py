@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora from the byte layout in shared/PROTOCOL.md.
+Run from the repository root: python3 tests/fuzz/make_seeds.py"""
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(__file__), "corpus")
+
+
+def frame(mtype, body=b"", fds=0):
+    return b"BATN" + struct.pack("<HHII", 1, mtype, len(body), fds) + body
+
+
+def string(s):
+    s = s.encode() if isinstance(s, str) else s
+    return struct.pack("<Q", len(s)) + s
+
+
+def u32list(xs):
+    return struct.pack("<Q", len(xs)) + b"".join(struct.pack("<I", x) for x in xs)
+
+
+def write(target, name, data):
+    os.makedirs(os.path.join(ROOT, target), exist_ok=True)
+    with open(os.path.join(ROOT, target, name), "wb") as f:
+        f.write(data)
+
+
+channel = {
+    "hello": frame(1, b"\x01" + struct.pack("<II", 1, 1234) + string("kvstore 0.1.0")),
+    "welcome": frame(2, b"\x01" + struct.pack("<QI", 2, 0) + struct.pack("<Q", 1) + string("http")
+                     + string("tcp://127.0.0.1:8080") + struct.pack("<I", 1)),
+    "ready": frame(3, b"\x01"),
+    "drain": frame(4, b"\x01" + struct.pack("<I", 30000)),
+    "error": frame(5, b"\x01" + string("cannot open /data/kv.db")),
+    "standby": frame(7, b"\x01" + u32list([1, 2])),
+    "handoff": frame(8, b"\x01" + struct.pack("<I", 0) + u32list([1, 2]) + struct.pack("<I", 30000)),
+    "sent": frame(9, b"\x01" + struct.pack("<QI", 40, 1)),
+    "state_chunk": frame(21, b"\x01" + string("state bytes")),
+    "connections": frame(23, b"\x01" + struct.pack("<Q", 1) + string("GET /") + string("")),
+}
+for name, data in channel.items():
+    write("channel", name, data)
+
+
+def stream(*datagrams):
+    return b"".join(struct.pack("<H", len(d)) + d for d in datagrams)
+
+
+state = b"some state"
+write("handoff_stream", "empty_state",
+      stream(frame(20, b"\x01" + struct.pack("<I", 1)), frame(22, b"\x01" + struct.pack("<QQ", 0, 0x2D06800538D394C2)),
+             frame(24, b"\x01" + struct.pack("<I", 0))))
+write("handoff_stream", "one_chunk",
+      stream(frame(20, b"\x01" + struct.pack("<I", 2)), frame(21, b"\x01" + string(state)),
+             frame(22, b"\x01" + struct.pack("<QQ", len(state), 0)), frame(24, b"\x01" + struct.pack("<I", 0))))
+
+for name, text in {
+    "tcp": "http=tcp://127.0.0.1:8080", "tcp6": "tcp://[::1]:0", "udp": "dns=udp://0.0.0.0:53",
+    "unix": "admin=unix:///run/app.sock?mode=0660", "bad": "http=tcp://::1:80",
+}.items():
+    write("listener_spec", name, text.encode())
