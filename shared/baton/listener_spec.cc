@@ -19,9 +19,22 @@ bool valid_name(std::string_view name) {
   return true;
 }
 
+// Letters a host can be written with: a name or IPv4 literal, or inside
+// brackets an IPv6 literal (with an optional %zone). Anything else could not
+// be printed back as the same spec.
+bool valid_host(std::string_view host, bool bracketed) {
+  for (char c : host) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    bool ok = bracketed ? alnum || c == ':' || c == '.' || c == '%' : alnum || c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return !bracketed || host.find(':') != std::string_view::npos;
+}
+
 Status parse_host_port(std::string_view rest, ListenerSpec& spec) {
   std::string_view host, port;
-  if (!rest.empty() && rest.front() == '[') {
+  const bool bracketed = !rest.empty() && rest.front() == '[';
+  if (bracketed) {
     auto close = rest.find(']');
     if (close == std::string_view::npos)
       return Status::error("IPv6 address \"" + std::string(rest) + "\" has no closing ']'");
@@ -42,6 +55,9 @@ Status parse_host_port(std::string_view rest, ListenerSpec& spec) {
                            "\" must be written in brackets, like tcp://[::1]:8080");
   }
   if (host.empty()) return Status::error("missing HOST (use 0.0.0.0 or [::] for all addresses)");
+  if (!valid_host(host, bracketed))
+    return Status::error("host \"" + std::string(host) + "\" is not " +
+                         (bracketed ? "an IPv6 address" : "a host name or IPv4 address"));
   if (port.empty()) return Status::error("missing PORT after ':'");
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);

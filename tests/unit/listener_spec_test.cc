@@ -66,6 +66,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSpec{"http=tcp://127.0.0.1:70000", "out of range"},
                       BadSpec{"http=tcp://::1:80", "must be written in brackets"},
                       BadSpec{"http=tcp://[::1:80", "no closing ']'"},
+                      BadSpec{"tcp://[[]:0", "host \"[\" is not an IPv6 address"},  // found by fuzz_listener_spec
+                      BadSpec{"tcp://[127.0.0.1]:0", "is not an IPv6 address"},
+                      BadSpec{"tcp://a/b:80", "is not a host name or IPv4 address"},
                       BadSpec{"bad name=tcp://127.0.0.1:80", "name \"bad name\""},
                       BadSpec{"=tcp://127.0.0.1:80", "name \"\""},
                       BadSpec{"s=unix://relative.sock", "must be absolute"},
