@@ -16,8 +16,13 @@ constexpr std::size_t kFdControlSpace = CMSG_SPACE(sizeof(int) * kMaxFdsPerDatag
 
 Result<std::pair<Channel, Channel>> Channel::make_pair() {
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-    return Status::from_errno(errno, "socketpair for a worker channel");
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    int err = errno;
+    Status st = Status::from_errno(err, "socketpair for a worker channel");
+    if (err == EMFILE || err == ENFILE)
+      return st.with_hint("the open-files limit is reached; raise it (ulimit -n, or LimitNOFILE= under systemd)");
+    return st;
+  }
   return std::make_pair(Channel(UniqueFd(sv[0])), Channel(UniqueFd(sv[1])));
 }
 

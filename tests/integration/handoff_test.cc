@@ -140,6 +140,32 @@ INSTANTIATE_TEST_SUITE_P(
                       Fault{"BadChecksum", "corrupt-state", "checksum mismatch"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+TEST(Handoff, OldWorkerDyingMidSendLosesOnlyItsOwnStateAndServiceGoesOn) {
+  // The documented outcome: the upgrade fails, the dead worker's slot starts
+  // over empty, the new generation is killed, and clients are served on.
+  WorkerDir dir;
+  dir.use_script(std::string("export LIBBATON_FAULT=crash-mid-send\nexec ") + KVSTORE_BIN + " \"$@\"");
+  BatonProcess baton(handoff_args(dir));
+  const auto port = serving_port(baton);
+  ASSERT_EQ(http_request(port, "PUT", "/kv/k", "v")->status, 200);
+  dir.use_kvstore();
+  auto mark = baton.mark();
+  baton.signal(SIGHUP);
+  ASSERT_TRUE(baton.wait_for("upgrade to generation 2 failed: worker 1\\.0 .* killed by SIGABRT during the handoff; "
+                             "its state is lost",
+                             mark))
+      << baton.log();
+  ASSERT_TRUE(baton.wait_for("generation 2 retired", mark)) << baton.log();
+  const pid_t restarted = ready_pid(baton, 1, 0, mark);
+  ASSERT_GT(restarted, 0) << baton.log();
+  Stats s = get_stats(port);
+  EXPECT_EQ(s.pid, restarted);
+  EXPECT_EQ(s.generation, 1);
+  EXPECT_EQ(http_request(port, "GET", "/kv/k")->status, 404) << "that worker's state is gone, as documented";
+  // And the next upgrade hands off normally (the restarted worker runs the kvstore script now).
+  ASSERT_TRUE(upgrade(baton, 1, 3));
+}
+
 TEST(Handoff, VersionOneStateLoadsIntoVersionTwo) {
   WorkerDir dir;
   dir.use_script(std::string("exec ") + KVSTORE_V1_BIN + " \"$@\"");

@@ -1,6 +1,10 @@
 // Start, crash, stop, and the supervisor's own death.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "integration/fixture.h"
 #include "support/proc.h"
@@ -91,6 +95,29 @@ TEST(Lifecycle, OrphansOfWorkersAreReaped) {
   EXPECT_TRUE(baton.wait_for("reaped orphan pid " + std::to_string(orphan) + " \\(exit status 7\\)")) << baton.log();
   EXPECT_FALSE(process_exists(orphan));
   ASSERT_TRUE(wait_serving(baton, 1));
+}
+
+TEST(Lifecycle, FdLimitFailsTheUpgradeCleanlyAndLeaksNothing) {
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir));
+  const auto port = serving_port(baton);
+  const int fds = open_fd_count(baton.pid());
+  // Room for one more fd: the new worker's channel (a socketpair) cannot be made.
+  rlimit saved{};
+  ASSERT_EQ(::prlimit(baton.pid(), RLIMIT_NOFILE, nullptr, &saved), 0) << std::strerror(errno);
+  rlimit tight{static_cast<rlim_t>(fds + 1), saved.rlim_max};  // the soft limit: it can go back up
+  ASSERT_EQ(::prlimit(baton.pid(), RLIMIT_NOFILE, &tight, nullptr), 0) << std::strerror(errno);
+  auto mark = baton.mark();
+  baton.signal(SIGHUP);
+  EXPECT_TRUE(baton.wait_for("upgrade to generation 2 failed: .*Too many open files; the open-files limit is reached",
+                             mark))
+      << baton.log();
+  EXPECT_EQ(open_fd_count(baton.pid()), fds) << "nothing leaked:\n" << fd_listing(baton.pid());
+  EXPECT_EQ(get_stats(port).generation, 1) << "the old generation serves on";
+  ASSERT_EQ(::prlimit(baton.pid(), RLIMIT_NOFILE, &saved, nullptr), 0);
+  mark = baton.mark();
+  baton.signal(SIGHUP);
+  EXPECT_TRUE(wait_serving(baton, 3, mark)) << "with room again, the next upgrade goes through";
 }
 
 TEST(Lifecycle, FirstGenerationThatDiesMeansExitFour) {

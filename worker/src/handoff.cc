@@ -13,10 +13,12 @@
 namespace baton {
 namespace {
 
-// LIBBATON_FAULT makes a new worker fail on purpose, for rollback tests:
+// LIBBATON_FAULT makes a worker fail on purpose, for rollback tests. New side:
 //   reject-schema      refuse the state as it starts loading
 //   crash-mid-restore  abort() after the first bytes of state
 //   corrupt-state      flip a byte as it arrives (the checksum catches it)
+// Old side:
+//   crash-mid-send     abort() once the first bytes of state are out
 std::string fault() {
   const char* f = std::getenv("LIBBATON_FAULT");
   return f ? f : "";
@@ -62,7 +64,12 @@ void Worker::send_handoff(UniqueFd link_fd, Deadline deadline) {
   // once. A broken link is not ours to report: the new worker died or
   // stalled, baton sees that itself and sends RESUME either way.
   bool saving_failed = false;
+  const bool crash = fault() == "crash-mid-send";
   auto save = [&](std::ostream& out) {
+    if (crash) {
+      out << std::string(kMaxChunkBytes + 1, 'x');  // one whole chunk leaves
+      std::abort();
+    }
     try {
       source_.save_state(out);
     } catch (...) {
