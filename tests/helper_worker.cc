@@ -9,6 +9,9 @@
 //   ready-first    sends READY before HELLO
 //   report-fds     prints the fds it was started with, then runs as a good worker
 //   orphan-maker   a good worker whose child leaves a grandchild behind, orphaned
+//   huge-hello     HELLO whose name claims 2^40 bytes
+//   fd-flood       HELLO carrying 253 fds, announced
+//   rogue-index-1  worker index 1 turns rogue after READY (sends garbage); others behave
 #include "helper_worker.h"
 
 #include <fcntl.h>
@@ -144,6 +147,31 @@ int run_helper(const std::string& mode) {
     int status;
     ::waitpid(child, &status, 0);
     if (!w->ready()) return 1;
+    serve(*w);
+  }
+  if (mode == "huge-hello") {
+    auto raw = raw_channel();
+    std::vector<std::uint8_t> body{1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
+    (void)raw.send_raw(baton::MessageType::kHello, body, {});
+    exit_when_channel_closes(raw);
+  }
+  if (mode == "fd-flood") {
+    auto raw = raw_channel();
+    std::vector<int> fds(253, ::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    (void)raw.send(baton::Hello{baton::kProtocolVersion, static_cast<std::uint32_t>(::getpid()), "flood"}, fds);
+    exit_when_channel_closes(raw);
+  }
+  if (mode == "rogue-index-1") {
+    const char* index = std::getenv("BATON_WORKER_INDEX");  // libbaton unsets it
+    const bool rogue = index != nullptr && std::string(index) == "1";
+    auto w = connect_or_die();
+    if (!w->ready()) return 1;
+    if (rogue) {
+      // Bytes that are no message, on its own channel (libbaton keeps it at fd 3):
+      // the supervisor must reject this worker, and only this one.
+      const char junk[] = "I am worker 0 and I am READY";
+      ::send(3, junk, sizeof junk, 0);
+    }
     serve(*w);
   }
   if (mode == "ready-first") {
