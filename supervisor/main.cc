@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "baton/listener_socket.h"
+#include "listener_setup.h"
 #include "logging.h"
 #include "options.h"
 #include "orphan_reaper.h"
@@ -67,16 +68,12 @@ int main(int argc, char** argv) {
   // Orphans of workers come to baton, which reaps them (OrphanReaper).
   become_subreaper();
 
-  std::vector<BoundListener> listeners;
-  for (const auto& spec : options.listeners) {
-    auto bound = bind_listener(spec, SOMAXCONN);
-    if (!bound) {
-      spdlog::error("{}", bound.status().message());
-      return exit_code::kSetup;
-    }
-    spdlog::info("listening {}", bound->spec().to_string());
-    listeners.push_back(std::move(bound.value()));
+  auto opened = open_listeners(options.listeners);
+  if (!opened) {
+    spdlog::error("{}", opened.status().message());
+    return exit_code::kSetup;
   }
+  std::vector<BoundListener> listeners = std::move(opened.value());
   std::optional<PidFile> pid_file;
   if (!options.pid_file.empty()) {
     auto pf = PidFile::create(options.pid_file);

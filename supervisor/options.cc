@@ -55,9 +55,9 @@ ParsedOptions parse_options(int argc, char** argv) {
   std::vector<std::string> listen;
   run->add_option("-l,--listen", listen,
                   "socket to hold open and pass to workers, repeatable:\n"
-                  "NAME=tcp://HOST:PORT, NAME=udp://HOST:PORT, NAME=unix:///PATH[?mode=0660]")
-      ->type_name("NAME=URL")
-      ->required();
+                  "NAME=tcp://HOST:PORT, NAME=udp://HOST:PORT, NAME=unix:///PATH[?mode=0660];\n"
+                  "under systemd socket activation, a NAME from LISTEN_FDNAMES uses that socket")
+      ->type_name("NAME=URL");
   run->add_option("-w,--workers", o.workers, "worker processes per generation (default 1)")
       ->check(CLI::Range(1u, 256u));
   add_duration(run, "--ready-timeout", o.ready_timeout, "how long a new worker has to say READY");

@@ -1,5 +1,6 @@
 #include "baton/listener_socket.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -119,10 +120,10 @@ Result<BoundListener> bind_unix(const ListenerSpec& spec, int backlog) {
 
 }  // namespace
 
-BoundListener::BoundListener(ListenerSpec spec, UniqueFd fd)
+BoundListener::BoundListener(ListenerSpec spec, UniqueFd fd, bool owns_path)
     : spec_(std::move(spec)), fd_(std::move(fd)) {
   struct stat st {};
-  if (spec_.kind == ListenerKind::kUnix && ::stat(spec_.path.c_str(), &st) == 0) {
+  if (owns_path && spec_.kind == ListenerKind::kUnix && ::stat(spec_.path.c_str(), &st) == 0) {
     owns_path_ = true;
     dev_ = st.st_dev;
     ino_ = st.st_ino;
@@ -141,6 +142,54 @@ BoundListener::~BoundListener() {
   struct stat st {};
   if (::stat(spec_.path.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_)
     ::unlink(spec_.path.c_str());
+}
+
+Result<BoundListener> adopt_listener(UniqueFd fd, const std::string& name, int backlog) {
+  int type = 0, accepting = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+    return Status::from_errno(errno, "inherited fd " + std::to_string(fd.get()) + " (" + name + ") is not a socket");
+  sockaddr_storage addr{};
+  socklen_t alen = sizeof addr;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &alen) != 0)
+    return Status::from_errno(errno, "getsockname of inherited " + name);
+  ListenerSpec spec;
+  spec.name = name;
+  char host[INET6_ADDRSTRLEN] = {};
+  switch (addr.ss_family) {
+    case AF_INET: {
+      auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+      ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+      spec.port = ntohs(in->sin_port);
+      break;
+    }
+    case AF_INET6: {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+      spec.port = ntohs(in6->sin6_port);
+      break;
+    }
+    case AF_UNIX:
+      spec.kind = ListenerKind::kUnix;
+      spec.path = reinterpret_cast<sockaddr_un*>(&addr)->sun_path;
+      if (spec.path.empty() || spec.path.front() != '/')
+        return Status::error("inherited " + name + " is an unnamed or abstract unix socket; baton takes path sockets");
+      break;
+    default:
+      return Status::error("inherited " + name + " has address family " + std::to_string(addr.ss_family) +
+                           "; baton takes tcp, udp and unix sockets");
+  }
+  if (spec.kind != ListenerKind::kUnix) {
+    spec.host = host;
+    spec.kind = type == SOCK_DGRAM ? ListenerKind::kUdp : ListenerKind::kTcp;
+  } else if (type != SOCK_STREAM) {
+    return Status::error("inherited " + name + " is a unix datagram socket; baton takes unix stream sockets");
+  }
+  len = sizeof accepting;
+  if (type == SOCK_STREAM && ::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 && !accepting &&
+      ::listen(fd.get(), backlog) != 0)
+    return Status::from_errno(errno, "listen on inherited " + spec.to_string());
+  return BoundListener(std::move(spec), std::move(fd), /*owns_path=*/false);
 }
 
 Result<BoundListener> bind_listener(const ListenerSpec& spec, int backlog) {

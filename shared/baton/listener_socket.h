@@ -16,7 +16,8 @@ namespace baton {
 // socket this object created (not one that replaced it).
 class BoundListener {
  public:
-  BoundListener(ListenerSpec spec, UniqueFd fd);
+  // `owns_path`: a unix socket file this process created (and so removes).
+  BoundListener(ListenerSpec spec, UniqueFd fd, bool owns_path = true);
   ~BoundListener();
   BoundListener(BoundListener&& other) noexcept;
   BoundListener& operator=(BoundListener&&) = delete;
@@ -42,5 +43,10 @@ class BoundListener {
 // path left behind by a dead process is removed; one still answering is not.
 // The fd is close-on-exec and blocking; libuv makes its own copy non-blocking.
 Result<BoundListener> bind_listener(const ListenerSpec& spec, int backlog);
+
+// Takes a socket someone else bound (systemd socket activation): works out its
+// spec from the socket itself, and makes stream sockets listen if they do not.
+// A unix socket's file stays its creator's.
+Result<BoundListener> adopt_listener(UniqueFd fd, const std::string& name, int backlog);
 
 }  // namespace baton

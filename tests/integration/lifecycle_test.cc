@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "baton/listener_socket.h"
 #include "integration/fixture.h"
 #include "support/proc.h"
 
@@ -73,6 +75,38 @@ TEST(Lifecycle, WorkersExitWhenTheSupervisorIsKilled) {
   // No orphan keeps serving without a supervisor.
   for (pid_t w : workers) EXPECT_TRUE(wait_process_gone(w)) << "orphan worker " << w << " still running";
   EXPECT_TRUE(baton.wait_for("draining \\(baton is gone\\)")) << baton.log();
+}
+
+TEST(Lifecycle, UnderSocketActivationARestartedSupervisorRefusesNothing) {
+  // This test plays systemd: it binds the socket, keeps it, and passes it to
+  // each baton it starts.
+  auto spec = baton::parse_listener_spec("http=tcp://127.0.0.1:0");
+  ASSERT_TRUE(spec);
+  auto socket = baton::bind_listener(*spec, SOMAXCONN);
+  ASSERT_TRUE(socket) << socket.status().message();
+  const auto port = socket->spec().port;
+  const BatonProcess::Activation activation{socket->fd(), "http"};
+
+  BatonProcess first({"--", KVSTORE_BIN}, activation);
+  ASSERT_TRUE(first.wait_for("listening http=tcp://127.0.0.1:" + std::to_string(port) + " \\(from systemd\\)"))
+      << first.log();
+  ASSERT_TRUE(wait_serving(first, 1));
+  const pid_t orphan = ready_pid(first, 1);
+  LoadClient load({.port = port, .keepalive_connections = 2, .close_connections = 2});
+  ASSERT_TRUE(traffic_flows(load, 300));
+
+  first.signal(SIGKILL);
+  ASSERT_EQ(first.wait_exit(), 128 + SIGKILL);
+  // Its worker sees the channel close, finishes what it has, and leaves:
+  // no worker serves without a supervisor.
+  EXPECT_TRUE(wait_process_gone(orphan));
+  BatonProcess second({"--", KVSTORE_BIN}, activation);
+  ASSERT_TRUE(wait_serving(second, 1));
+  ASSERT_TRUE(traffic_flows(load, 300));
+  LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed, 0u) << "connections waited in the socket's queue: "
+                              << (stats.first_errors.empty() ? "" : stats.first_errors[0]);
+  EXPECT_EQ(get_stats(port).pid, ready_pid(second, 1));
 }
 
 TEST(Lifecycle, WorkerInheritsOnlyStdioAndItsChannel) {

@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <regex>
 #include <stdexcept>
+
+extern char** environ;
 
 namespace testing_support {
 namespace {
@@ -28,7 +31,7 @@ bool wait_pidfd(int pidfd, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-BatonProcess::BatonProcess(std::vector<std::string> run_args) {
+BatonProcess::BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   baton::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
@@ -37,12 +40,38 @@ BatonProcess::BatonProcess(std::vector<std::string> run_args) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The environment is built before fork(): the child may only call
+  // async-signal-safe functions. LISTEN_PID's digits are filled in there.
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) env_storage.emplace_back(*e);
+  std::size_t pid_slot = 0;
+  if (activation) {
+    env_storage.push_back("LISTEN_FDS=1");
+    env_storage.push_back("LISTEN_FDNAMES=" + activation->name);
+    pid_slot = env_storage.size();
+    env_storage.push_back("LISTEN_PID=0000000000");
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     ::dup2(write_end.get(), 1);
     ::dup2(write_end.get(), 2);
-    ::execv(argv[0], argv.data());
+    if (activation) {
+      // dup2 clears close-on-exec on the new fd; on fd 3 itself it would do nothing.
+      if (activation->fd == 3) ::fcntl(3, F_SETFD, 0);
+      else ::dup2(activation->fd, 3);
+      char* digits = envp[pid_slot] + std::strlen("LISTEN_PID=");
+      unsigned long pid = static_cast<unsigned long>(::getpid());
+      int n = 0;
+      char rev[16];
+      do rev[n++] = static_cast<char>('0' + pid % 10); while ((pid /= 10) != 0);
+      for (int i = 0; i < n; ++i) digits[i] = rev[n - 1 - i];
+      digits[n] = '\0';
+    }
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   output_ = std::move(read_end);

@@ -27,8 +27,15 @@ struct LogMatch {
 
 class BatonProcess {
  public:
+  // A listening socket passed the way systemd does (fd 3, LISTEN_FDS=1,
+  // LISTEN_FDNAMES, LISTEN_PID): the caller keeps its own copy, as systemd does.
+  struct Activation {
+    int fd = -1;
+    std::string name;
+  };
+
   // Runs `baton run ARGS...` (args after "run").
-  explicit BatonProcess(std::vector<std::string> run_args);
+  explicit BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation = std::nullopt);
   // Stops baton (SIGTERM, then SIGKILL) if a test left it running, and reaps it.
   ~BatonProcess();
 

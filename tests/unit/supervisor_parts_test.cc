@@ -1,9 +1,13 @@
 // The supervisor's pure parts: durations, restart backoff, JSON log escaping.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "duration.h"
 #include "logging.h"
 #include "restart_backoff.h"
+#include "socket_activation.h"
 
 namespace baton {
 namespace {
@@ -38,6 +42,23 @@ TEST(RestartBackoff, DoublesUpToTheCapAndForgivesAStableWorker) {
   // This one ran for a minute before crashing: start over.
   EXPECT_EQ(b.on_crash(t0, t0 + 60s), 100ms);
   EXPECT_EQ(b.consecutive_crashes(), 1);
+}
+
+TEST(SocketActivation, SocketsMeantForAnotherProcessAreIgnored) {
+  ::setenv("LISTEN_PID", std::to_string(::getpid() + 1).c_str(), 1);
+  ::setenv("LISTEN_FDS", "1", 1);
+  auto r = take_activated_sockets();
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->empty());
+  EXPECT_EQ(std::getenv("LISTEN_FDS"), nullptr) << "workers must not see them";
+}
+
+TEST(SocketActivation, MalformedCountIsAnError) {
+  ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+  ::setenv("LISTEN_FDS", "two", 1);
+  auto r = take_activated_sockets();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find("LISTEN_FDS=\"two\""), std::string::npos);
 }
 
 TEST(JsonEscape, EscapesQuotesAndControlCharacters) {
