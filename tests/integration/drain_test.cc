@@ -104,7 +104,7 @@ TEST(Drain, HalfClosedClientStillGetsItsResponse) {
 TEST(Logs, JsonFormatIsOneObjectPerLine) {
   BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--log-format", "json", "--", KVSTORE_BIN});
   EXPECT_TRUE(baton.wait_for(R"(^\{"time":"[0-9-]+T[0-9:.]+Z","level":"info","pid":[0-9]+,)"
-                             R"("msg":"listening http=tcp://127\.0\.0\.1:[0-9]+"\}$)"))
+                             R"re("msg":"listening http=tcp://127\.0\.0\.1:[0-9]+ \(bound here\)"\}$)re"))
       << baton.log();
 }
 
