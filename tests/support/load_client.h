@@ -41,6 +41,7 @@ class LoadClient {
   ~LoadClient() { stop(); }
 
   std::uint64_t completed() const { return ok_.load() + failed_.load(); }
+  std::uint64_t failed() const { return failed_.load(); }
   LoadStats stop();  // joins the threads; idempotent
 
  private:
