@@ -64,6 +64,27 @@ TEST(Lifecycle, SigtermDrainsEveryWorkerAndExitsZero) {
   EXPECT_TRUE(baton.wait_for("stopped: every worker has exited"));
 }
 
+TEST(Lifecycle, CtrlCReachingWorkerAndBatonStillDrainsGracefully) {
+  // A terminal's Ctrl-C signals the whole foreground group: worker and baton.
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir));
+  const auto port = serving_port(baton);
+  const pid_t worker = ready_pid(baton, 1);
+  auto conn = connect_local(port);
+  ASSERT_TRUE(conn && exchange(conn->get(), "GET", "/healthz"));
+  ASSERT_EQ(::kill(worker, SIGINT), 0);
+  ASSERT_TRUE(baton.wait_for("kvstore\\[" + std::to_string(worker) + "\\]: draining \\(SIGINT\\)")) << baton.log();
+  baton.signal(SIGINT);
+  ASSERT_TRUE(baton.wait_for("stopping \\(SIGINT\\)")) << baton.log();
+  // The idle connection is still answered, politely, then closed.
+  auto r = exchange(conn->get(), "GET", "/healthz");
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_TRUE(r->connection_close);
+  conn->reset();
+  EXPECT_EQ(baton.wait_exit(), 0);
+  EXPECT_EQ(baton.count("stopping now"), 0u) << "DRAIN during a drain is not a second Ctrl-C";
+}
+
 TEST(Lifecycle, WorkersExitWhenTheSupervisorIsKilled) {
   WorkerDir dir;
   BatonProcess baton(baton_args(dir, {"--workers", "2"}));

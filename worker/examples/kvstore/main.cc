@@ -59,15 +59,18 @@ int main(int argc, char** argv) {
     log("serving " + l.spec.to_string());
   }
 
-  // Stopping: by DRAIN from baton, or by SIGTERM/SIGINT when alone. A second
-  // signal (baton's SIGTERM after the drain deadline) closes everything now.
+  // Stopping: by DRAIN from baton, or by SIGTERM/SIGINT when alone.
   baton::UvHandle<uv_signal_t> sigterm, sigint;
   auto stop_signals = [&] {
     sigterm.close();
     sigint.close();
   };
-  auto drain = [&](std::chrono::milliseconds deadline, const std::string& why) {
+  // A signal while draining means "now" (baton's SIGTERM after the deadline,
+  // a second Ctrl-C); a DRAIN while draining (Ctrl-C reached us and baton
+  // both) changes nothing.
+  auto drain = [&](std::chrono::milliseconds deadline, const std::string& why, bool signal) {
     if (server.draining()) {
+      if (!signal) return;
       log("stopping now (" + why + ")");
       return server.stop_now();
     }
@@ -78,7 +81,7 @@ int main(int argc, char** argv) {
     });
   };
   w.on_drain([&](const baton::DrainRequest& d) {
-    drain(d.deadline, d.reason == baton::DrainRequest::Reason::kDrain ? "DRAIN from baton" : "baton is gone");
+    drain(d.deadline, d.reason == baton::DrainRequest::Reason::kDrain ? "DRAIN from baton" : "baton is gone", false);
   });
 
   // Handoff mode: the store and every open connection move to the next binary.
@@ -123,7 +126,9 @@ int main(int argc, char** argv) {
 
   struct SignalCtx {
     std::function<void(int)> fn;
-  } ctx{[&](int signum) { drain(std::chrono::milliseconds(standalone_drain_ms), std::string("SIG") + sigabbrev_np(signum)); }};
+  } ctx{[&](int signum) {
+    drain(std::chrono::milliseconds(standalone_drain_ms), std::string("SIG") + sigabbrev_np(signum), true);
+  }};
   for (auto [handle, signum] : {std::pair{&sigterm, SIGTERM}, std::pair{&sigint, SIGINT}}) {
     uv_signal_init(loop, handle->get());
     handle->mark_initialized();
