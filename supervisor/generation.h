@@ -13,6 +13,8 @@
 
 namespace baton {
 
+inline std::string gen_name(std::uint64_t number) { return "generation " + std::to_string(number); }
+
 struct Generation {
   enum class Role {
     kStarting,   // the first generation, not yet READY
