@@ -32,8 +32,10 @@ TEST(Security, HugeLengthIsRefusedWithoutAllocating) {
   BatonProcess baton(baton_args(dir));
   ASSERT_TRUE(wait_serving(baton, 1));
   const long before = rss_kib(baton.pid());
+  // The limit refused it before any allocation (the message is the limit's,
+  // not a bad_alloc); RSS only shows nothing big happened on the way.
   upgrade_to_hostile(dir, baton, "huge-hello", "string of 1099511627776 bytes exceeds the limit of 4096");
-  EXPECT_LT(rss_kib(baton.pid()) - before, 1024) << "KiB grown; a terabyte was asked for";
+  EXPECT_LT(rss_kib(baton.pid()) - before, 16 * 1024) << "KiB grown (sanitizer builds move a little)";
 }
 
 TEST(Security, FdsPushedAtBatonAreClosed) {
