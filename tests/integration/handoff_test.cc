@@ -154,7 +154,7 @@ TEST(Handoff, OldWorkerDyingMidSendLosesOnlyItsOwnStateAndServiceGoesOn) {
   // Which failure baton hears first is a race: the old worker's death, or the
   // new worker's report that the stream broke off. Either fails the upgrade.
   ASSERT_TRUE(baton.wait_for("upgrade to generation 2 failed: (worker 1\\.0 .* killed by SIGABRT during the handoff; "
-                             "its state is lost|worker 2\\.0 .* handoff link closed)",
+                             "its state is lost|worker 2\\.0 .* restoring state: .*handoff link closed)",
                              mark))
       << baton.log();
   ASSERT_TRUE(baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\) .*killed by SIGABRT", mark)) << baton.log();

@@ -18,7 +18,7 @@ namespace {
 //   crash-mid-restore  abort() after the first bytes of state
 //   corrupt-state      flip a byte as it arrives (the checksum catches it)
 // Old side:
-//   crash-mid-send     abort() once the first bytes of state are out
+//   crash-mid-send     abort() before the state's last chunk and STATE_END leave
 std::string fault() {
   const char* f = std::getenv("LIBBATON_FAULT");
   return f ? f : "";
@@ -66,12 +66,9 @@ void Worker::send_handoff(UniqueFd link_fd, Deadline deadline) {
   bool saving_failed = false;
   const bool crash = fault() == "crash-mid-send";
   auto save = [&](std::ostream& out) {
-    if (crash) {
-      out << std::string(kMaxChunkBytes + 1, 'x');  // one whole chunk leaves
-      std::abort();
-    }
     try {
       source_.save_state(out);
+      if (crash) std::abort();  // the state's last chunk and STATE_END never leave
     } catch (...) {
       saving_failed = true;
       throw;
