@@ -31,6 +31,7 @@
 #include "baton/unique_fd.h"
 #include "support/baton_process.h"
 #include "support/http_client.h"
+#include "support/proc.h"
 
 using namespace std::chrono;
 using testing_support::BatonProcess;
@@ -38,13 +39,6 @@ using testing_support::BatonProcess;
 namespace {
 
 double seconds_since(steady_clock::time_point t) { return duration<double>(steady_clock::now() - t).count(); }
-
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "handoff_pause: %s\n", what.c_str());
@@ -208,14 +202,14 @@ Row run_case(std::size_t state_mib, std::size_t connections, double bandwidth, d
       slowest = std::max(slowest, seconds_since(t0) * 1000);
     }
   });
-  row.rss_before = rss_kib(baton.pid());
+  row.rss_before = testing_support::rss_kib(baton.pid());
   auto mark = baton.mark();
   baton.signal(SIGHUP);
   auto done = baton.wait_for("upgrade to generation 2 complete; handed over ([0-9]+) bytes of state and [0-9]+ "
                              "connections; paused ([0-9.]+) ms",
                              mark, 5min);
   if (!done) die("handoff did not complete:\n" + baton.log());
-  row.rss_after = rss_kib(baton.pid());
+  row.rss_after = testing_support::rss_kib(baton.pid());
   if (!baton.wait_for("generation 1 retired", mark, 5min)) die("old generation never exited");
   stop = true;
   probe.join();

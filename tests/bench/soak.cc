@@ -8,7 +8,6 @@
 // Exits non-zero if a request failed or a zombie/leak showed up.
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <string>
 
 #include "baton/proc_stat.h"
@@ -19,13 +18,6 @@
 using namespace testing_support;
 
 namespace {
-
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
 
 int zombies_of(pid_t parent) {
   int n = 0;

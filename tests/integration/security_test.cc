@@ -3,20 +3,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <fstream>
 
 #include "integration/fixture.h"
 #include "support/proc.h"
 
 namespace testing_support {
 namespace {
-
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
 
 // A good generation 1, then an upgrade to the helper `mode`; returns when it failed.
 void upgrade_to_hostile(WorkerDir& dir, const BatonProcess& baton, const std::string& mode, const std::string& says) {

@@ -9,6 +9,7 @@
 namespace testing_support {
 
 int open_fd_count(pid_t pid);          // entries in /proc/PID/fd, -1 if unreadable
+long rss_kib(pid_t pid);               // VmRSS from /proc/PID/status, -1 if unreadable
 std::vector<pid_t> children_of(pid_t parent);  // direct children, zombies included
 bool is_zombie(pid_t pid);
 bool process_exists(pid_t pid);        // alive or zombie
