@@ -67,6 +67,21 @@ double socketpair_bandwidth() {
 }
 
 // Seconds per fd passed with SCM_RIGHTS, in batches of 253, received and closed.
+// A one-byte datagram with room for fds in `control`: the raw SCM_RIGHTS
+// floor, without baton's framing.
+struct OneByteMessage {
+  explicit OneByteMessage(std::vector<char>& control) {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+  }
+  OneByteMessage(const OneByteMessage&) = delete;  // msg points into this object
+  char byte = 'f';
+  iovec iov{&byte, 1};
+  msghdr msg{};
+};
+
 double scm_rights_cost_per_fd() {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair");
@@ -78,14 +93,9 @@ double scm_rights_cost_per_fd() {
   std::thread reader([&] {
     std::vector<char> control(CMSG_SPACE(sizeof(int) * kBatch));
     for (int i = 0; i < kBatches; ++i) {
-      char byte;
-      iovec iov{&byte, 1};
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control.data();
-      msg.msg_controllen = control.size();
-      if (::recvmsg(b.get(), &msg, MSG_CMSG_CLOEXEC) <= 0) break;
+      OneByteMessage m(control);
+      if (::recvmsg(b.get(), &m.msg, MSG_CMSG_CLOEXEC) <= 0) break;
+      msghdr& msg = m.msg;
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         int n = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         for (int k = 0; k < n; ++k) {
@@ -100,13 +110,8 @@ double scm_rights_cost_per_fd() {
   std::vector<char> control(CMSG_SPACE(sizeof(int) * kBatch));
   auto t0 = steady_clock::now();
   for (int i = 0; i < kBatches; ++i) {
-    char byte = 'f';
-    iovec iov{&byte, 1};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
+    OneByteMessage m(control);
+    msghdr& msg = m.msg;
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
