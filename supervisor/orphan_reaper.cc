@@ -31,9 +31,10 @@ std::vector<pid_t> zombie_children() {
 
 OrphanReaper::OrphanReaper(uv_loop_t* loop, std::function<bool(pid_t)> is_worker)
     : is_worker_(std::move(is_worker)) {
-  uv_signal_init(loop, sigchld_.get());
-  sigchld_.mark_initialized();
-  sigchld_.get()->data = this;
+  if (Status st = sigchld_.init(loop, uv_signal_init, this); !st) {
+    spdlog::warn("cannot watch SIGCHLD ({}); orphans of workers are reaped only at stop", st.message());
+    return;
+  }
   uv_signal_start(sigchld_.get(), [](uv_signal_t* s, int) {
     if (auto* self = static_cast<OrphanReaper*>(s->data)) self->reap();
   }, SIGCHLD);

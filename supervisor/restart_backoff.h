@@ -23,9 +23,13 @@ class RestartBackoff {
 
   // A worker that started at `started` crashed at `now`: the delay before the next start.
   std::chrono::milliseconds on_crash(Clock::time_point started, Clock::time_point now);
+  // A restart could not even start the worker: one more failure in a row.
+  std::chrono::milliseconds on_failed_start() { return next_delay(); }
   int consecutive_crashes() const { return crashes_; }
 
  private:
+  std::chrono::milliseconds next_delay();
+
   Config config_;
   int crashes_ = 0;
 };

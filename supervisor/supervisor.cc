@@ -6,7 +6,6 @@
 
 #include <csignal>
 
-#include "baton/channel.h"
 #include "duration.h"
 
 namespace baton {
@@ -20,9 +19,7 @@ Supervisor::~Supervisor() = default;
 Status Supervisor::start() {
   for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGQUIT}) {
     auto h = std::make_unique<UvHandle<uv_signal_t>>();
-    uv_signal_init(loop_, h->get());
-    h->mark_initialized();
-    h->get()->data = this;
+    if (Status st = h->init(loop_, uv_signal_init, this); !st) return st.with_context("signal handler");
     uv_signal_start(h->get(), [](uv_signal_t* s, int n) {
       if (auto* self = static_cast<Supervisor*>(s->data)) self->handle_signal(n);
     }, signum);
@@ -45,9 +42,28 @@ bool Supervisor::is_worker(pid_t pid) const {
   return false;
 }
 
+Generation* Supervisor::find(std::uint64_t number) {
+  auto it = generations_.find(number);
+  return it == generations_.end() ? nullptr : &it->second;
+}
+
 // ---- events ---------------------------------------------------------------
 
-void Supervisor::handle_signal(int signum) {
+void Supervisor::dispatch(const std::function<void()>& handler) {
+  ++dispatch_depth_;
+  handler();
+  if (--dispatch_depth_ == 0) collect_finished();
+}
+
+void Supervisor::handle_signal(int signum) { dispatch([&] { signal_received(signum); }); }
+void Supervisor::on_ready(WorkerHandle& w) { dispatch([&] { worker_ready(w); }); }
+void Supervisor::on_exit(WorkerHandle& w, const WorkerExit& info) { dispatch([&] { worker_exited(w, info); }); }
+void Supervisor::on_standby(WorkerHandle& w) { dispatch([&] { worker_standing_by(w); }); }
+void Supervisor::on_sent(WorkerHandle& w, const HandoffTotals& t) { dispatch([&] { worker_sent(w, t); }); }
+void Supervisor::on_restored(WorkerHandle& w, const HandoffTotals& t) { dispatch([&] { worker_restored(w, t); }); }
+void Supervisor::on_refused(WorkerHandle& w, const std::string& why) { dispatch([&] { worker_refused(w, why); }); }
+
+void Supervisor::signal_received(int signum) {
   switch (signum) {
     case SIGHUP:
       if (state_ == State::kStopping) {
@@ -70,95 +86,85 @@ void Supervisor::handle_signal(int signum) {
   }
 }
 
-void Supervisor::on_worker_ready(std::uint64_t g, std::uint32_t index) {
-  Generation& gen = generations_.at(g);
-  WorkerHandle& w = *gen.slots[index].worker;
+void Supervisor::worker_ready(WorkerHandle& w) {
+  Generation& gen = generations_.at(w.generation());
   spdlog::info("{} ready", w.name());
   if (!gen.all_ready()) return;
   if (gen.role == Generation::Role::kStarting) {
     gen.role = Generation::Role::kActive;
-    active_ = g;
+    active_ = gen.number;
     state_ = State::kServing;
-    spdlog::info("{} serving; upgrade with: kill -HUP {}", gen_name(g), ::getpid());
+    spdlog::info("{} serving; upgrade with: kill -HUP {}", gen_name(gen.number), ::getpid());
     return run_pending_upgrade();
   }
   if (gen.role == Generation::Role::kCandidate) {
-    if (auto it = generations_.find(active_); it != generations_.end()) retire(it->second, /*drain=*/true);
+    if (Generation* old = find(active_)) drain_generation(*old);
     promote(gen, "draining " + gen_name(active_));
-    return collect_finished();
   }
 }
 
-void Supervisor::on_worker_exit(std::uint64_t g, std::uint32_t index, const WorkerExit& info) {
-  Generation& gen = generations_.at(g);
-  Generation::Slot& slot = gen.slots[index];
-  const std::string who = slot.worker->name();
-  const auto started = slot.worker->started_at();
-  const bool drained = slot.worker->state() == WorkerState::kDraining;
-  slot.worker.reset();  // reaped; its handles close
+void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
+  Generation& gen = generations_.at(w.generation());
+  const std::uint32_t index = w.index();
+  const std::string who = w.name();
+  const auto started = w.started_at();
+  const bool drained = w.state() == WorkerState::kDraining;
+  gen.slots[index].worker.reset();  // reaped; its handles close. `w` is gone.
 
   switch (gen.role) {
     case Generation::Role::kStarting:
-      spdlog::error("{} {} before {} was ready", who, info.describe(), gen_name(g));
-      begin_stop(exit_code::kWorkerFailed, gen_name(g) + " failed to start");
-      break;
+      spdlog::error("{} {} before {} was ready", who, info.describe(), gen_name(gen.number));
+      return begin_stop(exit_code::kWorkerFailed, gen_name(gen.number) + " failed to start");
     case Generation::Role::kCandidate:
-      fail_upgrade(gen, who + " " + info.describe());
-      break;
+      return fail_upgrade(gen, who + " " + info.describe());
     case Generation::Role::kActive:
-      if (handoff_deadline_) {
-        // It held state that was on its way: that slot starts over, empty.
-        if (auto it = generations_.find(candidate_); it != generations_.end())
-          fail_upgrade(it->second, who + " " + info.describe() + " during the handoff; its state is lost");
-      }
-      if (state_ == State::kStopping || drained) {
-        spdlog::info("{} {}", who, info.describe());
-      } else {
-        auto delay = slot.backoff.on_crash(started, std::chrono::steady_clock::now());
-        spdlog::warn("{} {}; restarting it in {} (crash {} in a row)", who, info.describe(),
-                     format_duration(delay), slot.backoff.consecutive_crashes());
-        slot.restart = std::make_unique<Timer>(loop_);
-        slot.restart->start(delay, [this, g, index] {
-          Generation& gen = generations_.at(g);
-          if (Status st = spawn_slot(gen, index); !st) schedule_restart(gen, index, st.message());
-        });
-      }
-      break;
+      if (state_ == State::kStopping || drained) return spdlog::info("{} {}", who, info.describe());
+      return active_worker_exited(gen, index, who, started, info);
     case Generation::Role::kRetiring:
-      spdlog::info("{} {}", who, info.describe());
-      break;
+      return spdlog::info("{} {}", who, info.describe());
   }
-  collect_finished();
+}
+
+// A serving worker crashed: restart its slot, backing off.
+void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, const std::string& who,
+                                      std::chrono::steady_clock::time_point started, const WorkerExit& info) {
+  if (handoff_) {
+    // It held state that was on its way: that slot starts over, empty.
+    if (Generation* candidate = find(candidate_))
+      fail_upgrade(*candidate, who + " " + info.describe() + " during the handoff; its state is lost");
+  }
+  auto& backoff = gen.slots[index].backoff;
+  auto delay = backoff.on_crash(started, std::chrono::steady_clock::now());
+  spdlog::warn("{} {}; restarting it in {} (crash {} in a row)", who, info.describe(), format_duration(delay),
+               backoff.consecutive_crashes());
+  restart_later(gen, index, delay);
 }
 
 // ---- actions --------------------------------------------------------------
 
 Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
-  const std::uint64_t g = gen.number;
-  WorkerConfig config{options_.command, g, index, options_.ready_timeout, options_.kill_timeout, gen.standby};
-  WorkerCallbacks callbacks;
-  callbacks.on_ready = [this, g, index](WorkerHandle&) { on_worker_ready(g, index); };
-  callbacks.on_exit = [this, g, index](WorkerHandle&, const WorkerExit& info) { on_worker_exit(g, index, info); };
-  callbacks.on_standby = [this, g, index](WorkerHandle&) { on_worker_standby(g, index); };
-  callbacks.on_sent = [this, g, index](WorkerHandle&, const HandoffTotals& t) { on_worker_sent(g, index, t); };
-  callbacks.on_restored = [this, g, index](WorkerHandle&, const HandoffTotals& t) { on_worker_restored(g, index, t); };
-  callbacks.on_refused = [this, g, index](WorkerHandle&, const std::string& why) { on_worker_refused(g, index, why); };
-  auto w = launcher_.launch(std::move(config), std::move(callbacks));
+  WorkerConfig config{options_.command, gen.number, index, options_.ready_timeout, options_.kill_timeout,
+                      gen.standby};
+  auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);
   gen.slots[index].worker = std::move(w.value());
   return Status::ok();
 }
 
-void Supervisor::schedule_restart(Generation& gen, std::uint32_t index, const std::string& why) {
+void Supervisor::restart_later(Generation& gen, std::uint32_t index, std::chrono::milliseconds delay) {
   auto& slot = gen.slots[index];
-  auto delay = slot.backoff.on_crash(std::chrono::steady_clock::now(), std::chrono::steady_clock::now());
-  spdlog::error("restart of worker {}.{} failed: {}; next try in {}", gen.number, index, why, format_duration(delay));
-  const std::uint64_t g = gen.number;
   slot.restart = std::make_unique<Timer>(loop_);
-  slot.restart->start(delay, [this, g, index] {
-    Generation& gen = generations_.at(g);
-    if (Status st = spawn_slot(gen, index); !st) schedule_restart(gen, index, st.message());
+  // The timer belongs to the slot, so `gen` outlives it.
+  slot.restart->start(delay, [this, &gen, index] {
+    dispatch([&] {
+      Status st = spawn_slot(gen, index);
+      if (st) return;
+      auto next = gen.slots[index].backoff.on_failed_start();
+      spdlog::error("restart of worker {}.{} failed: {}; next try in {}", gen.number, index, st.message(),
+                    format_duration(next));
+      restart_later(gen, index, next);
+    });
   });
 }
 
@@ -174,7 +180,6 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role)
       // Take back what did start; it never served anything.
       gen.role = Generation::Role::kRetiring;
       gen.for_each_worker([](WorkerHandle& w) { w.reject("its generation could not start"); });
-      collect_finished();
       return st;
     }
   }
@@ -207,24 +212,28 @@ void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
   spdlog::error("upgrade to {} failed: {}; {} keeps serving", gen_name(candidate.number), why, gen_name(active_));
   candidate.role = Generation::Role::kRetiring;
   candidate.for_each_worker([&](WorkerHandle& w) { w.reject(gen_name(candidate.number) + " abandoned"); });
-  if (handoff_deadline_) {
+  if (handoff_) {
     // The old workers still hold everything: they serve on as if nothing happened.
-    if (auto it = generations_.find(active_); it != generations_.end())
-      it->second.for_each_worker([](WorkerHandle& w) { w.resume(); });
-    end_handoff();
+    if (Generation* old = find(active_)) old->for_each_worker([](WorkerHandle& w) { w.resume(); });
+    handoff_.reset();
   }
   candidate_ = 0;
   state_ = State::kServing;
   run_pending_upgrade();
 }
 
-void Supervisor::retire(Generation& gen, bool drain) {
+void Supervisor::retire(Generation& gen, const std::function<void(WorkerHandle&)>& each_worker) {
   gen.role = Generation::Role::kRetiring;
   gen.cancel_restarts();
-  gen.for_each_worker([&](WorkerHandle& w) {
-    if (drain) w.drain(options_.drain_timeout);
-    else w.terminate();
-  });
+  gen.for_each_worker(each_worker);
+}
+
+void Supervisor::drain_generation(Generation& gen) {
+  retire(gen, [&](WorkerHandle& w) { w.drain(options_.drain_timeout); });
+}
+
+void Supervisor::terminate_generation(Generation& gen) {
+  retire(gen, [](WorkerHandle& w) { w.terminate(); });
 }
 
 void Supervisor::begin_stop(int code, const std::string& why) {
@@ -232,18 +241,15 @@ void Supervisor::begin_stop(int code, const std::string& why) {
   state_ = State::kStopping;
   exit_code_ = code;
   upgrade_pending_ = false;
-  end_handoff();  // old workers are resumed by drain() below
+  handoff_.reset();  // old workers are resumed by drain() below
   spdlog::info("stopping ({}): draining every worker; send SIGTERM again or SIGQUIT to stop faster", why);
-  std::vector<std::uint64_t> numbers;
-  for (auto& [n, gen] : generations_) numbers.push_back(n);
-  for (auto n : numbers) {
-    Generation& gen = generations_.at(n);
+  for (auto& [n, gen] : generations_) {
     if (gen.role == Generation::Role::kRetiring) continue;
     // Only a serving generation has requests worth draining.
-    retire(gen, /*drain=*/gen.role == Generation::Role::kActive);
+    if (gen.role == Generation::Role::kActive) drain_generation(gen);
+    else terminate_generation(gen);
   }
   active_ = 0;
-  collect_finished();
 }
 
 void Supervisor::stop_fast() {
@@ -252,7 +258,6 @@ void Supervisor::stop_fast() {
     gen.cancel_restarts();
     gen.for_each_worker([](WorkerHandle& w) { w.terminate(); });
   }
-  collect_finished();
 }
 
 void Supervisor::run_pending_upgrade() {

@@ -18,8 +18,10 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +34,7 @@
 
 namespace baton {
 
-class Supervisor {
+class Supervisor final : private WorkerEvents {
  public:
   enum class State { kStarting, kServing, kUpgrading, kStopping };
 
@@ -57,48 +59,74 @@ class Supervisor {
   void handle_signal(int signum);
 
  private:
-  void on_worker_ready(std::uint64_t gen, std::uint32_t index);
-  void on_worker_exit(std::uint64_t gen, std::uint32_t index, const WorkerExit& info);
-  // Handoff mode.
-  void on_worker_standby(std::uint64_t gen, std::uint32_t index);
-  void on_worker_sent(std::uint64_t gen, std::uint32_t index, const HandoffTotals& totals);
-  void on_worker_restored(std::uint64_t gen, std::uint32_t index, const HandoffTotals& totals);
-  void on_worker_refused(std::uint64_t gen, std::uint32_t index, const std::string& why);
+  // A handoff in flight (handoff mode): from HANDOFF sent to COMMIT or rollback.
+  struct HandoffInFlight {
+    explicit HandoffInFlight(uv_loop_t* loop) : deadline(loop) {}
+    Timer deadline;  // --handoff-timeout
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    HandoffTotals totals;  // what the new workers restored so far
+  };
+
+  // Every event (worker, signal, timer) runs through here: the handler, then
+  // collect_finished(). No Generation& may be held across it.
+  void dispatch(const std::function<void()>& handler);
+
+  // WorkerEvents, each dispatched to the handler of the same name below.
+  void on_ready(WorkerHandle& w) override;
+  void on_standby(WorkerHandle& w) override;
+  void on_sent(WorkerHandle& w, const HandoffTotals& totals) override;
+  void on_restored(WorkerHandle& w, const HandoffTotals& totals) override;
+  void on_refused(WorkerHandle& w, const std::string& why) override;
+  void on_exit(WorkerHandle& w, const WorkerExit& info) override;
+
+  // Handlers.
+  void signal_received(int signum);
+  void worker_ready(WorkerHandle& w);
+  void worker_exited(WorkerHandle& w, const WorkerExit& info);
+  void active_worker_exited(Generation& gen, std::uint32_t index, const std::string& who,
+                            std::chrono::steady_clock::time_point started, const WorkerExit& info);
+  // Handoff mode (supervisor_handoff.cc).
+  void worker_standing_by(WorkerHandle& w);
+  void worker_sent(WorkerHandle& w, const HandoffTotals& totals);
+  void worker_restored(WorkerHandle& w, const HandoffTotals& totals);
+  void worker_refused(WorkerHandle& w, const std::string& why);
 
   // Actions.
   Status spawn_generation(std::uint64_t number, Generation::Role role);
   Status spawn_slot(Generation& gen, std::uint32_t index);
-  void schedule_restart(Generation& gen, std::uint32_t index, const std::string& why);
+  // Starts slot `index` of `gen` again after `delay`; a failed start tries again, backing off.
+  void restart_later(Generation& gen, std::uint32_t index, std::chrono::milliseconds delay);
   void begin_upgrade();
   void promote(Generation& candidate, const std::string& how);
   void start_handoff(Generation& candidate);
+  Status link_pair(WorkerHandle& from, WorkerHandle& to);
   void commit_handoff(Generation& candidate);
-  void end_handoff();
   void fail_upgrade(Generation& candidate, const std::string& why);
-  void retire(Generation& gen, bool drain);
+  // Retiring: the generation serves no more, its workers are not restarted,
+  // and collect_finished() forgets it once they are gone.
+  void drain_generation(Generation& gen);      // DRAIN: finish what is in flight
+  void terminate_generation(Generation& gen);  // SIGTERM: it never served
+  void retire(Generation& gen, const std::function<void(WorkerHandle&)>& each_worker);
   void begin_stop(int code, const std::string& why);
   void stop_fast();
   void run_pending_upgrade();
+  Generation* find(std::uint64_t number);
   // Forgets retired generations whose workers are all gone; once stopping
-  // and nothing is left, ends the loop. Every handler ends with it, and no
-  // Generation& may be used after it.
+  // and nothing is left, ends the loop. Only dispatch() calls it.
   void collect_finished();
 
   uv_loop_t* loop_;
   Options options_;
   WorkerLauncher& launcher_;
   State state_ = State::kStarting;
-  std::map<std::uint64_t, Generation> generations_;  // node-stable: workers point into it
+  std::map<std::uint64_t, Generation> generations_;  // node-stable: timers point into it
   std::uint64_t next_generation_ = 1;
   std::uint64_t active_ = 0;     // 0 while none is serving
   std::uint64_t candidate_ = 0;  // the upgrade's new generation, 0 when none
-
-  // The handoff in flight (handoff mode), from HANDOFF sent to COMMIT.
-  std::unique_ptr<Timer> handoff_deadline_;
-  std::chrono::steady_clock::time_point handoff_started_;
-  HandoffTotals handoff_totals_;
+  std::optional<HandoffInFlight> handoff_;
   bool upgrade_pending_ = false;
   bool loop_stopped_ = false;
+  int dispatch_depth_ = 0;  // collect_finished() only when the outermost handler is done
   int exit_code_ = exit_code::kOk;
   std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
   std::unique_ptr<OrphanReaper> reaper_;

@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,17 +54,26 @@ struct WorkerExit {
 
 class WorkerHandle;
 
-struct WorkerCallbacks {
-  std::function<void(WorkerHandle&)> on_ready;
-  // Handoff mode. on_refused: the old worker answered HANDOFF with ERROR; it
-  // still holds everything and waits for RESUME.
-  std::function<void(WorkerHandle&)> on_standby;
-  std::function<void(WorkerHandle&, const HandoffTotals&)> on_sent;
-  std::function<void(WorkerHandle&, const HandoffTotals&)> on_restored;
-  std::function<void(WorkerHandle&, const std::string& why)> on_refused;
+// What a worker tells its owner (the Supervisor). Each call names the worker
+// it is about, so events flow one way: the owner never looks a worker up again.
+class WorkerEvents {
+ public:
+  virtual void on_ready(WorkerHandle& w) = 0;
+  // Handoff mode.
+  virtual void on_standby(WorkerHandle& w) = 0;
+  virtual void on_sent(WorkerHandle& w, const HandoffTotals& totals) = 0;
+  virtual void on_restored(WorkerHandle& w, const HandoffTotals& totals) = 0;
+  // The old worker answered HANDOFF with ERROR; it still holds everything and waits for RESUME.
+  virtual void on_refused(WorkerHandle& w, const std::string& why) = 0;
   // Last call for this worker: the owner may destroy it from here.
-  std::function<void(WorkerHandle&, const WorkerExit&)> on_exit;
+  virtual void on_exit(WorkerHandle& w, const WorkerExit& info) = 0;
+
+ protected:
+  ~WorkerEvents() = default;
 };
+
+// A worker's part in a handoff: the old one sends, the new one receives.
+enum class HandoffRole { kSender, kReceiver };
 
 class WorkerHandle {
  public:
@@ -74,6 +82,8 @@ class WorkerHandle {
   virtual WorkerState state() const = 0;
   virtual std::chrono::steady_clock::time_point started_at() const = 0;
   virtual const std::string& name() const = 0;  // "worker 3.0 (pid 1234)"
+  virtual std::uint64_t generation() const = 0;
+  virtual std::uint32_t index() const = 0;  // BATON_WORKER_INDEX: its slot in the generation
 
   // DRAIN, then SIGTERM after drain_timeout, then SIGKILL after kill_timeout.
   // A worker that is not READY yet has nothing to drain and gets terminate();
@@ -88,7 +98,8 @@ class WorkerHandle {
   // The state versions a standby worker said it loads.
   virtual const std::vector<std::uint32_t>& state_versions() const = 0;
   // Sends HANDOFF with this worker's end of the link.
-  virtual Status begin_handoff(bool sender, const std::vector<std::uint32_t>& accepted_versions,
+  // `accepted_versions` matters to the sender only: what its successor loads.
+  virtual Status begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted_versions,
                                std::chrono::milliseconds timeout, int link_fd) = 0;
   // COMMIT. A restored (new) worker starts serving; an old one (handing off
   // or sent) exits, and meets the drain_timeout / kill_timeout escalation if
@@ -101,8 +112,9 @@ class WorkerHandle {
 class WorkerLauncher {
  public:
   virtual ~WorkerLauncher() = default;
-  // Starts a worker. Fails when it cannot be executed at all.
-  virtual Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerCallbacks callbacks) = 0;
+  // Starts a worker that reports to `events` (which must outlive it). Fails
+  // when it cannot be executed at all.
+  virtual Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) = 0;
 };
 
 }  // namespace baton

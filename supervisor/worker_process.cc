@@ -69,19 +69,19 @@ std::string WorkerExit::describe() const {
 }
 
 WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
-                             WorkerCallbacks callbacks)
+                             WorkerEvents& events)
     : config_(std::move(config)),
       listeners_(listeners),
-      callbacks_(std::move(callbacks)),
+      events_(events),
       started_at_(std::chrono::steady_clock::now()),
       deadline_(loop) {}
 
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, WorkerConfig config,
                                                             const std::vector<BoundListener>& listeners,
-                                                            WorkerCallbacks callbacks) {
+                                                            WorkerEvents& events) {
   auto ends = Channel::make_pair();
   if (!ends) return ends.status();
-  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, std::move(callbacks)));
+  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, events));
   const WorkerConfig& c = w->config_;
   Channel worker_end = std::move(ends->second);
   w->channel_ = std::move(ends->first);
@@ -118,16 +118,17 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   w->name_ = "worker " + std::to_string(c.generation) + "." + std::to_string(c.index) + " (pid " +
              std::to_string(w->pid_) + ")";
 
-  uv_poll_init(loop, w->poll_.get(), w->channel_.fd());
-  w->poll_.mark_initialized();
-  w->poll_.get()->data = w.get();
-  uv_poll_start(w->poll_.get(), UV_READABLE | UV_DISCONNECT, &WorkerProcess::on_readable);
-
-  WorkerProcess* self = w.get();
-  w->deadline_.start(c.ready_timeout, [self] {
-    self->reject("not READY within the ready timeout of " + format_duration(self->config_.ready_timeout));
-  });
+  if (Status st = w->start_watching(loop); !st) return st.with_context(w->name_ + ": watching its channel");
   return w;
+}
+
+Status WorkerProcess::start_watching(uv_loop_t* loop) {
+  if (Status st = poll_.init(loop, uv_poll_init, this, channel_.fd()); !st) return st;
+  uv_poll_start(poll_.get(), UV_READABLE | UV_DISCONNECT, &WorkerProcess::on_readable);
+  deadline_.start(config_.ready_timeout, [this] {
+    reject("not READY within the ready timeout of " + format_duration(config_.ready_timeout));
+  });
+  return Status::ok();
 }
 
 WorkerProcess::~WorkerProcess() {
@@ -148,9 +149,8 @@ void WorkerProcess::on_process_exit(uv_process_t* process, std::int64_t status, 
   self->deadline_.stop();
   self->poll_.close();
   self->process_.close();
-  WorkerExit info{status, signal, self->rejected_};
-  auto on_exit = self->callbacks_.on_exit;  // the callback may destroy *self
-  on_exit(*self, info);
+  // The owner may destroy *self here: nothing touches it afterwards.
+  self->events_.on_exit(*self, WorkerExit{status, signal, self->rejected_});
 }
 
 void WorkerProcess::on_readable(uv_poll_t* poll, int status, int /*events*/) {
@@ -186,85 +186,73 @@ void WorkerProcess::read_channel() {
 
 void WorkerProcess::handle(const Envelope& m) {
   const std::string got = message_type_name(static_cast<std::uint16_t>(m.type));
-  if (!m.fds.empty()) {
-    reject("protocol error: " + got + " carried " + std::to_string(m.fds.size()) +
-           " fds; workers never send fds (they were closed)");
-    return;
-  }
+  if (!m.fds.empty())
+    return reject("protocol error: " + got + " carried " + std::to_string(m.fds.size()) +
+                  " fds; workers never send fds (they were closed)");
+  if ((m.type == MessageType::kError || m.type == MessageType::kSent) && late_handoff_reply_ok_)
+    return ignore_late_handoff_reply(got);
+  if (state_ == State::kHandingOff) return on_handoff_reply(m);
   if (m.type == MessageType::kError) {
     auto e = m.as<Error>();
-    if (!e) return reject("protocol error: " + e.status().message());
-    // An old worker that cannot hand off says so and keeps everything: not a fault.
-    if (state_ == State::kHandingOff && handoff_sender_) return callbacks_.on_refused(*this, e->message);
-    if (late_handoff_reply_ok_) return ignore_late_handoff_reply(got);
-    return reject("reported an error: " + e->message);
+    return reject(e ? "reported an error: " + e->message : "protocol error: " + e.status().message());
   }
-  if (m.type == MessageType::kSent && late_handoff_reply_ok_) return ignore_late_handoff_reply(got);
-  switch (state_) {
-    case State::kStarting: {
-      auto hello = m.as<Hello>();
-      if (!hello) return reject("protocol error: " + hello.status().message() + " (first message must be HELLO)");
-      if (hello->protocol_version != kProtocolVersion)
-        return reject("speaks protocol " + std::to_string(hello->protocol_version) + ", baton speaks " +
-                      std::to_string(kProtocolVersion) + "; rebuild it against this libbaton");
-      if (hello->pid != static_cast<std::uint32_t>(pid_))
-        spdlog::warn("{}: HELLO says pid {}; signals go to {} (a wrapper script should exec the worker)",
-                     name_, hello->pid, pid_);
-      Welcome welcome{config_.generation, config_.index, {}, config_.standby ? kWelcomeStandby : 0u};
-      std::vector<int> fds;
-      for (const auto& l : listeners_) {
-        welcome.listeners.push_back({l.spec().name, l.spec().url()});
-        fds.push_back(l.fd());
-      }
-      if (Status st = channel_.send(welcome, fds); !st) return reject("sending WELCOME: " + st.message());
-      state_ = State::kWelcomed;
-      spdlog::debug("{}: HELLO from \"{}\", sent WELCOME with {} listener(s)", name_, hello->worker_name, fds.size());
-      return;
-    }
-    case State::kWelcomed: {
-      if (config_.standby) {
-        if (m.type == MessageType::kReady)
-          return reject("said READY, but this is a handoff upgrade and it should say STANDBY; "
-                        "it does not support handoff mode (run baton with --mode drain)");
-        auto standby = m.as<Standby>();
-        if (!standby) return reject("protocol error: " + standby.status().message());
-        state_versions_ = std::move(standby->state_versions);
-        state_ = State::kStandby;
-        deadline_.stop();
-        return callbacks_.on_standby(*this);
-      }
-      auto ready = m.as<Ready>();
-      if (!ready) return reject("protocol error: " + ready.status().message());
-      state_ = State::kReady;
-      deadline_.stop();
-      return callbacks_.on_ready(*this);
-    }
-    case State::kHandingOff: {
-      if (handoff_sender_) {
-        auto sent = m.as<Sent>();
-        if (!sent) return reject("protocol error: " + sent.status().message());
-        state_ = State::kSent;
-        return callbacks_.on_sent(*this, {sent->state_bytes, sent->connections});
-      }
-      auto restored = m.as<Restored>();
-      if (!restored) return reject("protocol error: " + restored.status().message());
-      state_ = State::kRestored;
-      return callbacks_.on_restored(*this, {restored->state_bytes, restored->connections});
-    }
-    case State::kStandby:
-    case State::kSent:
-    case State::kRestored:
-    case State::kReady:
-    case State::kDraining:
-    case State::kExited:
-      return reject("protocol error: unexpected " + got + " (" + state_name(state_) + ")");
+  if (state_ == State::kStarting) return on_hello(m);
+  if (state_ == State::kWelcomed) return on_welcomed(m);
+  reject("protocol error: unexpected " + got + " (" + state_name(state_) + ")");
+}
+
+void WorkerProcess::on_hello(const Envelope& m) {
+  auto hello = m.as<Hello>();
+  if (!hello) return reject("protocol error: " + hello.status().message() + " (first message must be HELLO)");
+  if (hello->protocol_version != kProtocolVersion)
+    return reject("speaks protocol " + std::to_string(hello->protocol_version) + ", baton speaks " +
+                  std::to_string(kProtocolVersion) + "; rebuild it against this libbaton");
+  if (hello->pid != static_cast<std::uint32_t>(pid_))
+    spdlog::warn("{}: HELLO says pid {}; signals go to {} (a wrapper script should exec the worker)", name_,
+                 hello->pid, pid_);
+  Welcome welcome{config_.generation, config_.index, {}, config_.standby ? kWelcomeStandby : 0u};
+  std::vector<int> fds;
+  for (const auto& l : listeners_) {
+    welcome.listeners.push_back({l.spec().name, l.spec().url()});
+    fds.push_back(l.fd());
   }
+  if (Status st = channel_.send(welcome, fds); !st) return reject("sending WELCOME: " + st.message());
+  state_ = State::kWelcomed;
+  spdlog::debug("{}: HELLO from \"{}\", sent WELCOME with {} listener(s)", name_, hello->worker_name, fds.size());
+}
+
+// WELCOME sent: READY, or in a handoff upgrade STANDBY.
+void WorkerProcess::on_welcomed(const Envelope& m) {
+  if (config_.standby) {
+    if (m.type == MessageType::kReady)
+      return reject("said READY, but this is a handoff upgrade and it should say STANDBY; "
+                    "it does not support handoff mode (run baton with --mode drain)");
+    auto standby = m.as<Standby>();
+    if (!standby) return reject("protocol error: " + standby.status().message());
+    state_versions_ = std::move(standby->state_versions);
+    state_ = State::kStandby;
+    deadline_.stop();
+    return events_.on_standby(*this);
+  }
+  auto ready = m.as<Ready>();
+  if (!ready) return reject("protocol error: " + ready.status().message());
+  state_ = State::kReady;
+  deadline_.stop();
+  events_.on_ready(*this);
 }
 
 void WorkerProcess::send_signal(int signal) {
   if (state_ == State::kExited) return;
   int rc = uv_process_kill(process_.get(), signal);
   if (rc != 0 && rc != UV_ESRCH) spdlog::error("{}: kill(SIG{}): {}", name_, sigabbrev_np(signal), uv_strerror(rc));
+}
+
+void WorkerProcess::terminate_after(std::chrono::milliseconds grace, const char* what) {
+  deadline_.start(grace, [this, grace, what] {
+    spdlog::warn("{} still running {} after {}; sending SIGTERM", name_, format_duration(grace), what);
+    send_signal(SIGTERM);
+    escalate_to_kill();
+  });
 }
 
 void WorkerProcess::escalate_to_kill() {
@@ -284,11 +272,7 @@ void WorkerProcess::drain(std::chrono::milliseconds drain_timeout) {
     send_signal(SIGTERM);
     return escalate_to_kill();
   }
-  deadline_.start(drain_timeout, [this, drain_timeout] {
-    spdlog::warn("{} still running {} after DRAIN; sending SIGTERM", name_, format_duration(drain_timeout));
-    send_signal(SIGTERM);
-    escalate_to_kill();
-  });
+  terminate_after(drain_timeout, "DRAIN");
 }
 
 void WorkerProcess::terminate() {
@@ -307,8 +291,8 @@ void WorkerProcess::reject(const std::string& reason) {
   send_signal(SIGKILL);
 }
 
-Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::launch(WorkerConfig config, WorkerCallbacks callbacks) {
-  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, std::move(callbacks));
+Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::launch(WorkerConfig config, WorkerEvents& events) {
+  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, events);
   if (!w) return w.status();
   return std::unique_ptr<WorkerHandle>(std::move(w.value()));
 }

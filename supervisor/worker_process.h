@@ -2,8 +2,14 @@
 // in the protocol (shared/PROTOCOL.md, "Message order"):
 //
 //   kStarting --HELLO/WELCOME--> kWelcomed --READY--> kReady --drain()--> kDraining
-//        \______________________________________________________________/
-//                      any state --process exit--> kExited
+//
+// and in handoff mode (worker_process_handoff.cc):
+//
+//   new: kWelcomed --STANDBY--> kStandby --HANDOFF--> kHandingOff --RESTORED--> kRestored --COMMIT--> kReady
+//   old: kReady --HANDOFF--> kHandingOff --SENT--> kSent --COMMIT--> kDraining (exits)
+//                  kHandingOff or kSent --RESUME (after a failure, or its own ERROR)--> kReady
+//
+//   any state --process exit--> kExited
 //
 // A worker that breaks the protocol, reports ERROR or misses its ready
 // deadline is rejected: SIGKILL, and the reason is handed to on_exit. Every
@@ -39,20 +45,22 @@ class WorkerProcess final : public WorkerHandle {
   // executed: missing, not executable, fork failure.
   static Result<std::unique_ptr<WorkerProcess>> spawn(uv_loop_t* loop, WorkerConfig config,
                                                       const std::vector<BoundListener>& listeners,
-                                                      WorkerCallbacks callbacks);
+                                                      WorkerEvents& events);
   ~WorkerProcess() override;
 
   pid_t pid() const override { return pid_; }
   WorkerState state() const override { return state_; }
   std::chrono::steady_clock::time_point started_at() const override { return started_at_; }
   const std::string& name() const override { return name_; }
+  std::uint64_t generation() const override { return config_.generation; }
+  std::uint32_t index() const override { return config_.index; }
 
   void drain(std::chrono::milliseconds drain_timeout) override;
   void terminate() override;
   void reject(const std::string& reason) override;
 
   const std::vector<std::uint32_t>& state_versions() const override { return state_versions_; }
-  Status begin_handoff(bool sender, const std::vector<std::uint32_t>& accepted_versions,
+  Status begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted_versions,
                        std::chrono::milliseconds timeout, int link_fd) override;
   void commit(std::chrono::milliseconds drain_timeout) override;
   void resume() override;
@@ -60,18 +68,25 @@ class WorkerProcess final : public WorkerHandle {
  private:
   using State = WorkerState;
   WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
-                WorkerCallbacks callbacks);
+                WorkerEvents& events);
+  Status start_watching(uv_loop_t* loop);
   static void on_process_exit(uv_process_t* process, std::int64_t status, int signal);
   static void on_readable(uv_poll_t* poll, int status, int events);
   void read_channel();
+  // One message from the worker, by where it stands in the protocol.
   void handle(const Envelope& message);
+  void on_hello(const Envelope& message);
+  void on_welcomed(const Envelope& message);
+  void on_handoff_reply(const Envelope& message);  // worker_process_handoff.cc
   void send_signal(int signal);
+  // After `grace` past `what` ("DRAIN", "COMMIT"): SIGTERM, then SIGKILL after kill_timeout.
+  void terminate_after(std::chrono::milliseconds grace, const char* what);
   void escalate_to_kill();
   void ignore_late_handoff_reply(const std::string& what);
 
   WorkerConfig config_;
   const std::vector<BoundListener>& listeners_;  // owned by the launcher, outlives workers
-  WorkerCallbacks callbacks_;
+  WorkerEvents& events_;
   State state_ = State::kStarting;
   pid_t pid_ = 0;
   std::string name_;
@@ -95,7 +110,7 @@ class ProcessLauncher final : public WorkerLauncher {
   // `listeners` must outlive the launcher and every worker it starts.
   ProcessLauncher(uv_loop_t* loop, const std::vector<BoundListener>& listeners)
       : loop_(loop), listeners_(listeners) {}
-  Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerCallbacks callbacks) override;
+  Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) override;
 
  private:
   uv_loop_t* loop_;

@@ -1,6 +1,6 @@
-// WorkerProcess, handoff mode: HANDOFF with the link, COMMIT, RESUME, and the
-// replies that may cross a RESUME. The message handling itself is in
-// worker_process.cc (handle()).
+// WorkerProcess, handoff mode: HANDOFF with the link, the worker's replies
+// (SENT, RESTORED, ERROR), COMMIT, RESUME, and the replies that may cross a
+// RESUME.
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -10,8 +10,9 @@
 
 namespace baton {
 
-Status WorkerProcess::begin_handoff(bool sender, const std::vector<std::uint32_t>& accepted_versions,
+Status WorkerProcess::begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted_versions,
                                     std::chrono::milliseconds timeout, int link_fd) {
+  const bool sender = role == HandoffRole::kSender;
   const State expected = sender ? State::kReady : State::kStandby;
   if (state_ != expected)
     return Status::error(name_ + " cannot take HANDOFF while " + state_name(state_));
@@ -23,6 +24,26 @@ Status WorkerProcess::begin_handoff(bool sender, const std::vector<std::uint32_t
   late_handoff_reply_ok_ = false;
   state_ = State::kHandingOff;
   return Status::ok();
+}
+
+void WorkerProcess::on_handoff_reply(const Envelope& m) {
+  if (m.type == MessageType::kError) {
+    auto e = m.as<Error>();
+    if (!e) return reject("protocol error: " + e.status().message());
+    // An old worker that cannot hand off says so and keeps everything: not a fault.
+    if (handoff_sender_) return events_.on_refused(*this, e->message);
+    return reject("reported an error: " + e->message);
+  }
+  if (handoff_sender_) {
+    auto sent = m.as<Sent>();
+    if (!sent) return reject("protocol error: " + sent.status().message());
+    state_ = State::kSent;
+    return events_.on_sent(*this, {sent->state_bytes, sent->connections});
+  }
+  auto restored = m.as<Restored>();
+  if (!restored) return reject("protocol error: " + restored.status().message());
+  state_ = State::kRestored;
+  events_.on_restored(*this, {restored->state_bytes, restored->connections});
 }
 
 void WorkerProcess::commit(std::chrono::milliseconds drain_timeout) {
@@ -42,11 +63,7 @@ void WorkerProcess::commit(std::chrono::milliseconds drain_timeout) {
   }
   // The old worker exits on COMMIT; the deadline only catches one that does not.
   state_ = State::kDraining;
-  deadline_.start(drain_timeout, [this, drain_timeout] {
-    spdlog::warn("{} still running {} after COMMIT; sending SIGTERM", name_, format_duration(drain_timeout));
-    send_signal(SIGTERM);
-    escalate_to_kill();
-  });
+  terminate_after(drain_timeout, "COMMIT");
 }
 
 void WorkerProcess::resume() {

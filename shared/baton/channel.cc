@@ -14,6 +14,19 @@ constexpr std::size_t kFdControlSpace = CMSG_SPACE(sizeof(int) * kMaxFdsPerDatag
 
 }  // namespace
 
+void attach_fds(msghdr& msg, std::span<char> control, std::span<const int> fds) {
+  if (fds.empty()) return;
+  const std::size_t space = CMSG_SPACE(sizeof(int) * fds.size());
+  std::memset(control.data(), 0, space);
+  msg.msg_control = control.data();
+  msg.msg_controllen = space;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+}
+
 Result<std::pair<Channel, Channel>> Channel::make_pair() {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -55,17 +68,8 @@ Status Channel::send_iov(iovec* iov, std::size_t count, std::span<const int> fds
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = count;
-  // Zeroed: CMSG_SPACE includes padding that would otherwise go out uninitialized.
-  alignas(cmsghdr) char control[kFdControlSpace] = {};
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
+  alignas(cmsghdr) char control[kFdControlSpace];
+  attach_fds(msg, control, fds);
   for (;;) {
     ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) return Status::ok();  // SEQPACKET: all or nothing
@@ -115,13 +119,12 @@ Status Channel::send_raw(MessageType type, std::span<const std::uint8_t> body, s
   return Status::ok();
 }
 
-Result<Channel::Received> Channel::receive_datagram() {
+Result<Channel::Datagram> Channel::recv_one() {
   // One byte more than the limit, so an oversized datagram shows as MSG_TRUNC
   // rather than as a silently cut message.
   constexpr std::size_t kBufferSize = kMaxMessageSize + 1;
   if (!rx_) rx_.reset(new std::uint8_t[kBufferSize]);
-  std::uint8_t* buf = rx_.get();
-  iovec iov{buf, kBufferSize};
+  iovec iov{rx_.get(), kBufferSize};
   alignas(cmsghdr) char control[kFdControlSpace];
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -132,67 +135,78 @@ Result<Channel::Received> Channel::receive_datagram() {
   do {
     n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
+  Datagram d;
   if (n < 0) {
-    if (errno == EAGAIN) return Received{Outcome::kWouldBlock, {}};
+    if (errno == EAGAIN) return d;
     // The peer died with our messages unread: as good as an orderly close.
-    if (errno == ECONNRESET) return Received{Outcome::kClosed, {}};
+    if (errno == ECONNRESET) return Datagram{Outcome::kClosed, {}, {}};
     return Status::from_errno(errno, "channel receive");
   }
   // Own every fd that arrived before judging anything, so each error path closes them.
-  std::vector<UniqueFd> fds;
   bool foreign_cmsg = false;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      const auto* data = reinterpret_cast<const unsigned char*>(CMSG_DATA(c));
-      for (std::size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, data + i * sizeof(int), sizeof fd);
-        fds.emplace_back(fd);
-      }
-    } else {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
       foreign_cmsg = true;
+      continue;
+    }
+    std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const auto* data = reinterpret_cast<const unsigned char*>(CMSG_DATA(c));
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, data + i * sizeof(int), sizeof fd);
+      d.fds.emplace_back(fd);
     }
   }
-  if (n == 0 && fds.empty()) return Received{Outcome::kClosed, {}};
+  if (n == 0 && d.fds.empty()) return Datagram{Outcome::kClosed, {}, {}};
   if (msg.msg_flags & MSG_CTRUNC)
     return Status::error("control data truncated (more than " + std::to_string(kMaxFdsPerDatagram) +
                          " fds in one datagram); the fds were closed");
   if (msg.msg_flags & MSG_TRUNC)
     return Status::error("message larger than the limit of " + std::to_string(kMaxMessageSize) + " bytes");
   if (foreign_cmsg) return Status::error("unexpected control message (only SCM_RIGHTS is allowed)");
-  std::span<const std::uint8_t> bytes(buf, static_cast<std::size_t>(n));
-  auto header = decode_header(bytes);
+  d.outcome = Outcome::kMessage;
+  d.bytes = std::span<const std::uint8_t>(rx_.get(), static_cast<std::size_t>(n));
+  return d;
+}
+
+Result<Channel::Received> Channel::reassemble(Datagram& d) {
+  auto header = decode_header(d.bytes);
   if (!header) return header.status();
   const FrameHeader& h = *header;
   const std::string what = message_type_name(h.type);
-
+  const bool continuation = h.type == static_cast<std::uint16_t>(MessageType::kFds);
   if (partial_) {
     std::uint32_t want = std::min(fds_expected_, kMaxFdsPerDatagram);
-    if (h.type != static_cast<std::uint16_t>(MessageType::kFds))
-      return Status::error("expected an FDS continuation of " + message_type_name(static_cast<std::uint16_t>(pending_.type)) +
-                           ", got " + what);
+    if (!continuation)
+      return Status::error("expected an FDS continuation of " +
+                           message_type_name(static_cast<std::uint16_t>(pending_.type)) + ", got " + what);
     if (h.body_length != 0) return Status::error("FDS continuation carries a body");
-    if (h.fd_count != want || fds.size() != want)
+    if (h.fd_count != want || d.fds.size() != want)
       return Status::error("FDS continuation: expected " + std::to_string(want) + " fds, header says " +
-                           std::to_string(h.fd_count) + ", received " + std::to_string(fds.size()));
+                           std::to_string(h.fd_count) + ", received " + std::to_string(d.fds.size()));
   } else {
-    if (h.type == static_cast<std::uint16_t>(MessageType::kFds))
-      return Status::error("FDS continuation without a message to continue");
+    if (continuation) return Status::error("FDS continuation without a message to continue");
     std::uint32_t want = std::min(h.fd_count, kMaxFdsPerDatagram);
-    if (fds.size() != want)
+    if (d.fds.size() != want)
       return Status::error(what + " announces " + std::to_string(h.fd_count) + " fds; the datagram carried " +
-                           std::to_string(fds.size()) + " (expected " + std::to_string(want) + ")");
+                           std::to_string(d.fds.size()) + " (expected " + std::to_string(want) + ")");
     pending_ = Envelope{static_cast<MessageType>(h.type),
-                        std::vector<std::uint8_t>(bytes.begin() + kHeaderSize, bytes.end()), {}};
+                        std::vector<std::uint8_t>(d.bytes.begin() + kHeaderSize, d.bytes.end()), {}};
     fds_expected_ = h.fd_count;
     partial_ = true;
   }
-  fds_expected_ -= static_cast<std::uint32_t>(fds.size());
-  for (auto& fd : fds) pending_.fds.push_back(std::move(fd));
+  fds_expected_ -= static_cast<std::uint32_t>(d.fds.size());
+  for (auto& fd : d.fds) pending_.fds.push_back(std::move(fd));
   if (fds_expected_ > 0) return Received{Outcome::kWouldBlock, {}};
   partial_ = false;
   return Received{Outcome::kMessage, std::move(pending_)};
+}
+
+Result<Channel::Received> Channel::receive_datagram() {
+  auto d = recv_one();
+  if (!d) return d.status();
+  if (d->outcome != Outcome::kMessage) return Received{d->outcome, {}};
+  return reassemble(*d);
 }
 
 Result<Channel::Received> Channel::receive() {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -39,6 +40,12 @@ struct Envelope {
     return decode_body<M>(body);
   }
 };
+
+// Attaches `fds` to `msg` as one SCM_RIGHTS control message built in
+// `control`, which must hold CMSG_SPACE(sizeof(int) * fds.size()) bytes. The
+// control bytes are zeroed first: CMSG_SPACE's padding must not go out
+// uninitialized. No fds: no control message.
+void attach_fds(msghdr& msg, std::span<char> control, std::span<const int> fds);
 
 class Channel {
  public:
@@ -88,6 +95,16 @@ class Channel {
  private:
   Status send_datagram(std::span<const std::uint8_t> bytes, std::span<const int> fds, Clock::time_point deadline);
   Status send_iov(iovec* iov, std::size_t count, std::span<const int> fds, Clock::time_point deadline);
+  // One datagram off the socket: its bytes (in rx_) and the fds it carried,
+  // after the syscall-level checks (MSG_CTRUNC, MSG_TRUNC, foreign cmsgs).
+  struct Datagram {
+    Outcome outcome = Outcome::kWouldBlock;
+    std::span<const std::uint8_t> bytes;
+    std::vector<UniqueFd> fds;
+  };
+  Result<Datagram> recv_one();
+  // Checks the frame and joins FDS continuations to their message.
+  Result<Received> reassemble(Datagram& datagram);
   Result<Received> receive_datagram();
 
   UniqueFd fd_;

@@ -21,6 +21,12 @@ std::uint32_t get32(const std::uint8_t* p) {
 
 }  // namespace
 
+std::string versions_text(const std::vector<std::uint32_t>& versions) {
+  std::string out;
+  for (auto v : versions) out += (out.empty() ? "" : ", ") + std::to_string(v);
+  return "[" + out + "]";
+}
+
 std::string message_type_name(std::uint16_t type) {
   switch (static_cast<MessageType>(type)) {
     case MessageType::kHello: return "HELLO";

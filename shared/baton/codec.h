@@ -22,8 +22,6 @@ inline constexpr std::size_t kHeaderSize = 16;
 // One datagram, header included. Larger messages are a protocol error.
 inline constexpr std::size_t kMaxMessageSize = 64 * 1024;
 inline constexpr std::size_t kMaxBodySize = kMaxMessageSize - kHeaderSize;
-// SCM_MAX_FD: the kernel refuses more fds than this in one sendmsg().
-inline constexpr std::uint32_t kMaxFdsPerDatagram = 253;
 inline constexpr std::uint32_t kMaxFdsPerMessage = 4096;
 
 struct FrameHeader {

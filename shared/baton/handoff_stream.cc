@@ -115,7 +115,6 @@ class ChunkReceiver final : public std::streambuf {
     char* begin = reinterpret_cast<char*>(chunk_.data()) + offset;
     char* end = reinterpret_cast<char*>(chunk_.data() + chunk_.size());
     total_ += static_cast<std::uint64_t>(end - begin);
-    if (options_.corrupt_for_test) end[-1] ^= 0x5A;  // caught by the checksum below
     hash_.update(begin, static_cast<std::size_t>(end - begin));
     setg(begin, begin, end);
     return true;
@@ -144,12 +143,6 @@ class ChunkReceiver final : public std::streambuf {
   Status status_;
 };
 
-std::string list(const std::vector<std::uint32_t>& v) {
-  std::string out;
-  for (auto x : v) out += (out.empty() ? "" : ", ") + std::to_string(x);
-  return "[" + out + "]";
-}
-
 }  // namespace
 
 Result<std::uint64_t> send_state(Channel& link, std::uint32_t version,
@@ -177,7 +170,7 @@ Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& op
   if (!begin) return begin.status().with_context("state stream");
   if (std::find(options.accepted.begin(), options.accepted.end(), begin->version) == options.accepted.end())
     return Status::error("state version " + std::to_string(begin->version) + " is not one this worker loads " +
-                         list(options.accepted));
+                         versions_text(options.accepted));
   ChunkReceiver buf(link, options, deadline);
   std::istream in(&buf);
   try {

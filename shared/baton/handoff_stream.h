@@ -20,29 +20,13 @@
 #include <vector>
 
 #include "baton/channel.h"
+#include "baton/connection.h"
 #include "baton/status.h"
 #include "baton/unique_fd.h"
 
 namespace baton {
 
 using Deadline = Channel::Clock::time_point;
-
-// One client connection as the old worker gives it away. The fd is
-// borrowed: it stays the application's until COMMIT (close it) or RESUME
-// (serve it again). Not dup'd, so a worker with N connections needs no
-// more than N fds to hand them over.
-struct ExportedConnection {
-  int fd = -1;
-  std::string pending;  // bytes read but not processed; the receiver processes them first
-  std::string app;      // application data (parser state, session id, ...)
-};
-
-// One client connection as the new worker receives it: it owns the fd.
-struct HandedConnection {
-  UniqueFd fd;
-  std::string pending;
-  std::string app;
-};
 
 struct HandoffTotals {
   std::uint64_t state_bytes = 0;
@@ -62,7 +46,6 @@ Status send_connections(Channel& link, std::span<const ExportedConnection> conne
 struct StateReceiveOptions {
   std::vector<std::uint32_t> accepted;
   std::uint64_t max_bytes = std::uint64_t{64} << 30;
-  bool corrupt_for_test = false;  // flips the last byte as it arrives (fault injection)
 };
 Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& options,
                                     const std::function<void(std::istream&, std::uint32_t version)>& read_state,

@@ -44,6 +44,8 @@ enum class MessageType : std::uint16_t {
 // Human name for logs ("HELLO", "type 77" for unknown values).
 std::string message_type_name(std::uint16_t type);
 bool is_known_message_type(std::uint16_t type);
+// A list of state versions for logs and errors: "[1, 2]".
+std::string versions_text(const std::vector<std::uint32_t>& versions);
 
 // Thrown by bounded() while decoding; the codec turns it into a Status.
 struct ProtocolViolation : std::runtime_error {
@@ -54,34 +56,34 @@ inline constexpr std::uint64_t kMaxStringBytes = 4096;
 inline constexpr std::uint64_t kMaxListeners = 256;
 inline constexpr std::uint64_t kMaxStateVersions = 64;
 inline constexpr std::uint64_t kMaxChunkBytes = 60 * 1024;       // one STATE_CHUNK
-inline constexpr std::uint64_t kMaxConnectionsPerBatch = 253;    // one datagram of fds
+// SCM_MAX_FD: the kernel refuses more fds than this in one sendmsg().
+inline constexpr std::uint32_t kMaxFdsPerDatagram = 253;
+inline constexpr std::uint64_t kMaxConnectionsPerBatch = kMaxFdsPerDatagram;  // one datagram of fds
 inline constexpr std::uint64_t kMaxConnectionBytes = 32 * 1024;  // pending + app blob of one connection
 
-// A string field: u64 length + bytes (cereal's own layout), length-checked on load.
+// A u64 length or count (cereal's own layout); on load, more than `max` is a
+// protocol violation, thrown before anything is allocated.
+template <class Archive>
+std::size_t bounded_size(Archive& ar, std::size_t size, std::uint64_t max, const char* kind, const char* unit) {
+  cereal::size_type n = size;
+  ar(cereal::make_size_tag(n));
+  if (Archive::is_loading::value && n > max)
+    throw ProtocolViolation(std::string(kind) + " of " + std::to_string(n) + " " + unit + " exceeds the limit of " +
+                            std::to_string(max));
+  return static_cast<std::size_t>(n);
+}
+
+// A string field: length + bytes.
 template <class Archive>
 void bounded(Archive& ar, std::string& s, std::uint64_t max = kMaxStringBytes) {
-  cereal::size_type n = s.size();
-  ar(cereal::make_size_tag(n));
-  if constexpr (Archive::is_loading::value) {
-    if (n > max)
-      throw ProtocolViolation("string of " + std::to_string(n) + " bytes exceeds the limit of " +
-                              std::to_string(max));
-    s.resize(static_cast<std::size_t>(n));
-  }
+  s.resize(bounded_size(ar, s.size(), max, "string", "bytes"));
   ar(cereal::binary_data(s.data(), s.size()));
 }
 
-// A list field: u64 count + elements, count-checked on load.
+// A list field: count + elements.
 template <class Archive, class T>
 void bounded(Archive& ar, std::vector<T>& v, std::uint64_t max) {
-  cereal::size_type n = v.size();
-  ar(cereal::make_size_tag(n));
-  if constexpr (Archive::is_loading::value) {
-    if (n > max)
-      throw ProtocolViolation("list of " + std::to_string(n) + " items exceeds the limit of " +
-                              std::to_string(max));
-    v.resize(static_cast<std::size_t>(n));
-  }
+  v.resize(bounded_size(ar, v.size(), max, "list", "items"));
   for (auto& item : v) ar(item);
 }
 

@@ -15,6 +15,8 @@
 #include <functional>
 #include <utility>
 
+#include "baton/status.h"
+
 namespace baton {
 
 template <typename T>
@@ -28,8 +30,18 @@ class UvHandle {
   T* get() const { return h_; }
   uv_handle_t* base() const { return reinterpret_cast<uv_handle_t*>(h_); }
 
-  // Call once uv_*_init (or uv_spawn, even a failed one) has touched the
-  // handle: from then on it must be released through uv_close().
+  // Initializes the handle: `init_fn(loop, handle, args...)` (uv_timer_init,
+  // uv_poll_init, ...), then points its data at `owner`. On failure libuv
+  // registered nothing, so nothing needs closing.
+  template <class Init, class... Args>
+  Status init(uv_loop_t* loop, Init init_fn, void* owner, Args... args) {
+    if (int rc = init_fn(loop, h_, args...); rc != 0) return Status::from_errno(-rc, "libuv handle init");
+    initialized_ = true;
+    base()->data = owner;
+    return Status::ok();
+  }
+  // For uv_spawn, which initializes the handle even when it fails: from then
+  // on it must be released through uv_close().
   void mark_initialized() { initialized_ = true; }
 
   void close() {
@@ -53,9 +65,7 @@ class UvHandle {
 class Timer {
  public:
   explicit Timer(uv_loop_t* loop) {
-    uv_timer_init(loop, handle_.get());
-    handle_.mark_initialized();
-    handle_.get()->data = this;
+    (void)handle_.init(loop, uv_timer_init, this);  // uv_timer_init cannot fail
   }
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;

@@ -111,13 +111,8 @@ double scm_rights_cost_per_fd() {
   auto t0 = steady_clock::now();
   for (int i = 0; i < kBatches; ++i) {
     OneByteMessage m(control);
-    msghdr& msg = m.msg;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * kBatch);
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * kBatch);
-    if (::sendmsg(a.get(), &msg, 0) < 0) die(std::string("sendmsg: ") + std::strerror(errno));
+    baton::attach_fds(m.msg, control, fds);
+    if (::sendmsg(a.get(), &m.msg, 0) < 0) die(std::string("sendmsg: ") + std::strerror(errno));
   }
   reader.join();
   return seconds_since(t0) / (kBatch * kBatches);

@@ -116,7 +116,7 @@ TEST_P(HandoffRollback, OldWorkerResumesWithEveryWrite) {
   const pid_t old_pid = ready_pid(baton, 1);
   LoadClient load({.port = port, .keepalive_connections = 3, .close_connections = 0, .writes = true});
   ASSERT_TRUE(traffic_flows(load, 300));
-  dir.use_script(std::string("export LIBBATON_FAULT=") + GetParam().env + "\nexec " + KVSTORE_BIN + " \"$@\"");
+  dir.use_script(std::string("export LIBBATON_FAULT=") + GetParam().env + "\nexec " + KVSTORE_FAULTY_BIN + " \"$@\"");
   auto mark = baton.mark();
   baton.signal(SIGHUP);
   ASSERT_TRUE(baton.wait_for(std::string("upgrade to generation 2 failed: .*") + GetParam().cause +
@@ -144,7 +144,7 @@ TEST(Handoff, OldWorkerDyingMidSendLosesOnlyItsOwnStateAndServiceGoesOn) {
   // The documented outcome: the upgrade fails, the dead worker's slot starts
   // over empty, the new generation is killed, and clients are served on.
   WorkerDir dir;
-  dir.use_script(std::string("export LIBBATON_FAULT=crash-mid-send\nexec ") + KVSTORE_BIN + " \"$@\"");
+  dir.use_script(std::string("export LIBBATON_FAULT=crash-mid-send\nexec ") + KVSTORE_FAULTY_BIN + " \"$@\"");
   BatonProcess baton(handoff_args(dir));
   const auto port = serving_port(baton);
   ASSERT_EQ(http_request(port, "PUT", "/kv/k", "v")->status, 200);

@@ -42,16 +42,8 @@ void send_raw(int fd, const std::vector<std::uint8_t>& bytes, const std::vector<
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * (fds.empty() ? 1 : fds.size())));
-  if (!fds.empty()) {
-    msg.msg_control = control.data();
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  attach_fds(msg, control, fds);
   ASSERT_GE(::sendmsg(fd, &msg, MSG_NOSIGNAL), 0) << std::strerror(errno);
 }
 

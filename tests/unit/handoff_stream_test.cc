@@ -12,6 +12,7 @@
 #include <map>
 #include <thread>
 
+#include "support/corrupting_relay.h"
 #include "support/proc.h"
 
 namespace baton {
@@ -83,11 +84,14 @@ TEST(HandoffStream, UnacceptedVersionIsRefusedBeforeLoading) {
 }
 
 TEST(HandoffStream, CorruptionIsCaughtByTheChecksum) {
-  Link link;
+  Link link, corrupted;
+  std::thread relay = testing_support::start_corrupting_relay(std::move(link.receiver), std::move(corrupted.sender));
   std::thread sender([&] { (void)send_state(link.sender, 1, [](std::ostream& out) { out << std::string(200'000, 'x'); }, soon()); });
-  auto n = receive_state(link.receiver, {.accepted = {1}, .corrupt_for_test = true},
+  auto n = receive_state(corrupted.receiver, {.accepted = {1}},
                          [](std::istream& in, std::uint32_t) { in.ignore(200'000); }, soon());
   sender.join();
+  link.sender = Channel();  // the relay sees the end of the stream
+  relay.join();
   ASSERT_FALSE(n);
   EXPECT_NE(n.status().message().find("checksum mismatch"), std::string::npos) << n.status().message();
 }

@@ -19,20 +19,22 @@ class FakeLauncher;
 // A worker that does what the test says, when the test says.
 class FakeWorker final : public WorkerHandle {
  public:
-  FakeWorker(FakeLauncher& launcher, WorkerConfig config, WorkerCallbacks callbacks, pid_t pid);
+  FakeWorker(FakeLauncher& launcher, WorkerConfig config, WorkerEvents& events, pid_t pid);
   ~FakeWorker() override;
 
   pid_t pid() const override { return pid_; }
   WorkerState state() const override { return state_; }
   std::chrono::steady_clock::time_point started_at() const override { return started_; }
   const std::string& name() const override { return name_; }
+  std::uint64_t generation() const override { return config.generation; }
+  std::uint32_t index() const override { return config.index; }
   void drain(std::chrono::milliseconds) override { state_ = WorkerState::kDraining; ++drains; }
   void terminate() override { state_ = WorkerState::kDraining; ++terminates; }
   void reject(const std::string& reason) override { rejected = reason; }
   const std::vector<std::uint32_t>& state_versions() const override { return versions; }
-  Status begin_handoff(bool sender, const std::vector<std::uint32_t>& accepted, std::chrono::milliseconds,
+  Status begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted, std::chrono::milliseconds,
                        int link_fd) override {
-    handoff_role = sender ? "sender" : "receiver";
+    handoff_role = role == HandoffRole::kSender ? "sender" : "receiver";
     handoff_accepted = accepted;
     link_was_valid = ::fcntl(link_fd, F_GETFD) != -1;
     state_ = WorkerState::kHandingOff;
@@ -51,27 +53,26 @@ class FakeWorker final : public WorkerHandle {
   // Test controls.
   void become_ready() {
     state_ = WorkerState::kReady;
-    callbacks_.on_ready(*this);
+    events_.on_ready(*this);
   }
   void stand_by(std::vector<std::uint32_t> loads) {
     versions = std::move(loads);
     state_ = WorkerState::kStandby;
-    callbacks_.on_standby(*this);
+    events_.on_standby(*this);
   }
   void sent() {
     state_ = WorkerState::kSent;
-    callbacks_.on_sent(*this, {100, 2});
+    events_.on_sent(*this, {100, 2});
   }
   void restored() {
     state_ = WorkerState::kRestored;
-    callbacks_.on_restored(*this, {100, 2});
+    events_.on_restored(*this, {100, 2});
   }
-  void refuse(const std::string& why) { callbacks_.on_refused(*this, why); }
+  void refuse(const std::string& why) { events_.on_refused(*this, why); }
   // Ends the worker; `this` is destroyed by the supervisor during the call.
   void exit(int status = 0, int signal = 0) {
     state_ = WorkerState::kExited;
-    auto on_exit = callbacks_.on_exit;
-    on_exit(*this, WorkerExit{status, signal, rejected});
+    events_.on_exit(*this, WorkerExit{status, signal, rejected});
   }
 
   const WorkerConfig config;
@@ -84,7 +85,7 @@ class FakeWorker final : public WorkerHandle {
 
  private:
   FakeLauncher& launcher_;
-  WorkerCallbacks callbacks_;
+  WorkerEvents& events_;
   pid_t pid_;
   WorkerState state_ = WorkerState::kStarting;
   std::string name_;
@@ -93,13 +94,13 @@ class FakeWorker final : public WorkerHandle {
 
 class FakeLauncher final : public WorkerLauncher {
  public:
-  Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerCallbacks callbacks) override {
+  Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) override {
     ++launches;
     if (fail_next) {
       fail_next = false;
       return Status::from_errno(ENOENT, "start worker " + config.command[0]);
     }
-    auto w = std::make_unique<FakeWorker>(*this, std::move(config), std::move(callbacks), next_pid++);
+    auto w = std::make_unique<FakeWorker>(*this, std::move(config), events, next_pid++);
     return std::unique_ptr<WorkerHandle>(std::move(w));
   }
 
@@ -116,8 +117,8 @@ class FakeLauncher final : public WorkerLauncher {
   std::map<std::pair<std::uint64_t, std::uint32_t>, FakeWorker*> live;
 };
 
-FakeWorker::FakeWorker(FakeLauncher& launcher, WorkerConfig config, WorkerCallbacks callbacks, pid_t pid)
-    : config(std::move(config)), launcher_(launcher), callbacks_(std::move(callbacks)), pid_(pid),
+FakeWorker::FakeWorker(FakeLauncher& launcher, WorkerConfig config, WorkerEvents& events, pid_t pid)
+    : config(std::move(config)), launcher_(launcher), events_(events), pid_(pid),
       name_("fake " + std::to_string(this->config.generation) + "." + std::to_string(this->config.index)) {
   launcher_.live[{this->config.generation, this->config.index}] = this;
 }

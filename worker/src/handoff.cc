@@ -4,40 +4,18 @@
 // RESUME. Both sides block on the link with the handoff's deadline: the old
 // worker is paused at that point and the new one is not serving yet.
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
-#include "baton/worker.h"
+#include "worker_impl.h"
 
 namespace baton {
-namespace {
 
-// LIBBATON_FAULT makes a worker fail on purpose, for rollback tests. New side:
-//   reject-schema      refuse the state as it starts loading
-//   crash-mid-restore  abort() after the first bytes of state
-//   corrupt-state      flip a byte as it arrives (the checksum catches it)
-// Old side:
-//   crash-mid-send     abort() before the state's last chunk and STATE_END leave
-std::string fault() {
-  const char* f = std::getenv("LIBBATON_FAULT");
-  return f ? f : "";
-}
-
-std::string versions_text(const std::vector<std::uint32_t>& v) {
-  std::string out;
-  for (auto x : v) out += (out.empty() ? "" : ", ") + std::to_string(x);
-  return "[" + out + "]";
-}
-
-}  // namespace
-
-void Worker::handle_handoff(const Envelope& m) {
+void Worker::Impl::handle_handoff(Envelope& m) {
   auto h = m.as<baton::Handoff>();
   auto refuse = [&](const std::string& why) { (void)channel_.send(Error{why}); };
   if (!h) return refuse("bad HANDOFF: " + h.status().message());
   if (m.fds.size() != 1) return refuse("HANDOFF must carry exactly one fd (the link)");
-  UniqueFd link(std::move(const_cast<Envelope&>(m).fds[0]));
+  UniqueFd link(std::move(m.fds[0]));
   const Deadline deadline = Channel::Clock::now() + std::chrono::milliseconds(h->timeout_ms);
 
   if (h->role == baton::Handoff::kReceiver) {
@@ -57,18 +35,17 @@ void Worker::handle_handoff(const Envelope& m) {
   source_.quiesce([this, held, deadline] { send_handoff(std::move(*held), deadline); });
 }
 
-void Worker::send_handoff(UniqueFd link_fd, Deadline deadline) {
+void Worker::Impl::send_handoff(UniqueFd link_fd, Deadline deadline) {
   if (handoff_ != HandoffStage::kSending) return;  // RESUMEd meanwhile
   Channel link(std::move(link_fd));
   // Our own failure (save_state threw) is reported, so baton rolls back at
   // once. A broken link is not ours to report: the new worker died or
   // stalled, baton sees that itself and sends RESUME either way.
   bool saving_failed = false;
-  const bool crash = fault() == "crash-mid-send";
   auto save = [&](std::ostream& out) {
     try {
       source_.save_state(out);
-      if (crash) std::abort();  // the state's last chunk and STATE_END never leave
+      if (faults_.after_save_state) faults_.after_save_state();
     } catch (...) {
       saving_failed = true;
       throw;
@@ -85,20 +62,13 @@ void Worker::send_handoff(UniqueFd link_fd, Deadline deadline) {
   (void)channel_.send(Sent{*bytes, static_cast<std::uint32_t>(connections.size())});
 }
 
-void Worker::receive_handoff(UniqueFd link_fd, Deadline deadline) {
-  Channel link(std::move(link_fd));
-  const std::string f = fault();
-  StateReceiveOptions options{target_.state_versions};
-  options.corrupt_for_test = f == "corrupt-state";
+void Worker::Impl::receive_handoff(UniqueFd link_fd, Deadline deadline) {
+  Channel link(faults_.wrap_link ? faults_.wrap_link(std::move(link_fd)) : std::move(link_fd));
   auto load = [&](std::istream& in, std::uint32_t version) {
-    if (f == "reject-schema") throw std::runtime_error("schema rejected (LIBBATON_FAULT=reject-schema)");
-    if (f == "crash-mid-restore") {
-      in.get();
-      std::abort();
-    }
+    if (faults_.before_load_state) faults_.before_load_state(in);
     target_.load_state(in, version);
   };
-  auto bytes = receive_state(link, options, load, deadline);
+  auto bytes = receive_state(link, {target_.state_versions}, load, deadline);
   if (!bytes) {
     (void)channel_.send(Error{"restoring state: " + bytes.status().message()});
     return;  // baton kills this worker and resumes the old one
@@ -114,7 +84,7 @@ void Worker::receive_handoff(UniqueFd link_fd, Deadline deadline) {
   (void)channel_.send(Restored{*bytes, count});
 }
 
-void Worker::handle_commit() {
+void Worker::Impl::handle_commit() {
   if (handoff_ == HandoffStage::kReceived) {
     handoff_ = HandoffStage::kNone;
     if (target_.commit) target_.commit();
@@ -127,7 +97,7 @@ void Worker::handle_commit() {
   }
 }
 
-void Worker::handle_resume() {
+void Worker::Impl::handle_resume() {
   if (handoff_ != HandoffStage::kSending && handoff_ != HandoffStage::kSent) return;
   handoff_ = HandoffStage::kNone;
   if (source_.resume) source_.resume();

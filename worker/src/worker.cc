@@ -1,4 +1,5 @@
 #include "baton/worker.h"
+#include "worker_impl.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -30,15 +31,29 @@ std::chrono::milliseconds before_sigterm(std::chrono::milliseconds deadline) {
 
 }  // namespace
 
-Worker::Worker(uv_loop_t* loop, Options options) : loop_(loop), options_(std::move(options)) {}
+// ---- the public API, forwarded -------------------------------------------
+
+Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Worker::~Worker() = default;
 
+bool Worker::supervised() const { return impl_->channel_.valid(); }
+std::uint64_t Worker::generation() const { return impl_->generation_; }
+std::uint32_t Worker::index() const { return impl_->index_; }
+std::vector<WorkerListener>& Worker::listeners() { return impl_->listeners_; }
+Result<UniqueFd> Worker::take_listener(std::string_view name) { return impl_->take_listener(name); }
+void Worker::on_drain(std::function<void(const DrainRequest&)> callback) { impl_->on_drain_ = std::move(callback); }
+Status Worker::ready() { return impl_->ready(); }
+void Worker::on_handoff(HandoffSource source) { impl_->source_ = std::move(source); }
+void Worker::on_restore(HandoffTarget target) { impl_->target_ = std::move(target); }
+bool Worker::awaiting_handoff() const { return impl_->awaiting_handoff(); }
+Status Worker::report_error(const std::string& message) { return impl_->report_error(message); }
+
 Result<std::unique_ptr<Worker>> Worker::create(uv_loop_t* loop, Options options) {
-  std::unique_ptr<Worker> w(new Worker(loop, std::move(options)));
+  auto impl = std::make_unique<Impl>(loop, std::move(options));
   const char* channel = std::getenv("BATON_CHANNEL_FD");
   if (channel == nullptr) {
-    if (Status st = w->bind_standalone(); !st) return st;
-    return w;
+    if (Status st = impl->bind_standalone(); !st) return st;
+    return std::unique_ptr<Worker>(new Worker(std::move(impl)));
   }
   const char* protocol = std::getenv("BATON_PROTOCOL");
   if (protocol == nullptr || std::string_view(protocol) != std::to_string(kProtocolVersion))
@@ -51,12 +66,14 @@ Result<std::unique_ptr<Worker>> Worker::create(uv_loop_t* loop, Options options)
   ::fcntl(*fd, F_SETFD, FD_CLOEXEC);
   for (const char* name : {"BATON_CHANNEL_FD", "BATON_PROTOCOL", "BATON_GENERATION", "BATON_WORKER_INDEX"})
     ::unsetenv(name);
-  if (Status st = w->handshake(UniqueFd(*fd)); !st) return st.with_context("handshake with baton");
-  w->watch_channel();
-  return w;
+  if (Status st = impl->handshake(UniqueFd(*fd)); !st) return st.with_context("handshake with baton");
+  if (Status st = impl->watch_channel(); !st) return st.with_context("watching the channel");
+  return std::unique_ptr<Worker>(new Worker(std::move(impl)));
 }
 
-Status Worker::bind_standalone() {
+// ---- Impl -------------------------------------------------------------------
+
+Status Worker::Impl::bind_standalone() {
   for (const auto& text : options_.standalone_listen) {
     auto spec = parse_listener_spec(text);
     if (!spec) return spec.status();
@@ -68,7 +85,7 @@ Status Worker::bind_standalone() {
   return Status::ok();
 }
 
-Status Worker::handshake(UniqueFd channel_fd) {
+Status Worker::Impl::handshake(UniqueFd channel_fd) {
   channel_ = Channel(std::move(channel_fd));
   Hello hello;
   hello.pid = static_cast<std::uint32_t>(::getpid());
@@ -94,7 +111,7 @@ Status Worker::handshake(UniqueFd channel_fd) {
   return Status::ok();
 }
 
-Result<UniqueFd> Worker::take_listener(std::string_view name) {
+Result<UniqueFd> Worker::Impl::take_listener(std::string_view name) {
   for (auto& l : listeners_) {
     if (l.spec.name != name) continue;
     if (!l.fd) return Status::error("listener \"" + std::string(name) + "\" was already taken");
@@ -106,69 +123,52 @@ Result<UniqueFd> Worker::take_listener(std::string_view name) {
       .with_hint("pass --listen " + std::string(name) + "=tcp://HOST:PORT to baton");
 }
 
-Status Worker::ready() {
-  if (ready_sent_ || !supervised()) return Status::ok();
+Status Worker::Impl::ready() {
+  if (ready_sent_ || !channel_.valid()) return Status::ok();
   ready_sent_ = true;
   // Without a target this worker cannot receive state: READY lets baton say so.
   if (awaiting_handoff()) return channel_.send(Standby{target_.state_versions});
   return channel_.send(Ready{});
 }
 
-Status Worker::report_error(const std::string& message) {
-  if (!supervised()) return Status::ok();
+Status Worker::Impl::report_error(const std::string& message) {
+  if (!channel_.valid()) return Status::ok();
   return channel_.send(Error{message.substr(0, kMaxStringBytes)});
 }
 
-void Worker::watch_channel() {
-  uv_poll_init(loop_, poll_.get(), channel_.fd());
-  poll_.mark_initialized();
-  poll_.get()->data = this;
+Status Worker::Impl::watch_channel() {
+  if (Status st = poll_.init(loop_, uv_poll_init, this, channel_.fd()); !st) return st;
   uv_poll_start(poll_.get(), UV_READABLE | UV_DISCONNECT, [](uv_poll_t* p, int, int) {
-    if (auto* self = static_cast<Worker*>(p->data)) self->read_channel();
+    if (auto* self = static_cast<Impl*>(p->data)) self->read_channel();
   });
+  return Status::ok();
 }
 
-void Worker::read_channel() {
+void Worker::Impl::read_channel() {
   for (;;) {
     auto r = channel_.receive();
-    if (!r) {
-      // A supervisor we cannot understand is as good as none: finish and exit.
-      deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
-      return;
-    }
-    switch (r->outcome) {
-      case Channel::Outcome::kWouldBlock:
-        return;
-      case Channel::Outcome::kClosed:
-        deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
-        return;
-      case Channel::Outcome::kMessage: {
-        const Envelope& m = r->message;
-        if (m.type == MessageType::kHandoff) {
-          handle_handoff(m);
-          continue;
-        }
-        if (m.type == MessageType::kCommit) {
-          handle_commit();
-          continue;
-        }
-        if (m.type == MessageType::kResume) {
-          handle_resume();
-          continue;
-        }
-        auto drain = m.as<Drain>();
-        if (!drain) {
-          deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
-          return;
-        }
-        deliver_drain({DrainRequest::Reason::kDrain, before_sigterm(std::chrono::milliseconds(drain->deadline_ms))});
-        return;
-      }
-    }
+    // A supervisor we cannot understand is as good as none: finish and exit.
+    if (!r || r->outcome == Channel::Outcome::kClosed)
+      return deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
+    if (r->outcome == Channel::Outcome::kWouldBlock) return;
+    if (!handle(r->message)) return;
   }
 }
 
-void Worker::deliver_drain(const DrainRequest& request) {
+bool Worker::Impl::handle(Envelope& m) {
+  switch (m.type) {
+    case MessageType::kHandoff: handle_handoff(m); return true;
+    case MessageType::kCommit: handle_commit(); return true;
+    case MessageType::kResume: handle_resume(); return true;
+    default: break;
+  }
+  auto drain = m.as<Drain>();
+  if (!drain) deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
+  else deliver_drain({DrainRequest::Reason::kDrain, before_sigterm(std::chrono::milliseconds(drain->deadline_ms))});
+  return false;
+}
+
+void Worker::Impl::deliver_drain(const DrainRequest& request) {
   // In drain mode nothing follows DRAIN: stop watching so the loop can end
   // once the application has closed its connections.
   poll_.close();

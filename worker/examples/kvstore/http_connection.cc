@@ -4,7 +4,7 @@
 
 #include <cerrno>
 
-#include "http_server.h"
+#include "stream_handle.h"
 
 namespace kvstore {
 namespace {
@@ -18,16 +18,16 @@ struct WriteRequest {
 
 }  // namespace
 
-HttpConnection::HttpConnection(HttpServer& server) : server_(server) {
+HttpConnection::HttpConnection(ConnectionOwner& server, bool is_tcp) : server_(server) {
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
+  // A TCP or pipe init on a fresh handle cannot fail (no socket is made yet).
+  (void)init_stream(server.loop(), &handle_, is_tcp);
+  handle_.handle.data = this;
 }
 
-HttpConnection* HttpConnection::accept(uv_stream_t* listener, bool is_tcp, HttpServer& server) {
-  auto* c = new HttpConnection(server);
-  if (is_tcp) uv_tcp_init(server.loop(), &c->handle_.tcp);
-  else uv_pipe_init(server.loop(), &c->handle_.pipe, 0);
-  c->handle_.handle.data = c;
+HttpConnection* HttpConnection::accept(uv_stream_t* listener, bool is_tcp, ConnectionOwner& server) {
+  auto* c = new HttpConnection(server, is_tcp);
   if (uv_accept(listener, c->stream()) != 0) {
     c->close();
     return nullptr;
@@ -39,17 +39,13 @@ HttpConnection* HttpConnection::accept(uv_stream_t* listener, bool is_tcp, HttpS
   return c;
 }
 
-HttpConnection* HttpConnection::adopt(baton::HandedConnection handed, HttpServer& server) {
+HttpConnection* HttpConnection::adopt(baton::HandedConnection handed, ConnectionOwner& server) {
   int domain = AF_INET;
   socklen_t len = sizeof domain;
   ::getsockopt(handed.fd.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len);
   const bool is_tcp = domain != AF_UNIX;
-  auto* c = new HttpConnection(server);
-  if (is_tcp) uv_tcp_init(server.loop(), &c->handle_.tcp);
-  else uv_pipe_init(server.loop(), &c->handle_.pipe, 0);
-  c->handle_.handle.data = c;
-  int rc = is_tcp ? uv_tcp_open(&c->handle_.tcp, handed.fd.get()) : uv_pipe_open(&c->handle_.pipe, handed.fd.get());
-  if (rc != 0) {
+  auto* c = new HttpConnection(server, is_tcp);
+  if (open_stream(&c->handle_, is_tcp, handed.fd.get()) != 0) {
     c->close();  // the handle owns nothing yet; handed.fd closes itself
     return nullptr;
   }

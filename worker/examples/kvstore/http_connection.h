@@ -25,20 +25,36 @@
 #include <memory>
 #include <string>
 
-#include "baton/handoff_stream.h"
+#include "baton/connection.h"
 #include "baton/uv_handle.h"
 #include "routes.h"
 
 namespace kvstore {
 
-class HttpServer;
+class HttpConnection;
+
+// What a connection needs from the server that owns it: the loop, answers to
+// requests, whether it drains, and to hear of it when it opens, goes quiet
+// (no write in flight) and is gone.
+class ConnectionOwner {
+ public:
+  virtual uv_loop_t* loop() const = 0;
+  virtual Response handle(const Request& request) = 0;
+  virtual bool draining() const = 0;
+  virtual void adopt(HttpConnection* connection) = 0;
+  virtual void on_quiet(HttpConnection* connection) = 0;
+  virtual void forget(HttpConnection* connection) = 0;
+
+ protected:
+  ~ConnectionOwner() = default;
+};
 
 class HttpConnection {
  public:
   // Accepts one pending connection from `listener` and starts reading; null on failure.
-  static HttpConnection* accept(uv_stream_t* listener, bool is_tcp, HttpServer& server);
+  static HttpConnection* accept(uv_stream_t* listener, bool is_tcp, ConnectionOwner& server);
   // Takes over a connection another worker handed over. Not read until resume().
-  static HttpConnection* adopt(baton::HandedConnection handed, HttpServer& server);
+  static HttpConnection* adopt(baton::HandedConnection handed, ConnectionOwner& server);
 
   // Drain deadline, fast stop, or COMMIT on the old side: close now, whatever
   // state (closing our fd does not end a connection another process holds).
@@ -53,7 +69,7 @@ class HttpConnection {
   baton::Result<baton::ExportedConnection> export_handoff();  // lends our fd
 
  private:
-  HttpConnection(HttpServer& server);
+  HttpConnection(ConnectionOwner& server, bool is_tcp);
   ~HttpConnection() = default;
 
   uv_stream_t* stream() { return &handle_.stream; }
@@ -70,7 +86,7 @@ class HttpConnection {
   static int on_body(http_parser* p, const char* at, std::size_t len);
   static int on_message_complete(http_parser* p);
 
-  HttpServer& server_;
+  ConnectionOwner& server_;
   uv_any_handle handle_{};
   http_parser parser_{};
   Request request_;

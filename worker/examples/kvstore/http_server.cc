@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "http_connection.h"
+#include "stream_handle.h"
 
 namespace kvstore {
 
@@ -24,25 +25,34 @@ baton::Status HttpServer::listen(baton::UniqueFd fd, const baton::ListenerSpec& 
   return baton::Status::ok();
 }
 
+namespace {
+
+// Listens on a copy of `spare`, so that stop_accepting() can close it and a
+// later start_accepting() listen again.
+baton::Status listen_on(uv_any_handle* h, bool tcp, const baton::UniqueFd& spare) {
+  int fd = ::fcntl(spare.get(), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return baton::Status::from_errno(errno, "dup listener");
+  if (int rc = open_stream(h, tcp, fd); rc != 0) {
+    ::close(fd);
+    return baton::Status::from_errno(-rc, "open listener");
+  }
+  if (int rc = uv_listen(&h->stream, SOMAXCONN, &HttpServer::on_connection); rc != 0)
+    return baton::Status::from_errno(-rc, "listen");
+  return baton::Status::ok();
+}
+
+}  // namespace
+
 void HttpServer::start_accepting() {
   for (auto& l : listeners_) {
     if (l->handle) continue;
     const bool tcp = l->spec.kind == baton::ListenerKind::kTcp;
     auto handle = std::make_unique<baton::UvHandle<uv_any_handle>>();
-    uv_any_handle* h = handle->get();
-    if (tcp) uv_tcp_init(loop_, &h->tcp);
-    else uv_pipe_init(loop_, &h->pipe, 0);
-    handle->mark_initialized();
-    int fd = ::fcntl(l->spare.get(), F_DUPFD_CLOEXEC, 3);
-    int rc = fd < 0 ? -errno : tcp ? uv_tcp_open(&h->tcp, fd) : uv_pipe_open(&h->pipe, fd);
-    if (rc == 0) {
-      h->handle.data = l.get();
-      rc = uv_listen(&h->stream, SOMAXCONN, &HttpServer::on_connection);
-    } else if (fd >= 0) {
-      ::close(fd);
-    }
-    if (rc != 0) {
-      std::fprintf(stderr, "kvstore: cannot accept on %s: %s\n", l->spec.to_string().c_str(), uv_strerror(rc));
+    auto init = [tcp](uv_loop_t* loop, uv_any_handle* h) { return init_stream(loop, h, tcp); };
+    baton::Status st = handle->init(loop_, init, l.get());
+    if (st) st = listen_on(handle->get(), tcp, l->spare);
+    if (!st) {
+      std::fprintf(stderr, "kvstore: cannot accept on %s: %s\n", l->spec.to_string().c_str(), st.message().c_str());
       continue;
     }
     l->handle = std::move(handle);

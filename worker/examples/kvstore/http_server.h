@@ -14,19 +14,18 @@
 #include <unordered_set>
 #include <vector>
 
-#include "baton/handoff_stream.h"
+#include "baton/connection.h"
 #include "baton/listener_spec.h"
 #include "baton/status.h"
 #include "baton/unique_fd.h"
 #include "baton/uv_handle.h"
+#include "http_connection.h"
 #include "kv_state.h"
 #include "routes.h"
 
 namespace kvstore {
 
-class HttpConnection;
-
-class HttpServer {
+class HttpServer final : private ConnectionOwner {
  public:
   HttpServer(uv_loop_t* loop, ServerFacts facts);
   ~HttpServer();
@@ -43,7 +42,7 @@ class HttpServer {
   void drain(std::chrono::milliseconds deadline, std::function<void()> on_done);
   // Closes every listener and connection now.
   void stop_now();
-  bool draining() const { return draining_; }
+  bool draining() const override { return draining_; }
 
   // Handoff, old side.
   void quiesce(std::function<void()> quiesced);  // stop accepting and reading; call back once no write is in flight
@@ -55,22 +54,22 @@ class HttpServer {
   void start_serving();
 
   KvState& state() { return state_; }
-
-  // For HttpConnection.
-  uv_loop_t* loop() const { return loop_; }
-  Response handle(const Request& request);
-  void adopt(HttpConnection* connection) { connections_.insert(connection); }
-  void forget(HttpConnection* connection);
-  void on_quiet(HttpConnection* connection);
+  static void on_connection(uv_stream_t* listener, int status);
 
  private:
+  // ConnectionOwner, for the connections.
+  uv_loop_t* loop() const override { return loop_; }
+  Response handle(const Request& request) override;
+  void adopt(HttpConnection* connection) override { connections_.insert(connection); }
+  void on_quiet(HttpConnection* connection) override;
+  void forget(HttpConnection* connection) override;
+
   struct Listener {
     baton::ListenerSpec spec;
     baton::UniqueFd spare;  // dup'd again for each start_accepting()
     std::unique_ptr<baton::UvHandle<uv_any_handle>> handle;  // set while accepting
     HttpServer* server = nullptr;
   };
-  static void on_connection(uv_stream_t* listener, int status);
   void maybe_done();
   void maybe_quiesced();
 

@@ -1,6 +1,9 @@
 // kvstore: the example worker. An HTTP/1.1 key-value store that runs under
 // baton (listeners, READY, DRAIN, and in handoff mode its store and open
 // connections move to the next binary) or alone with --listen.
+//
+// main() reads top to bottom as what a worker does: parse flags, connect to
+// baton, listen, say how to drain and how to hand off, then READY and run.
 #include <CLI/CLI.hpp>
 #include <cereal/archives/portable_binary.hpp>
 #include <uv.h>
@@ -10,6 +13,7 @@
 #include <cstring>
 #include <unistd.h>
 
+#include "baton/uv_handle.h"
 #include "baton/worker.h"
 #include "http_server.h"
 #include "kv_state.h"
@@ -21,77 +25,75 @@ CEREAL_CLASS_VERSION(kvstore::KvState, KVSTORE_STATE_VERSION)
 
 namespace {
 
+using baton::DrainRequest;
+using kvstore::HttpServer;
+
 void log(const std::string& line) {
   std::fprintf(stderr, "kvstore[%d]: %s\n", static_cast<int>(::getpid()), line.c_str());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"kvstore: example baton worker, an HTTP/1.1 key-value store.\n"
-               "Under baton it serves the listeners baton passes; alone it binds --listen."};
+struct Flags {
   std::vector<std::string> listen{"http=tcp://127.0.0.1:8080"};
-  app.add_option("-l,--listen", listen, "when run without baton: NAME=URL to bind (default http=tcp://127.0.0.1:8080)")
-      ->type_name("NAME=URL");
   unsigned standalone_drain_ms = 30'000;
-  app.add_option("--drain-ms", standalone_drain_ms, "when run without baton: how long SIGTERM lets connections finish");
   std::vector<std::uint32_t> extra_versions;
-  app.add_option("--accept-state-version", extra_versions,
-                 "handoff mode: also load this (newer) state version, repeatable; this build writes version " +
-                     std::to_string(KVSTORE_STATE_VERSION));
-  CLI11_PARSE(app, argc, argv);
+};
 
-  uv_loop_t* loop = uv_default_loop();
-  auto worker = baton::Worker::create(loop, {.name = "kvstore 0.1.0", .standalone_listen = listen});
-  if (!worker) {
-    log(worker.status().message());
-    return 1;
-  }
-  baton::Worker& w = **worker;
-
-  kvstore::HttpServer server(loop, {.pid = ::getpid(), .generation = w.generation(), .worker_index = w.index(),
-                                    .state_version = KVSTORE_STATE_VERSION});
-  for (auto& l : w.listeners()) {
-    if (baton::Status st = server.listen(std::move(l.fd), l.spec); !st) {
-      log(st.message());
-      return 1;
+// How kvstore stops: by DRAIN from baton, or by SIGTERM/SIGINT when alone.
+class Stopping {
+ public:
+  Stopping(uv_loop_t* loop, HttpServer& server, std::chrono::milliseconds signal_deadline)
+      : server_(server), signal_deadline_(signal_deadline) {
+    for (auto [handle, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT}}) {
+      if (!handle->init(loop, uv_signal_init, this)) continue;
+      uv_signal_start(handle->get(), [](uv_signal_t* s, int n) {
+        if (auto* self = static_cast<Stopping*>(s->data))
+          self->drain(self->signal_deadline_, std::string("SIG") + sigabbrev_np(n), true);
+      }, signum);
     }
-    log("serving " + l.spec.to_string());
   }
 
-  // Stopping: by DRAIN from baton, or by SIGTERM/SIGINT when alone.
-  baton::UvHandle<uv_signal_t> sigterm, sigint;
-  auto stop_signals = [&] {
-    sigterm.close();
-    sigint.close();
-  };
   // A signal while draining means "now" (baton's SIGTERM after the deadline,
   // a second Ctrl-C); a DRAIN while draining (Ctrl-C reached us and baton
   // both) changes nothing.
-  auto drain = [&](std::chrono::milliseconds deadline, const std::string& why, bool signal) {
-    if (server.draining()) {
-      if (!signal) return;
+  void drain(std::chrono::milliseconds deadline, const std::string& why, bool by_signal) {
+    if (server_.draining()) {
+      if (!by_signal) return;
       log("stopping now (" + why + ")");
-      return server.stop_now();
+      return server_.stop_now();
     }
     log("draining (" + why + "): finishing open connections within " + std::to_string(deadline.count()) + " ms");
-    server.drain(deadline, [&] {
+    server_.drain(deadline, [this] {
       log("drained; exiting");
-      stop_signals();
+      stop_watching_signals();
     });
-  };
-  w.on_drain([&](const baton::DrainRequest& d) {
-    drain(d.deadline, d.reason == baton::DrainRequest::Reason::kDrain ? "DRAIN from baton" : "baton is gone", false);
-  });
+  }
+  // Nothing else keeps the loop alive once the server has closed everything.
+  void stop_watching_signals() {
+    sigterm_.close();
+    sigint_.close();
+  }
 
-  // Handoff mode: the store and every open connection move to the next binary.
+ private:
+  HttpServer& server_;
+  std::chrono::milliseconds signal_deadline_;
+  baton::UvHandle<uv_signal_t> sigterm_, sigint_;
+};
+
+void drain_on_request(baton::Worker& w, Stopping& stopping) {
+  w.on_drain([&](const DrainRequest& d) {
+    stopping.drain(d.deadline, d.reason == DrainRequest::Reason::kDrain ? "DRAIN from baton" : "baton is gone", false);
+  });
+}
+
+// Old side of a handoff: the store and every open connection move to the next binary.
+void hand_off_on_request(baton::Worker& w, HttpServer& server, Stopping& stopping) {
   w.on_handoff({
       .state_version = KVSTORE_STATE_VERSION,
       .quiesce = [&](std::function<void()> quiesced) { server.quiesce(std::move(quiesced)); },
       .save_state =
           [&](std::ostream& out) {
-            cereal::PortableBinaryOutputArchive ar(out);
-            ar(server.state());
+            cereal::PortableBinaryOutputArchive archive(out);
+            archive(server.state());
           },
       .export_connections = [&] { return server.export_connections(); },
       .resume =
@@ -103,9 +105,14 @@ int main(int argc, char** argv) {
           [&] {
             log("handed off; exiting");
             server.abandon();
-            stop_signals();
+            stopping.stop_watching_signals();
           },
   });
+}
+
+// New side: load the predecessor's store (any schema up to ours, plus
+// --accept-state-version) and adopt its connections; serve on COMMIT.
+void restore_on_request(baton::Worker& w, HttpServer& server, const std::vector<std::uint32_t>& extra_versions) {
   std::vector<std::uint32_t> loads;
   for (std::uint32_t v = 1; v <= KVSTORE_STATE_VERSION; ++v) loads.push_back(v);
   loads.insert(loads.end(), extra_versions.begin(), extra_versions.end());
@@ -113,8 +120,8 @@ int main(int argc, char** argv) {
       .state_versions = loads,
       .load_state =
           [&](std::istream& in, std::uint32_t) {
-            cereal::PortableBinaryInputArchive ar(in);
-            ar(server.state());
+            cereal::PortableBinaryInputArchive archive(in);
+            archive(server.state());
           },
       .adopt_connections = [&](std::vector<baton::HandedConnection> c) { server.adopt_connections(std::move(c)); },
       .commit =
@@ -123,18 +130,46 @@ int main(int argc, char** argv) {
             server.start_serving();
           },
   });
+}
 
-  struct SignalCtx {
-    std::function<void(int)> fn;
-  } ctx{[&](int signum) {
-    drain(std::chrono::milliseconds(standalone_drain_ms), std::string("SIG") + sigabbrev_np(signum), true);
-  }};
-  for (auto [handle, signum] : {std::pair{&sigterm, SIGTERM}, std::pair{&sigint, SIGINT}}) {
-    uv_signal_init(loop, handle->get());
-    handle->mark_initialized();
-    handle->get()->data = &ctx;
-    uv_signal_start(handle->get(), [](uv_signal_t* s, int n) { static_cast<SignalCtx*>(s->data)->fn(n); }, signum);
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvstore: example baton worker, an HTTP/1.1 key-value store.\n"
+               "Under baton it serves the listeners baton passes; alone it binds --listen."};
+  Flags flags;
+  app.add_option("-l,--listen", flags.listen,
+                 "when run without baton: NAME=URL to bind (default http=tcp://127.0.0.1:8080)")
+      ->type_name("NAME=URL");
+  app.add_option("--drain-ms", flags.standalone_drain_ms,
+                 "when run without baton: how long SIGTERM lets connections finish");
+  app.add_option("--accept-state-version", flags.extra_versions,
+                 "handoff mode: also load this (newer) state version, repeatable; this build writes version " +
+                     std::to_string(KVSTORE_STATE_VERSION));
+  CLI11_PARSE(app, argc, argv);
+
+  uv_loop_t* loop = uv_default_loop();
+  auto worker = baton::Worker::create(loop, {.name = "kvstore 0.1.0", .standalone_listen = flags.listen});
+  if (!worker) {
+    log(worker.status().message());
+    return 1;
   }
+  baton::Worker& w = **worker;
+
+  HttpServer server(loop, {.pid = ::getpid(), .generation = w.generation(), .worker_index = w.index(),
+                           .state_version = KVSTORE_STATE_VERSION});
+  for (auto& l : w.listeners()) {
+    if (baton::Status st = server.listen(std::move(l.fd), l.spec); !st) {
+      log(st.message());
+      return 1;
+    }
+    log("serving " + l.spec.to_string());
+  }
+
+  Stopping stopping(loop, server, std::chrono::milliseconds(flags.standalone_drain_ms));
+  drain_on_request(w, stopping);
+  hand_off_on_request(w, server, stopping);
+  restore_on_request(w, server, flags.extra_versions);
 
   // While a predecessor's state is on its way, accept nothing: COMMIT starts it.
   if (!w.awaiting_handoff()) server.start_accepting();

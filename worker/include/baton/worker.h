@@ -24,18 +24,18 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "baton/channel.h"
-#include "baton/handoff_stream.h"
-#include "baton/listener_socket.h"
+// Only small value types: a worker's build needs libuv and the standard
+// library, not the codec or cereal (a test target compiles against exactly these).
+#include "baton/connection.h"
 #include "baton/listener_spec.h"
 #include "baton/status.h"
 #include "baton/unique_fd.h"
-#include "baton/uv_handle.h"
 
 namespace baton {
 
@@ -100,62 +100,40 @@ class Worker {
   // most handshake_timeout. Errors say what is wrong with the environment.
   static Result<std::unique_ptr<Worker>> create(uv_loop_t* loop, Options options);
   ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
 
-  bool supervised() const { return channel_.valid(); }
-  std::uint64_t generation() const { return generation_; }  // 0 when standalone
-  std::uint32_t index() const { return index_; }
+  bool supervised() const;
+  std::uint64_t generation() const;  // 0 when standalone
+  std::uint32_t index() const;
 
-  std::vector<WorkerListener>& listeners() { return listeners_; }
+  std::vector<WorkerListener>& listeners();
   // Takes the fd of the listener called `name`; the caller owns it from now on.
   Result<UniqueFd> take_listener(std::string_view name);
 
   // Called once, when it is time to stop accepting and finish.
-  void on_drain(std::function<void(const DrainRequest&)> callback) { on_drain_ = std::move(callback); }
+  void on_drain(std::function<void(const DrainRequest&)> callback);
   // Tells the supervisor this worker accepts connections now. Call once,
   // after listening; until then the previous generation keeps serving.
   Status ready();
   // Handoff mode. Register both to take part; a worker without a source
   // refuses to hand off, one without a target cannot receive.
-  void on_handoff(HandoffSource source) { source_ = std::move(source); }
-  void on_restore(HandoffTarget target) { target_ = std::move(target); }
+  void on_handoff(HandoffSource source);
+  void on_restore(HandoffTarget target);
   // True when a previous generation will hand over its state: do not accept
   // yet; ready() then says STANDBY and target.commit() says when to start.
-  bool awaiting_handoff() const { return standby_ && target_.load_state != nullptr; }
+  bool awaiting_handoff() const;
 
   // Tells the supervisor this worker cannot start (bad config, missing data…)
   // before READY: baton logs `message` and keeps the previous generation.
   // The worker should exit afterwards.
   Status report_error(const std::string& message);
 
- private:
-  Worker(uv_loop_t* loop, Options options);
-  Status handshake(UniqueFd channel_fd);
-  Status bind_standalone();
-  void watch_channel();
-  void read_channel();
-  void deliver_drain(const DrainRequest& request);
-  // handoff.cc
-  void handle_handoff(const Envelope& message);
-  void send_handoff(UniqueFd link, Deadline deadline);
-  void receive_handoff(UniqueFd link, Deadline deadline);
-  void handle_commit();
-  void handle_resume();
+  class Impl;  // worker/src/worker_impl.h
 
-  uv_loop_t* loop_;
-  Options options_;
-  std::uint64_t generation_ = 0;
-  std::uint32_t index_ = 0;
-  std::vector<WorkerListener> listeners_;
-  std::vector<BoundListener> standalone_;  // keeps unix socket paths owned while standalone
-  std::function<void(const DrainRequest&)> on_drain_;
-  bool ready_sent_ = false;
-  bool drain_delivered_ = false;
-  bool standby_ = false;  // WELCOME asked for STANDBY
-  HandoffSource source_;
-  HandoffTarget target_;
-  enum class HandoffStage { kNone, kSending, kSent, kReceived } handoff_ = HandoffStage::kNone;
-  Channel channel_;
-  UvHandle<uv_poll_t> poll_;  // after channel_: stops watching before the fd closes
+ private:
+  explicit Worker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace baton

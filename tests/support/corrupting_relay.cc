@@ -1,0 +1,27 @@
+#include "support/corrupting_relay.h"
+
+#include <vector>
+
+namespace testing_support {
+
+std::thread start_corrupting_relay(baton::Channel from, baton::Channel to) {
+  return std::thread([from = std::move(from), to = std::move(to)]() mutable {
+    using namespace std::chrono_literals;
+    bool corrupted = false;
+    for (;;) {
+      auto r = from.receive_wait(30s);
+      if (!r || r->outcome != baton::Channel::Outcome::kMessage) return;
+      baton::Envelope& m = r->message;
+      if (m.type == baton::MessageType::kStateChunk && !corrupted && !m.body.empty()) {
+        m.body.back() ^= 0x5A;
+        corrupted = true;
+      }
+      std::vector<int> fds;
+      for (const auto& fd : m.fds) fds.push_back(fd.get());
+      if (!to.send_raw(m.type, m.body, fds, baton::Channel::Clock::now() + 30s)) return;
+      if (m.type == baton::MessageType::kHandoffEnd) return;
+    }
+  });
+}
+
+}  // namespace testing_support

@@ -1,0 +1,63 @@
+// Worker::Impl: libbaton's side of the channel. Everything a worker author
+// does not need to see lives here: the channel, its poll handle, the
+// handshake, and the handoff (handoff.cc).
+//
+// Message order, as PROTOCOL.md gives it: HELLO -> WELCOME, then READY (or
+// STANDBY), then DRAIN; or, in handoff mode, HANDOFF -> SENT/RESTORED ->
+// COMMIT or RESUME. Everything runs on the loop's thread.
+#pragma once
+
+#include <uv.h>
+
+#include "baton/channel.h"
+#include "baton/handoff_stream.h"
+#include "baton/listener_socket.h"
+#include "baton/uv_handle.h"
+#include "baton/worker.h"
+#include "handoff_faults.h"
+
+namespace baton {
+
+class Worker::Impl {
+ public:
+  Impl(uv_loop_t* loop, Options options) : loop_(loop), options_(std::move(options)) {}
+
+  Status handshake(UniqueFd channel_fd);
+  Status bind_standalone();
+  Status watch_channel();
+  Result<UniqueFd> take_listener(std::string_view name);
+  Status ready();
+  Status report_error(const std::string& message);
+  bool awaiting_handoff() const { return standby_ && target_.load_state != nullptr; }
+
+  uv_loop_t* loop_;
+  Options options_;
+  std::uint64_t generation_ = 0;
+  std::uint32_t index_ = 0;
+  std::vector<WorkerListener> listeners_;
+  std::vector<BoundListener> standalone_;  // keeps unix socket paths owned while standalone
+  std::function<void(const DrainRequest&)> on_drain_;
+  HandoffSource source_;
+  HandoffTarget target_;
+  Channel channel_;
+  UvHandle<uv_poll_t> poll_;  // after channel_: stops watching before the fd closes
+
+ private:
+  void read_channel();
+  bool handle(Envelope& message);  // false: stop reading
+  void deliver_drain(const DrainRequest& request);
+  // handoff.cc
+  void handle_handoff(Envelope& message);
+  void send_handoff(UniqueFd link, Deadline deadline);
+  void receive_handoff(UniqueFd link, Deadline deadline);
+  void handle_commit();
+  void handle_resume();
+
+  bool ready_sent_ = false;
+  bool drain_delivered_ = false;
+  bool standby_ = false;  // WELCOME asked for STANDBY
+  enum class HandoffStage { kNone, kSending, kSent, kReceived } handoff_ = HandoffStage::kNone;
+  const HandoffFaults faults_ = handoff_faults();
+};
+
+}  // namespace baton
