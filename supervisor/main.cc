@@ -52,10 +52,23 @@ int exit_code_for_spawn_error(const baton::Status& st) {
   }
 }
 
+// The signals baton acts on. Blocked from main's first line until their
+// handlers are in place, so that one sent while baton starts (ExecReload
+// right after start) waits, and becomes the queued upgrade, instead of
+// killing it by its default action.
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGQUIT}) sigaddset(&set, s);
+  return set;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace baton;
+  const sigset_t handled = handled_signals();
+  ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   ParsedOptions parsed = parse_options(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   Options& options = *parsed.options;
@@ -90,7 +103,10 @@ int main(int argc, char** argv) {
   {
     ProcessLauncher launcher(&loop, listeners);
     Supervisor supervisor(&loop, std::move(options), launcher);
-    if (Status st = supervisor.start(); !st) {
+    Status st = supervisor.start();
+    // Handlers are installed: what arrived meanwhile is delivered now.
+    ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
+    if (!st) {
       spdlog::error("{}", st.message());
       code = exit_code_for_spawn_error(st);
     } else {

@@ -2,7 +2,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
+#include <string_view>
 #include <set>
 
 #include "duration.h"
@@ -26,18 +28,35 @@ Exit codes:
   2    bad command line           126  worker not executable    127  worker not found
 )";
 
-// Adds a duration flag that is parsed with parse_duration(), so errors say how to write it.
-void add_duration(CLI::App* app, const std::string& name, std::chrono::milliseconds& out,
-                  const std::string& help) {
+// The shortest timeout that can work: a worker needs some time to start,
+// finish its requests, or hand over.
+constexpr std::chrono::milliseconds kMinTimeout{100};
+
+// Adds a duration flag that is parsed with parse_duration(), so errors say
+// how to write it; `min` refuses values that cannot work.
+void add_duration(CLI::App* app, const std::string& name, std::chrono::milliseconds& out, const std::string& help,
+                  std::chrono::milliseconds min = kMinTimeout) {
   app->add_option_function<std::string>(
          name,
-         [&out, name](const std::string& text) {
+         [&out, name, min](const std::string& text) {
            auto d = parse_duration(text);
            if (!d) throw CLI::ValidationError(name, d.status().message());
+           if (*d < min)
+             throw CLI::ValidationError(name, text + " is too short to work; use at least " + format_duration(min));
            out = *d;
          },
          help + " (default " + format_duration(out) + ")")
       ->type_name("DURATION");
+}
+
+// Everything after the first `--` is the worker's command. Returns baton's
+// own arguments, in the reversed order CLI11's parse(vector) wants.
+std::vector<std::string> split_worker_command(int argc, char** argv, std::vector<std::string>& command) {
+  std::vector<std::string> own;
+  int i = 1;
+  for (; i < argc && std::string_view(argv[i]) != "--"; ++i) own.emplace_back(argv[i]);
+  for (++i; i < argc; ++i) command.emplace_back(argv[i]);
+  return {own.rbegin(), own.rend()};
 }
 
 }  // namespace
@@ -58,12 +77,21 @@ ParsedOptions parse_options(int argc, char** argv) {
                   "NAME=tcp://HOST:PORT, NAME=udp://HOST:PORT, NAME=unix:///PATH[?mode=0660];\n"
                   "under systemd socket activation, a NAME from LISTEN_FDNAMES uses that socket")
       ->type_name("NAME=URL");
-  run->add_option("-w,--workers", o.workers, "worker processes per generation (default 1)")
-      ->check(CLI::Range(1u, 256u));
+  run->add_option("-w,--workers", o.workers, "worker processes per generation, 1 to 256 (default 1)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+            if (!digits) return "\"" + text + "\" is not a number; give a worker count from 1 to 256";
+            if (text.size() > 3 || std::stoul(text) < 1 || std::stoul(text) > 256)
+              return text + " is not in range 1 to 256";
+            return "";
+          },
+          "1..256"));
   add_duration(run, "--ready-timeout", o.ready_timeout, "how long a new worker has to say READY");
   add_duration(run, "--drain-timeout", o.drain_timeout,
                "how long an old worker has to finish its requests before SIGTERM");
-  add_duration(run, "--kill-timeout", o.kill_timeout, "how long after SIGTERM before SIGKILL");
+  add_duration(run, "--kill-timeout", o.kill_timeout, "how long after SIGTERM before SIGKILL (0: at once)",
+               std::chrono::milliseconds(0));
   std::string mode = "drain";
   run->add_option("--mode", mode,
                   "drain: new workers accept beside the old, which drain (default);\n"
@@ -78,12 +106,19 @@ ParsedOptions parse_options(int argc, char** argv) {
   std::string format = "text";
   run->add_option("--log-format", format, "text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
+  // Shown in --help; the words after `--` are split off before parsing, so
+  // that they always belong to the worker (its own --flags included).
   run->add_option("command", o.command, "the worker binary and its arguments, after --")
-      ->type_name("-- WORKER [ARGS...]")
-      ->required();
+      ->type_name("-- WORKER [ARGS...]");
 
+  std::vector<std::string> args = split_worker_command(argc, argv, o.command);
   try {
-    app.parse(argc, argv);
+    app.parse(std::move(args));
+    if (run->parsed() && o.command.empty())
+      throw CLI::ValidationError("-- WORKER", "no worker command; end baton's options with -- WORKER [ARGS...]");
+    if (run->parsed() && listen.empty() && std::getenv("LISTEN_FDS") == nullptr)
+      throw CLI::ValidationError("--listen", "no listeners; pass --listen NAME=URL (for example "
+                                             "http=tcp://127.0.0.1:8080), or start baton under systemd socket activation");
     std::set<std::string> names;
     for (const auto& text : listen) {
       auto spec = parse_listener_spec(text);

@@ -66,6 +66,11 @@ void HttpServer::stop_accepting() {
   for (auto& l : listeners_) l->handle.reset();
 }
 
+void HttpServer::close_listeners() {
+  stop_accepting();
+  for (auto& l : listeners_) l->spare.reset();
+}
+
 void HttpServer::on_connection(uv_stream_t* listener, int status) {
   auto* l = static_cast<Listener*>(listener->data);
   if (l == nullptr || status < 0) return;
@@ -87,7 +92,7 @@ void HttpServer::drain(std::chrono::milliseconds deadline, std::function<void()>
   if (draining_) return;
   draining_ = true;
   on_done_ = std::move(on_done);
-  stop_accepting();
+  close_listeners();
   deadline_.start(deadline, [this] { stop_now(); });
   maybe_done();
 }

@@ -37,7 +37,10 @@ class HttpServer final : private ConnectionOwner {
   // (baton, the next generation), and we keep a dup to start again.
   void stop_accepting();
 
-  // Stops accepting; `on_done` runs once the last connection has closed
+  // Closes every copy of the listening sockets for good: draining is final,
+  // and a baton restarted after its predecessor died must be able to bind them.
+  void close_listeners();
+  // Closes the listeners; `on_done` runs once the last connection has closed
   // (connections still open at `deadline` are closed then).
   void drain(std::chrono::milliseconds deadline, std::function<void()> on_done);
   // Closes every listener and connection now.

@@ -61,7 +61,9 @@ class Stopping {
       log("stopping now (" + why + ")");
       return server_.stop_now();
     }
-    log("draining (" + why + "): finishing open connections within " + std::to_string(deadline.count()) + " ms");
+    server_.close_listeners();
+    log("draining (" + why + "): listeners closed; finishing open connections within " +
+        std::to_string(deadline.count()) + " ms");
     server_.drain(deadline, [this] {
       log("drained; exiting");
       stop_watching_signals();
