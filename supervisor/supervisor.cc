@@ -177,9 +177,9 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role)
   gen.slots.resize(options_.workers);
   for (std::uint32_t i = 0; i < options_.workers; ++i) {
     if (Status st = spawn_slot(gen, i); !st) {
-      // Take back what did start; it never served anything.
+      // Take back what did start; it never served anything. The caller says why.
       gen.role = Generation::Role::kRetiring;
-      gen.for_each_worker([](WorkerHandle& w) { w.reject("its generation could not start"); });
+      gen.for_each_worker([](WorkerHandle& w) { w.abandon("its generation could not start"); });
       return st;
     }
   }
@@ -190,7 +190,7 @@ void Supervisor::begin_upgrade() {
   const std::uint64_t g = next_generation_++;
   spdlog::info("upgrade to {} started: {}", gen_name(g), options_.command[0]);
   if (Status st = spawn_generation(g, Generation::Role::kCandidate); !st) {
-    spdlog::error("upgrade to {} failed: {}; {} keeps serving", gen_name(g), st.message(), gen_name(active_));
+    spdlog::error("upgrade to {} failed: {}; {}", gen_name(g), st.message(), who_serves());
     return;
   }
   candidate_ = g;
@@ -209,17 +209,35 @@ void Supervisor::promote(Generation& candidate, const std::string& how) {
 
 void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
   if (candidate.role != Generation::Role::kCandidate) return;  // already failed
-  spdlog::error("upgrade to {} failed: {}; {} keeps serving", gen_name(candidate.number), why, gen_name(active_));
   candidate.role = Generation::Role::kRetiring;
-  candidate.for_each_worker([&](WorkerHandle& w) { w.reject(gen_name(candidate.number) + " abandoned"); });
   if (handoff_) {
     // The old workers still hold everything: they serve on as if nothing happened.
     if (Generation* old = find(active_)) old->for_each_worker([](WorkerHandle& w) { w.resume(); });
     handoff_.reset();
   }
+  // One line, cause first; then the candidate's workers go without a line each.
+  spdlog::error("upgrade to {} failed: {}; {}", gen_name(candidate.number), why, who_serves());
+  candidate.for_each_worker([&](WorkerHandle& w) {
+    // A new worker that already accepts (drain mode) finishes what it
+    // accepted, like any drained worker; killing it would reset its clients.
+    if (w.state() == WorkerState::kReady) w.drain(options_.drain_timeout);
+    else w.abandon(gen_name(candidate.number) + " abandoned");
+  });
   candidate_ = 0;
   state_ = State::kServing;
   run_pending_upgrade();
+}
+
+// What the log can truthfully say about the serving generation after a failed upgrade.
+std::string Supervisor::who_serves() {
+  Generation* active = find(active_);
+  if (active == nullptr) return "no generation is serving";
+  std::size_t serving = 0;
+  for (const auto& slot : active->slots)
+    if (slot.worker && slot.worker->state() == WorkerState::kReady) ++serving;
+  if (serving == active->slots.size()) return gen_name(active->number) + " keeps serving";
+  return gen_name(active->number) + " serves on with " + std::to_string(serving) + " of " +
+         std::to_string(active->slots.size()) + " workers (the others are restarting)";
 }
 
 void Supervisor::retire(Generation& gen, const std::function<void(WorkerHandle&)>& each_worker) {

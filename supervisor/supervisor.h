@@ -102,6 +102,7 @@ class Supervisor final : private WorkerEvents {
   Status link_pair(WorkerHandle& from, WorkerHandle& to);
   void commit_handoff(Generation& candidate);
   void fail_upgrade(Generation& candidate, const std::string& why);
+  std::string who_serves();
   // Retiring: the generation serves no more, its workers are not restarted,
   // and collect_finished() forgets it once they are gone.
   void drain_generation(Generation& gen);      // DRAIN: finish what is in flight

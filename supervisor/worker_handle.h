@@ -92,7 +92,10 @@ class WorkerHandle {
   // SIGTERM now, SIGKILL after kill_timeout.
   virtual void terminate() = 0;
   // Kills the worker now; `reason` comes back in WorkerExit::rejected.
+  // reject() logs why (the worker's own fault); abandon() does not, because
+  // its owner has already said why in one line for the whole generation.
   virtual void reject(const std::string& reason) = 0;
+  virtual void abandon(const std::string& reason) = 0;
 
   // Handoff mode.
   // The state versions a standby worker said it loads.

@@ -186,8 +186,8 @@ void WorkerProcess::read_channel() {
 
 void WorkerProcess::handle(const Envelope& m) {
   const std::string got = message_type_name(static_cast<std::uint16_t>(m.type));
-  if (!m.fds.empty())
-    return reject("protocol error: " + got + " carried " + std::to_string(m.fds.size()) +
+  if (!m.fds.empty() || m.fds_lost)
+    return reject("protocol error: " + got + " carried " + (m.fds_lost ? "more" : std::to_string(m.fds.size())) +
                   " fds; workers never send fds (they were closed)");
   if ((m.type == MessageType::kError || m.type == MessageType::kSent) && late_handoff_reply_ok_)
     return ignore_late_handoff_reply(got);
@@ -284,8 +284,18 @@ void WorkerProcess::terminate() {
 
 void WorkerProcess::reject(const std::string& reason) {
   if (state_ == State::kExited || !rejected_.empty()) return;
-  rejected_ = reason;
   spdlog::error("{} rejected: {}; killing it", name_, reason);
+  kill_now(reason);
+}
+
+void WorkerProcess::abandon(const std::string& reason) {
+  if (state_ == State::kExited || !rejected_.empty()) return;
+  spdlog::debug("{}: {}; killing it", name_, reason);
+  kill_now(reason);
+}
+
+void WorkerProcess::kill_now(const std::string& reason) {
+  rejected_ = reason;
   uv_poll_stop(poll_.get());
   deadline_.stop();
   send_signal(SIGKILL);

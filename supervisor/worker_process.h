@@ -58,6 +58,7 @@ class WorkerProcess final : public WorkerHandle {
   void drain(std::chrono::milliseconds drain_timeout) override;
   void terminate() override;
   void reject(const std::string& reason) override;
+  void abandon(const std::string& reason) override;
 
   const std::vector<std::uint32_t>& state_versions() const override { return state_versions_; }
   Status begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted_versions,
@@ -83,6 +84,7 @@ class WorkerProcess final : public WorkerHandle {
   void terminate_after(std::chrono::milliseconds grace, const char* what);
   void escalate_to_kill();
   void ignore_late_handoff_reply(const std::string& what);
+  void kill_now(const std::string& reason);
 
   WorkerConfig config_;
   const std::vector<BoundListener>& listeners_;  // owned by the launcher, outlives workers

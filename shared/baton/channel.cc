@@ -158,9 +158,13 @@ Result<Channel::Datagram> Channel::recv_one() {
     }
   }
   if (n == 0 && d.fds.empty()) return Datagram{Outcome::kClosed, {}, {}};
-  if (msg.msg_flags & MSG_CTRUNC)
-    return Status::error("control data truncated (more than " + std::to_string(kMaxFdsPerDatagram) +
-                         " fds in one datagram); the fds were closed");
+  // No peer can send more fds than our buffer holds (SCM_MAX_FD), so a
+  // truncated control message means the kernel could not install them here
+  // (EMFILE): the message arrived, its fds did not. The caller decides.
+  if (msg.msg_flags & MSG_CTRUNC) {
+    d.fds.clear();
+    d.fds_lost = true;
+  }
   if (msg.msg_flags & MSG_TRUNC)
     return Status::error("message larger than the limit of " + std::to_string(kMaxMessageSize) + " bytes");
   if (foreign_cmsg) return Status::error("unexpected control message (only SCM_RIGHTS is allowed)");
@@ -181,13 +185,13 @@ Result<Channel::Received> Channel::reassemble(Datagram& d) {
       return Status::error("expected an FDS continuation of " +
                            message_type_name(static_cast<std::uint16_t>(pending_.type)) + ", got " + what);
     if (h.body_length != 0) return Status::error("FDS continuation carries a body");
-    if (h.fd_count != want || d.fds.size() != want)
+    if (h.fd_count != want || (d.fds.size() != want && !d.fds_lost))
       return Status::error("FDS continuation: expected " + std::to_string(want) + " fds, header says " +
                            std::to_string(h.fd_count) + ", received " + std::to_string(d.fds.size()));
   } else {
     if (continuation) return Status::error("FDS continuation without a message to continue");
     std::uint32_t want = std::min(h.fd_count, kMaxFdsPerDatagram);
-    if (d.fds.size() != want)
+    if (d.fds.size() != want && !d.fds_lost)
       return Status::error(what + " announces " + std::to_string(h.fd_count) + " fds; the datagram carried " +
                            std::to_string(d.fds.size()) + " (expected " + std::to_string(want) + ")");
     pending_ = Envelope{static_cast<MessageType>(h.type),
@@ -195,7 +199,8 @@ Result<Channel::Received> Channel::reassemble(Datagram& d) {
     fds_expected_ = h.fd_count;
     partial_ = true;
   }
-  fds_expected_ -= static_cast<std::uint32_t>(d.fds.size());
+  fds_expected_ -= d.fds_lost ? std::min(fds_expected_, kMaxFdsPerDatagram) : static_cast<std::uint32_t>(d.fds.size());
+  pending_.fds_lost = pending_.fds_lost || d.fds_lost;
   for (auto& fd : d.fds) pending_.fds.push_back(std::move(fd));
   if (fds_expected_ > 0) return Received{Outcome::kWouldBlock, {}};
   partial_ = false;

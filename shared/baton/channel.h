@@ -2,8 +2,10 @@
 // framed protocol of PROTOCOL.md, with fds attached through SCM_RIGHTS.
 //
 // The channel treats its peer as untrusted: every datagram is checked (size,
-// header, cmsg level/type, MSG_CTRUNC, announced vs. received fd counts) and
-// any fd that arrives with a bad datagram is closed before the error returns.
+// header, cmsg level/type, announced vs. received fd counts) and any fd that
+// arrives with a bad datagram is closed before the error returns. A message
+// whose fds the kernel could not install (MSG_CTRUNC: our open-files limit)
+// still arrives, marked fds_lost, so the receiver can refuse it and go on.
 // Message ORDER is the caller's business (it knows which message it expects).
 //
 // Not thread-safe; one owner. I/O never blocks unless the call says so.
@@ -31,6 +33,9 @@ struct Envelope {
   MessageType type{};
   std::vector<std::uint8_t> body;
   std::vector<UniqueFd> fds;
+  // The message arrived but the kernel could not give us its fds (this
+  // process was at its open-files limit); `fds` holds none of them.
+  bool fds_lost = false;
 
   // Decodes the body as M; fails if the type is not M's.
   template <class M> Result<M> as() const {
@@ -101,6 +106,7 @@ class Channel {
     Outcome outcome = Outcome::kWouldBlock;
     std::span<const std::uint8_t> bytes;
     std::vector<UniqueFd> fds;
+    bool fds_lost = false;  // MSG_CTRUNC: see Envelope::fds_lost
   };
   Result<Datagram> recv_one();
   // Checks the frame and joins FDS continuations to their message.

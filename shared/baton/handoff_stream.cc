@@ -233,6 +233,9 @@ Result<std::vector<HandedConnection>> receive_connections(Channel& link, std::ui
     }
     auto batch = m->as<Connections>();
     if (!batch) return batch.status().with_context("handoff stream");
+    if (m->fds_lost)
+      return Status::error("the connections' fds could not be received: this worker is at its open-files limit")
+          .with_hint("raise the worker's limit (ulimit -n, LimitNOFILE=)");
     if (batch->connections.size() != m->fds.size())
       return Status::error("CONNECTIONS lists " + std::to_string(batch->connections.size()) + " connections but carried " +
                            std::to_string(m->fds.size()) + " fds");

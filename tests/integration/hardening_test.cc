@@ -2,10 +2,12 @@
 // careless operator or a hostile user did, and what baton must do instead.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "integration/fixture.h"
@@ -118,6 +120,80 @@ TEST(Lifecycle, RestartAfterSupervisorKilledBindsAtOnce) {
   BatonProcess second({"--listen", "http=tcp://127.0.0.1:" + std::to_string(port), "--", dir.worker()});
   ASSERT_TRUE(wait_serving(second, 1)) << second.log();
   EXPECT_EQ(get_stats(port).pid, ready_pid(second, 1));
+}
+
+// ---- a handoff at the open-files limit (finding 1) ------------------------------
+
+// Opens keep-alive connections (each answered once) until `pid` holds
+// `limit` fds or the server refuses more; bounded.
+std::vector<baton::UniqueFd> fill_fds(std::uint16_t port, pid_t pid, int limit) {
+  std::vector<baton::UniqueFd> held;
+  for (int i = 0; i < 2 * limit && open_fd_count(pid) < limit; ++i) {
+    auto c = connect_local(port, 2'000);
+    if (!c || !exchange(c->get(), "GET", "/healthz")) break;
+    held.push_back(std::move(c.value()));
+  }
+  return held;
+}
+
+TEST(Handoff, WorkerAtItsOpenFilesLimitKeepsItsState) {
+  // The old worker at 64 of 64 fds could not receive HANDOFF's link: it took
+  // that for a lost supervisor, drained, and was restarted empty.
+  WorkerDir dir;
+  dir.use_script(std::string("ulimit -n 64\nexec ") + KVSTORE_BIN + " \"$@\"");
+  BatonProcess baton(baton_args(dir, {"--mode", "handoff"}));
+  const auto port = serving_port(baton);
+  const pid_t old_pid = ready_pid(baton, 1);
+  for (int k = 0; k < 100; ++k)
+    ASSERT_EQ(http_request(port, "PUT", "/kv/k" + std::to_string(k), "v" + std::to_string(k))->status, 200);
+  auto held = fill_fds(port, old_pid, 64);
+  ASSERT_EQ(open_fd_count(old_pid), 64) << fd_listing(old_pid);
+
+  auto mark = baton.mark();
+  baton.signal(SIGHUP);
+  auto outcome = baton.wait_for("upgrade to generation 2 (complete|failed: .*; generation 1 keeps serving)", mark);
+  ASSERT_TRUE(outcome) << baton.log();
+  EXPECT_EQ(baton.count("restarting it", mark), 0u) << "no worker died: " << baton.log();
+  // Read back on connections held all along: the worker is still at its
+  // limit, so a new connection would be refused by design.
+  ASSERT_FALSE(held.empty());
+  for (int k = 0; k < 100; ++k) {
+    auto r = exchange(held[0].get(), "GET", "/kv/k" + std::to_string(k));
+    ASSERT_TRUE(r) << r.status().message();
+    EXPECT_EQ(r->body, "v" + std::to_string(k)) << "key k" << k << " after: " << outcome->groups[0];
+  }
+  for (auto& c : held) EXPECT_TRUE(exchange(c.get(), "GET", "/healthz")) << "every held connection still works";
+  std::cout << "upgrade at the limit: " << outcome->groups[0] << "\n";
+}
+
+// ---- an abandoned candidate (finding 5) ---------------------------------------
+
+TEST(Upgrade, AbandonedCandidateFinishesWhatItAccepted) {
+  // Drain mode, -w 2: worker 2.0 says READY and accepts; then 2.1 fails.
+  // 2.0 is drained like any old worker, not SIGKILLed with clients on it.
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--workers", "2"}));
+  const auto port = serving_port(baton);
+  LoadClient load({.port = port, .keepalive_connections = 2, .close_connections = 4});
+  ASSERT_TRUE(traffic_flows(load, 300));
+  const std::string go = dir.worker() + ".go";
+  ASSERT_EQ(::mkfifo(go.c_str(), 0600), 0);
+  // Worker 2.1 waits until the test has seen 2.0 ready and serving, then fails.
+  dir.use_script("if [ \"$BATON_WORKER_INDEX\" = 1 ]; then read line < " + go + "; exit 1; fi\nexec " +
+                 KVSTORE_BIN + " \"$@\"");
+  auto mark = baton.mark();
+  baton.signal(SIGHUP);
+  ASSERT_TRUE(baton.wait_for("worker 2\\.0 \\(pid [0-9]+\\) ready", mark)) << baton.log();
+  ASSERT_TRUE(traffic_flows(load, 500)) << "2.0 accepts its share meanwhile";
+  std::ofstream(go) << "fail now\n";
+  ASSERT_TRUE(baton.wait_for("upgrade to generation 2 failed: worker 2\\.1 .*exited with status 1; "
+                             "generation 1 keeps serving", mark))
+      << baton.log();
+  ASSERT_TRUE(baton.wait_for("generation 2 retired", mark)) << baton.log();
+  EXPECT_EQ(baton.count("worker 2\\.0 .*killed by SIGKILL", mark), 0u) << baton.log();
+  ASSERT_TRUE(traffic_flows(load, 300));
+  LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors[0]);
 }
 
 }  // namespace

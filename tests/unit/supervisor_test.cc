@@ -31,6 +31,7 @@ class FakeWorker final : public WorkerHandle {
   void drain(std::chrono::milliseconds) override { state_ = WorkerState::kDraining; ++drains; }
   void terminate() override { state_ = WorkerState::kDraining; ++terminates; }
   void reject(const std::string& reason) override { rejected = reason; }
+  void abandon(const std::string& reason) override { rejected = reason; }
   const std::vector<std::uint32_t>& state_versions() const override { return versions; }
   Status begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted, std::chrono::milliseconds,
                        int link_fd) override {
@@ -212,17 +213,19 @@ TEST_F(SupervisorTest, SighupsDuringAnUpgradeBecomeOneFollowUp) {
   EXPECT_EQ(s.state(), Supervisor::State::kServing);
 }
 
-TEST_F(SupervisorTest, FailedCandidateIsKilledAndTheOldGenerationIsUntouched) {
+TEST_F(SupervisorTest, FailedCandidateDrainsWhatItAcceptedAndTheOldGenerationIsUntouched) {
   Supervisor& s = serving();
   s.handle_signal(SIGHUP);
   launcher_.worker(2, 0)->become_ready();
   launcher_.worker(2, 1)->exit(3);  // one new worker dies before READY
   EXPECT_EQ(s.state(), Supervisor::State::kServing);
-  EXPECT_EQ(launcher_.worker(2, 0)->rejected, "generation 2 abandoned");
+  // 2.0 already accepts: killing it would reset the clients it accepted.
+  EXPECT_EQ(launcher_.worker(2, 0)->rejected, "");
+  EXPECT_EQ(launcher_.worker(2, 0)->drains, 1);
   FakeWorker* old0 = launcher_.worker(1, 0);
   EXPECT_EQ(old0->drains + old0->terminates, 0);
   EXPECT_EQ(old0->rejected, "");
-  launcher_.worker(2, 0)->exit(0, SIGKILL);
+  launcher_.worker(2, 0)->exit(0);
   EXPECT_EQ(launcher_.live_count(), 2u);
   // The next SIGHUP is a fresh upgrade.
   s.handle_signal(SIGHUP);

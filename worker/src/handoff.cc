@@ -14,6 +14,9 @@ void Worker::Impl::handle_handoff(Envelope& m) {
   auto h = m.as<baton::Handoff>();
   auto refuse = [&](const std::string& why) { (void)channel_.send(Error{why}); };
   if (!h) return refuse("bad HANDOFF: " + h.status().message());
+  if (m.fds_lost)
+    return refuse("the handoff link could not be received: this worker is at its open-files limit; "
+                  "it serves on with everything it has (raise its limit: ulimit -n, LimitNOFILE=)");
   if (m.fds.size() != 1) return refuse("HANDOFF must carry exactly one fd (the link)");
   UniqueFd link(std::move(m.fds[0]));
   const Deadline deadline = Channel::Clock::now() + std::chrono::milliseconds(h->timeout_ms);

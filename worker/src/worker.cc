@@ -67,6 +67,7 @@ Result<std::unique_ptr<Worker>> Worker::create(uv_loop_t* loop, Options options)
   for (const char* name : {"BATON_CHANNEL_FD", "BATON_PROTOCOL", "BATON_GENERATION", "BATON_WORKER_INDEX"})
     ::unsetenv(name);
   if (Status st = impl->handshake(UniqueFd(*fd)); !st) return st.with_context("handshake with baton");
+  impl->reserve_ = UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (Status st = impl->watch_channel(); !st) return st.with_context("watching the channel");
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
 }
@@ -96,6 +97,10 @@ Status Worker::Impl::handshake(UniqueFd channel_fd) {
   if (r->outcome == Channel::Outcome::kClosed) return Status::error("baton closed the channel before WELCOME");
   auto welcome = r->message.as<Welcome>();
   if (!welcome) return welcome.status();
+  if (r->message.fds_lost)
+    return Status::error("the listening sockets in WELCOME could not be received: this worker is at its "
+                         "open-files limit")
+        .with_hint("raise the worker's limit (ulimit -n, LimitNOFILE=)");
   if (welcome->listeners.size() != r->message.fds.size())
     return Status::error("WELCOME lists " + std::to_string(welcome->listeners.size()) + " listeners but carried " +
                          std::to_string(r->message.fds.size()) + " fds");
@@ -144,9 +149,19 @@ Status Worker::Impl::watch_channel() {
   return Status::ok();
 }
 
+// The classic EMFILE trick: one fd held in reserve and let go just around
+// each receive, so a worker at its open-files limit can still take the
+// handoff link (and otherwise learns that it could not, instead of losing it).
+Result<Channel::Received> Worker::Impl::receive_with_reserve() {
+  reserve_.reset();
+  auto r = channel_.receive();
+  reserve_ = UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  return r;
+}
+
 void Worker::Impl::read_channel() {
   for (;;) {
-    auto r = channel_.receive();
+    auto r = receive_with_reserve();
     // A supervisor we cannot understand is as good as none: finish and exit.
     if (!r || r->outcome == Channel::Outcome::kClosed)
       return deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});

@@ -40,9 +40,11 @@ class Worker::Impl {
   HandoffSource source_;
   HandoffTarget target_;
   Channel channel_;
+  UniqueFd reserve_;  // /dev/null, closed around each receive (receive_with_reserve)
   UvHandle<uv_poll_t> poll_;  // after channel_: stops watching before the fd closes
 
  private:
+  Result<Channel::Received> receive_with_reserve();
   void read_channel();
   bool handle(Envelope& message);  // false: stop reading
   void deliver_drain(const DrainRequest& request);
