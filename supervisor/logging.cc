@@ -34,27 +34,69 @@ class JsonFormatter final : public spdlog::formatter {
 
 }  // namespace
 
-std::string json_escape(std::string_view s) {
+std::size_t utf8_sequence_length(std::string_view s) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  if (s.empty()) return 0;
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+  if (n == 0 || s.size() < n) return 0;
+  for (std::size_t i = 1; i < n; ++i)
+    if ((b(i) & 0xC0) != 0x80) return 0;
+  // No overlong forms, no surrogates, nothing above U+10FFFF.
+  if ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F) || (c == 0xF0 && b(1) < 0x90) ||
+      (c == 0xF4 && b(1) > 0x8F))
+    return 0;
+  return n;
+}
+
+namespace {
+
+// Walks `s`, handing each valid UTF-8 sequence (or one bad byte, as 0
+// length) to `emit`.
+template <class Emit> std::string escape_with(std::string_view s, Emit&& emit) {
   std::string out;
   out.reserve(s.size() + 8);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = utf8_sequence_length(s.substr(i));
+    emit(out, s.substr(i, n == 0 ? 1 : n), n != 0);
+    i += n == 0 ? 1 : n;
   }
   return out;
+}
+
+void append_hex(std::string& out, const char* format, unsigned char c) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, format, c);
+  out += buf;
+}
+
+}  // namespace
+
+std::string json_escape(std::string_view s) {
+  return escape_with(s, [](std::string& out, std::string_view seq, bool valid) {
+    const auto c = static_cast<unsigned char>(seq[0]);
+    if (!valid) out += "\\ufffd";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7F) append_hex(out, "\\u%04x", c);
+    else out += seq;
+  });
+}
+
+std::string printable(std::string_view s) {
+  return escape_with(s, [](std::string& out, std::string_view seq, bool valid) {
+    const auto c = static_cast<unsigned char>(seq[0]);
+    if (!valid || c == 0x7F) append_hex(out, "\\x%02x", c);
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20) append_hex(out, "\\x%02x", c);
+    else out += seq;
+  });
 }
 
 void setup_logging(const std::string& level, LogFormat format) {

@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
       uv_run(&loop, UV_RUN_DEFAULT);
       code = supervisor.exit_code();
     }
+    // Every worker has exited: log what is still in their pipes.
+    launcher.relays().finish(std::chrono::seconds(1));
   }
   // Let the close callbacks of every handle run before the loop goes away.
   uv_run(&loop, UV_RUN_DEFAULT);

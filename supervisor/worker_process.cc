@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "duration.h"
+#include "logging.h"
 
 extern char** environ;
 
@@ -78,9 +79,16 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::ve
 
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, WorkerConfig config,
                                                             const std::vector<BoundListener>& listeners,
-                                                            WorkerEvents& events) {
+                                                            OutputRelays& relays, WorkerEvents& events) {
   auto ends = Channel::make_pair();
   if (!ends) return ends.status();
+  auto out = relays.create();
+  if (!out) return out.status();
+  auto err = relays.create();
+  if (!err) {
+    relays.discard(*out);
+    return err.status();
+  }
   std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, events));
   const WorkerConfig& c = w->config_;
   Channel worker_end = std::move(ends->second);
@@ -91,9 +99,12 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   auto argv = c_strings(argv_storage);
   auto env = c_strings(env_storage);
   uv_stdio_container_t stdio[4];
-  for (int i = 0; i < 3; ++i) {
-    stdio[i].flags = UV_INHERIT_FD;
-    stdio[i].data.fd = i;
+  stdio[0].flags = UV_INHERIT_FD;
+  stdio[0].data.fd = 0;
+  // stdout and stderr are pipes baton reads (output_relay.h).
+  for (auto [i, relay] : {std::pair{1, *out}, std::pair{2, *err}}) {
+    stdio[i].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[i].data.stream = relay->stream();
   }
   // libuv dup2()s this onto fd 3 in the child and clears its close-on-exec
   // flag; every other fd of ours is close-on-exec and stays behind.
@@ -110,13 +121,18 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   w->process_.get()->data = w.get();
   int rc = uv_spawn(loop, w->process_.get(), &opts);
   w->process_.mark_initialized();  // even a failed uv_spawn wants uv_close()
-  if (rc != 0)
+  if (rc != 0) {
+    relays.discard(*out);
+    relays.discard(*err);
     return Status::from_errno(-rc, "start worker " + c.command[0]).with_hint(spawn_hint(-rc));
+  }
   // worker_end closes as it goes out of scope: the child holds the only copy,
   // so its exit shows up as EOF on our end.
   w->pid_ = w->process_.get()->pid;
   w->name_ = "worker " + std::to_string(c.generation) + "." + std::to_string(c.index) + " (pid " +
              std::to_string(w->pid_) + ")";
+  (*out)->start(w->name_);
+  (*err)->start(w->name_);
 
   if (Status st = w->start_watching(loop); !st) return st.with_context(w->name_ + ": watching its channel");
   return w;
@@ -194,7 +210,7 @@ void WorkerProcess::handle(const Envelope& m) {
   if (state_ == State::kHandingOff) return on_handoff_reply(m);
   if (m.type == MessageType::kError) {
     auto e = m.as<Error>();
-    return reject(e ? "reported an error: " + e->message : "protocol error: " + e.status().message());
+    return reject(e ? "reported an error: " + printable(e->message) : "protocol error: " + e.status().message());
   }
   if (state_ == State::kStarting) return on_hello(m);
   if (state_ == State::kWelcomed) return on_welcomed(m);
@@ -302,7 +318,7 @@ void WorkerProcess::kill_now(const std::string& reason) {
 }
 
 Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::launch(WorkerConfig config, WorkerEvents& events) {
-  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, events);
+  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, relays_, events);
   if (!w) return w.status();
   return std::unique_ptr<WorkerHandle>(std::move(w.value()));
 }

@@ -35,6 +35,7 @@
 #include "baton/listener_socket.h"
 #include "baton/status.h"
 #include "baton/uv_handle.h"
+#include "output_relay.h"
 #include "worker_handle.h"
 
 namespace baton {
@@ -45,7 +46,7 @@ class WorkerProcess final : public WorkerHandle {
   // executed: missing, not executable, fork failure.
   static Result<std::unique_ptr<WorkerProcess>> spawn(uv_loop_t* loop, WorkerConfig config,
                                                       const std::vector<BoundListener>& listeners,
-                                                      WorkerEvents& events);
+                                                      OutputRelays& relays, WorkerEvents& events);
   ~WorkerProcess() override;
 
   pid_t pid() const override { return pid_; }
@@ -111,12 +112,14 @@ class ProcessLauncher final : public WorkerLauncher {
  public:
   // `listeners` must outlive the launcher and every worker it starts.
   ProcessLauncher(uv_loop_t* loop, const std::vector<BoundListener>& listeners)
-      : loop_(loop), listeners_(listeners) {}
+      : loop_(loop), listeners_(listeners), relays_(loop) {}
   Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) override;
+  OutputRelays& relays() { return relays_; }
 
  private:
   uv_loop_t* loop_;
   const std::vector<BoundListener>& listeners_;
+  OutputRelays relays_;  // every worker's stdout and stderr, until EOF or baton stops
 };
 
 }  // namespace baton

@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "duration.h"
+#include "logging.h"
 #include "worker_process.h"
 
 namespace baton {
@@ -31,8 +32,8 @@ void WorkerProcess::on_handoff_reply(const Envelope& m) {
     auto e = m.as<Error>();
     if (!e) return reject("protocol error: " + e.status().message());
     // An old worker that cannot hand off says so and keeps everything: not a fault.
-    if (handoff_sender_) return events_.on_refused(*this, e->message);
-    return reject("reported an error: " + e->message);
+    if (handoff_sender_) return events_.on_refused(*this, printable(e->message));
+    return reject("reported an error: " + printable(e->message));
   }
   if (handoff_sender_) {
     auto sent = m.as<Sent>();

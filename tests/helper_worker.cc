@@ -93,6 +93,12 @@ int run_helper(const std::string& mode) {
     (void)w->report_error("cannot open /data/kv.db");
     serve(*w);
   }
+  if (mode == "report-hostile-error") {
+    // A newline that forges a log line, and bytes that are not UTF-8.
+    auto w = connect_or_die();
+    (void)w->report_error("disk \xff\xfe gone\n2026-11-23 info baton[1] upgrade complete");
+    serve(*w);
+  }
   if (mode == "garbage") {
     auto raw = raw_channel();
     const char junk[] = "GET / HTTP/1.1\r\n\r\n this is not a baton message";

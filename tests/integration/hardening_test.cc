@@ -2,6 +2,7 @@
 // careless operator or a hostile user did, and what baton must do instead.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "baton/listener_socket.h"
 #include "integration/fixture.h"
 #include "support/proc.h"
 
@@ -28,7 +30,7 @@ std::string read_file(const std::string& path) {
 TEST(CommandLine, WorkerFlagsAfterDashDashBelongToTheWorker) {
   // --listen last before `--` used to swallow the worker's own --port.
   BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", "/bin/echo", "--port", "3"});
-  EXPECT_TRUE(baton.wait_for("^--port 3$")) << baton.log();
+  EXPECT_TRUE(baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\): --port 3$")) << baton.log();
   EXPECT_EQ(baton.wait_exit(), 4) << "echo is no worker; but it ran with its flags. " << baton.log();
 }
 
@@ -103,6 +105,16 @@ TEST(PidFile, PlantedSymlinkIsNotFollowed) {
 
 // ---- the supervisor's death (finding 11) --------------------------------------
 
+// Waits until nothing listens on 127.0.0.1:port any more (connect refused).
+bool listener_closed(std::uint16_t port) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto c = connect_local(port, 1'000);
+    if (!c && c.status().error_number() == ECONNREFUSED) return true;
+  }
+  return false;
+}
+
 TEST(Lifecycle, RestartAfterSupervisorKilledBindsAtOnce) {
   // No socket activation: the restarted baton binds the port itself, while
   // the orphaned worker still finishes an idle connection.
@@ -115,11 +127,73 @@ TEST(Lifecycle, RestartAfterSupervisorKilledBindsAtOnce) {
   const pid_t orphan = ready_pid(first, 1);
   first.signal(SIGKILL);
   ASSERT_EQ(first.wait_exit(), 128 + SIGKILL);
-  ASSERT_TRUE(first.wait_for("draining \\(baton is gone\\): listeners closed")) << first.log();
+  ASSERT_TRUE(listener_closed(port)) << "the orphan let go of its copy of the listener";
   ASSERT_TRUE(process_exists(orphan)) << "the orphan still finishes its connection";
   BatonProcess second({"--listen", "http=tcp://127.0.0.1:" + std::to_string(port), "--", dir.worker()});
   ASSERT_TRUE(wait_serving(second, 1)) << second.log();
   EXPECT_EQ(get_stats(port).pid, ready_pid(second, 1));
+}
+
+// ---- logs (finding 16) ---------------------------------------------------------
+
+TEST(Logs, WorkerErrorTextCannotBreakOrForgeLines) {
+  for (const char* format : {"text", "json"}) {
+    WorkerDir dir;
+    BatonProcess baton(baton_args(dir, {"--log-format", format}));
+    ASSERT_TRUE(wait_serving(baton, 1)) << baton.log();
+    dir.use_helper("report-hostile-error");
+    auto mark = baton.mark();
+    baton.signal(SIGHUP);
+    // Text shows `disk \xff\xfe gone\n2026`; JSON escapes those backslashes once more.
+    const std::string bs = std::string(format) == "json" ? R"(\\\\)" : R"(\\)";
+    const std::string escaped = "disk " + bs + "xff" + bs + "xfe gone" + bs + "n2026";
+    auto line = baton.wait_for("upgrade to generation 2 failed: .*reported an error: " + escaped, mark);
+    EXPECT_TRUE(line) << format << ":\n" << baton.log();
+    EXPECT_EQ(baton.count("^2026-11-23 info baton\\[1\\] upgrade complete", mark), 0u) << "a forged line";
+    EXPECT_LE(baton.count("rejected: ", mark), 1u) << "the worker's own line, then one summary";
+  }
+}
+
+// ---- baton's output going nowhere (finding 2) ----------------------------------
+
+// With no log to read, the service itself says what runs: polls /stats until
+// generation `g` answers (bounded). Returns the answering pid, or -1.
+long wait_generation(std::uint16_t port, long g) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = http_request(port, "GET", "/stats");
+    if (r && r->status == 200 && json_field(r->body, "generation") == g) return json_field(r->body, "pid");
+  }
+  return -1;
+}
+
+TEST(Output, BrokenStderrKillsNoWorker) {
+  // baton's stdout/stderr: a pipe whose reader is gone. Workers write to
+  // baton's pipes instead, so their first log line no longer kills them.
+  auto spec = baton::parse_listener_spec("http=tcp://127.0.0.1:0");
+  ASSERT_TRUE(spec);
+  auto socket = baton::bind_listener(*spec, SOMAXCONN);
+  ASSERT_TRUE(socket) << socket.status().message();
+  const auto port = socket->spec().port;
+  WorkerDir dir;
+  // sh does not ignore SIGPIPE: its first line would kill it on a dead stream.
+  dir.use_script(std::string("echo starting kvstore\nexec ") + KVSTORE_BIN + " \"$@\"");
+  BatonProcess baton({"--", dir.worker()}, BatonProcess::Activation{socket->fd(), "http"},
+                     BatonProcess::Output::kReaderGone);
+  const long first = wait_generation(port, 1);
+  ASSERT_GT(first, 0) << "generation 1 never served";
+  ASSERT_EQ(http_request(port, "PUT", "/kv/k", "v")->status, 200);
+  baton.signal(SIGHUP);
+  const long second = wait_generation(port, 2);
+  ASSERT_GT(second, 0) << "the upgrade never served";
+  // A crashed worker is restarted and serves again.
+  ASSERT_EQ(::kill(static_cast<pid_t>(second), SIGKILL), 0);
+  ASSERT_TRUE(wait_process_gone(static_cast<pid_t>(second)));
+  auto after = http_request(port, "GET", "/stats");
+  ASSERT_TRUE(after) << after.status().message();
+  EXPECT_NE(json_field(after->body, "pid"), second);
+  baton.signal(SIGTERM);
+  EXPECT_EQ(baton.wait_exit(), 0);
 }
 
 // ---- a handoff at the open-files limit (finding 1) ------------------------------

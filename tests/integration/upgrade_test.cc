@@ -57,7 +57,7 @@ TEST(Upgrade, FiftyUpgradesLeakNoFd) {
     ASSERT_TRUE(wait_serving(baton, g, mark));
     ASSERT_TRUE(baton.wait_for("generation " + std::to_string(g - 1) + " retired", mark)) << baton.log();
   }
-  EXPECT_EQ(open_fd_count(baton.pid()), before) << "before:\n" << before_list << "after:\n" << fd_listing(baton.pid());
+  EXPECT_EQ(settled_fd_count(baton.pid(), before), before) << "before:\n" << before_list << "after:\n" << fd_listing(baton.pid());
   EXPECT_EQ(children_of(baton.pid()).size(), 1u);
 }
 

@@ -31,7 +31,8 @@ bool wait_pidfd(int pidfd, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-BatonProcess::BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation) {
+BatonProcess::BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation,
+                           Output output) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   baton::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
@@ -73,6 +74,14 @@ BatonProcess::BatonProcess(std::vector<std::string> run_args, std::optional<Acti
     }
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
+  }
+  if (output == Output::kReaderGone) {
+    // Like a pager that quit or a log shipper that died: every write to
+    // baton's stdout/stderr fails with EPIPE (SIGPIPE if not ignored).
+    read_end.reset();
+    std::lock_guard lock(mu_);
+    eof_ = true;
+    return;
   }
   output_ = std::move(read_end);
   reader_ = std::thread([this] { read_output(); });

@@ -34,8 +34,13 @@ class BatonProcess {
     std::string name;
   };
 
+  // Where baton's stdout and stderr go: captured line by line (kCaptured),
+  // or a pipe whose reader has gone away (kReaderGone; nothing to wait_for).
+  enum class Output { kCaptured, kReaderGone };
+
   // Runs `baton run ARGS...` (args after "run").
-  explicit BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation = std::nullopt);
+  explicit BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation = std::nullopt,
+                        Output output = Output::kCaptured);
   // Stops baton (SIGTERM, then SIGKILL) if a test left it running, and reaps it.
   ~BatonProcess();
 

@@ -22,6 +22,13 @@ int open_fd_count(pid_t pid) {
   return n;
 }
 
+int settled_fd_count(pid_t pid, int expected, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int n = open_fd_count(pid);
+  while (n != expected && std::chrono::steady_clock::now() < deadline) n = open_fd_count(pid);
+  return n;
+}
+
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(in, line);)

@@ -65,5 +65,21 @@ TEST(JsonEscape, EscapesQuotesAndControlCharacters) {
   EXPECT_EQ(json_escape("a\"b\\c\nd\x01"), "a\\\"b\\\\c\\nd\\u0001");
 }
 
+TEST(JsonEscape, InvalidUtf8BecomesTheReplacementCharacter) {
+  // A worker's ERROR text is bytes; the log line must stay valid JSON.
+  EXPECT_EQ(json_escape("caf\xc3\xa9 \xff\xfe ok"), "caf\xc3\xa9 \\ufffd\\ufffd ok");
+  EXPECT_EQ(json_escape("\xe2\x82"), "\\ufffd\\ufffd") << "a sequence cut short";
+  EXPECT_EQ(json_escape("\xc0\xaf"), "\\ufffd\\ufffd") << "an overlong form";
+  EXPECT_EQ(json_escape("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80") << "four bytes, valid";
+}
+
+TEST(Printable, KeepsWorkerTextOnOneLine) {
+  // A worker's "\n" must not start a line that looks like baton's own.
+  EXPECT_EQ(printable("boom\n2026-11-23 info baton[1] upgrade complete"),
+            "boom\\n2026-11-23 info baton[1] upgrade complete");
+  EXPECT_EQ(printable("tab\there\x1b[31m \xff"), "tab\\there\\x1b[31m \\xff");
+  EXPECT_EQ(printable("caf\xc3\xa9"), "caf\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace baton

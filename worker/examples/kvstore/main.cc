@@ -149,6 +149,9 @@ int main(int argc, char** argv) {
                  "handoff mode: also load this (newer) state version, repeatable; this build writes version " +
                      std::to_string(KVSTORE_STATE_VERSION));
   CLI11_PARSE(app, argc, argv);
+  // A write to a client that reset, or to stderr once baton (which reads it)
+  // is gone, must fail with EPIPE, not kill the process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
 
   uv_loop_t* loop = uv_default_loop();
   auto worker = baton::Worker::create(loop, {.name = "kvstore 0.1.0", .standalone_listen = flags.listen});

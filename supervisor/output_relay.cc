@@ -1,0 +1,75 @@
+#include "output_relay.h"
+
+#include <spdlog/spdlog.h>
+
+#include "logging.h"
+
+namespace baton {
+namespace {
+
+// A line longer than this is logged in pieces: a worker cannot make baton
+// hold an unbounded line in memory.
+constexpr std::size_t kMaxLine = 8192;
+
+}  // namespace
+
+Result<OutputRelay*> OutputRelays::create() {
+  relays_.push_back(std::unique_ptr<OutputRelay>(new OutputRelay(*this)));
+  OutputRelay* relay = relays_.back().get();
+  relay->self_ = std::prev(relays_.end());
+  auto init = [](uv_loop_t* loop, uv_pipe_t* pipe) { return uv_pipe_init(loop, pipe, 0); };
+  if (Status st = relay->pipe_.init(loop_, init, relay); !st) {
+    discard(relay);
+    return st.with_context("pipe for a worker's output");
+  }
+  return relay;
+}
+
+void OutputRelays::finish(std::chrono::milliseconds limit) {
+  Timer deadline(loop_);
+  bool expired = false;
+  deadline.start(limit, [&expired] { expired = true; });
+  while (!relays_.empty() && !expired) uv_run(loop_, UV_RUN_ONCE);
+}
+
+void OutputRelay::start(std::string who) {
+  who_ = std::move(who);
+  uv_read_start(
+      stream(),
+      [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+        auto* self = static_cast<OutputRelay*>(h->data);
+        *buf = uv_buf_init(self->buffer_, sizeof self->buffer_);
+      },
+      &OutputRelay::on_read);
+}
+
+void OutputRelay::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<OutputRelay*>(stream->data);
+  if (self == nullptr) return;
+  if (nread > 0) return self->take(buf->base, static_cast<std::size_t>(nread));
+  if (nread == 0) return;
+  // EOF (every writer is gone) or an error: say what is left, then go.
+  if (!self->partial_.empty()) self->log_line(self->partial_);
+  self->owner_.discard(self);  // destroys self; its handle closes
+}
+
+void OutputRelay::take(const char* data, std::size_t len) {
+  std::string_view rest(data, len);
+  for (std::size_t nl; (nl = rest.find('\n')) != std::string_view::npos; rest.remove_prefix(nl + 1)) {
+    partial_.append(rest.substr(0, nl));
+    log_line(partial_);
+    partial_.clear();
+  }
+  partial_.append(rest);
+  while (partial_.size() >= kMaxLine) {
+    log_line(std::string_view(partial_).substr(0, kMaxLine));
+    partial_.erase(0, kMaxLine);
+  }
+}
+
+void OutputRelay::log_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  spdlog::info("{}: {}", who_, printable(line));
+}
+
+}  // namespace baton

@@ -1,0 +1,69 @@
+// OutputRelays: each worker's stdout and stderr are pipes that baton reads
+// and logs line by line under the worker's name. A worker then never writes
+// to a stream that can kill it (baton's own stderr may be a pipe whose
+// reader is gone; baton survives that, a worker would die of SIGPIPE), and
+// its lines join baton's log, escaped so that they cannot forge lines.
+//
+// A relay outlives its worker: the worker's own children may hold the pipe,
+// so a relay reads until EOF and then goes. The destructor ends every relay
+// still reading (baton is stopping). One loop, one thread.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "baton/status.h"
+#include "baton/uv_handle.h"
+
+namespace baton {
+
+class OutputRelays;
+
+class OutputRelay {
+ public:
+  // The pipe to pass to uv_spawn (UV_CREATE_PIPE | UV_WRITABLE_PIPE).
+  uv_stream_t* stream() const { return reinterpret_cast<uv_stream_t*>(pipe_.get()); }
+  // Starts reading once the child runs; lines are logged as "WHO: line".
+  void start(std::string who);
+
+ private:
+  friend class OutputRelays;
+  explicit OutputRelay(OutputRelays& owner) : owner_(owner) {}
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void take(const char* data, std::size_t len);
+  void log_line(std::string_view line);
+
+  OutputRelays& owner_;
+  std::list<std::unique_ptr<OutputRelay>>::iterator self_;
+  UvHandle<uv_pipe_t> pipe_;
+  std::string who_;
+  std::string partial_;  // the start of a line whose end has not arrived
+  char buffer_[4096];
+};
+
+class OutputRelays {
+ public:
+  explicit OutputRelays(uv_loop_t* loop) : loop_(loop) {}
+  OutputRelays(const OutputRelays&) = delete;
+  OutputRelays& operator=(const OutputRelays&) = delete;
+  ~OutputRelays() = default;  // each relay's handle closes
+
+  // A new relay with its pipe initialized, owned here until EOF (or discard()).
+  Result<OutputRelay*> create();
+  // A relay whose worker never started, or whose pipe reached EOF.
+  void discard(OutputRelay* relay) { relays_.erase(relay->self_); }
+  // Runs the loop until every relay has reached EOF (the workers' last
+  // words are logged), or `limit` passes: a worker's child may hold a pipe
+  // for ever. For baton's exit, outside any callback.
+  void finish(std::chrono::milliseconds limit);
+
+ private:
+  uv_loop_t* loop_;
+  std::list<std::unique_ptr<OutputRelay>> relays_;
+};
+
+}  // namespace baton
