@@ -79,10 +79,10 @@ void Supervisor::signal_received(int signum) {
     case SIGTERM:
     case SIGINT:
       if (state_ == State::kStopping) return stop_fast();
-      return begin_stop(exit_code::kOk, std::string("SIG") + sigabbrev_np(signum));
+      return begin_stop(exit_code::kOk, std::string("SIG") + sigabbrev_np(signum), StopPace::kDrain);
     case SIGQUIT:
-      if (state_ != State::kStopping) begin_stop(exit_code::kOk, "SIGQUIT");
-      return stop_fast();
+      if (state_ == State::kStopping) return stop_fast();
+      return begin_stop(exit_code::kOk, "SIGQUIT", StopPace::kFast);
   }
 }
 
@@ -114,7 +114,7 @@ void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
   switch (gen.role) {
     case Generation::Role::kStarting:
       spdlog::error("{} {} before {} was ready", who, info.describe(), gen_name(gen.number));
-      return begin_stop(exit_code::kWorkerFailed, gen_name(gen.number) + " failed to start");
+      return begin_stop(exit_code::kWorkerFailed, gen_name(gen.number) + " failed to start", StopPace::kDrain);
     case Generation::Role::kCandidate:
       return fail_upgrade(gen, who + " " + info.describe());
     case Generation::Role::kActive:
@@ -254,12 +254,17 @@ void Supervisor::terminate_generation(Generation& gen) {
   retire(gen, [](WorkerHandle& w) { w.terminate(); });
 }
 
-void Supervisor::begin_stop(int code, const std::string& why) {
+void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
   if (state_ == State::kStopping) return;
   state_ = State::kStopping;
   exit_code_ = code;
   upgrade_pending_ = false;
-  handoff_.reset();  // old workers are resumed by drain() below
+  handoff_.reset();  // old workers are resumed by drain() below, or terminated
+  active_ = 0;
+  if (pace == StopPace::kFast) {
+    spdlog::info("stopping fast ({}): SIGTERM to every worker", why);
+    return terminate_everything();
+  }
   spdlog::info("stopping ({}): draining every worker; send SIGTERM again or SIGQUIT to stop faster", why);
   for (auto& [n, gen] : generations_) {
     if (gen.role == Generation::Role::kRetiring) continue;
@@ -267,15 +272,15 @@ void Supervisor::begin_stop(int code, const std::string& why) {
     if (gen.role == Generation::Role::kActive) drain_generation(gen);
     else terminate_generation(gen);
   }
-  active_ = 0;
 }
 
 void Supervisor::stop_fast() {
   spdlog::info("stopping fast: SIGTERM to every worker");
-  for (auto& [n, gen] : generations_) {
-    gen.cancel_restarts();
-    gen.for_each_worker([](WorkerHandle& w) { w.terminate(); });
-  }
+  terminate_everything();
+}
+
+void Supervisor::terminate_everything() {
+  for (auto& [n, gen] : generations_) terminate_generation(gen);
 }
 
 void Supervisor::run_pending_upgrade() {

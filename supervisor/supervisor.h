@@ -108,8 +108,10 @@ class Supervisor final : private WorkerEvents {
   void drain_generation(Generation& gen);      // DRAIN: finish what is in flight
   void terminate_generation(Generation& gen);  // SIGTERM: it never served
   void retire(Generation& gen, const std::function<void(WorkerHandle&)>& each_worker);
-  void begin_stop(int code, const std::string& why);
-  void stop_fast();
+  enum class StopPace { kDrain, kFast };
+  void begin_stop(int code, const std::string& why, StopPace pace);
+  void stop_fast();  // a second stop signal: SIGTERM what is still draining
+  void terminate_everything();
   void run_pending_upgrade();
   Generation* find(std::uint64_t number);
   // Forgets retired generations whose workers are all gone; once stopping

@@ -205,8 +205,9 @@ void WorkerProcess::handle(const Envelope& m) {
   if (!m.fds.empty() || m.fds_lost)
     return reject("protocol error: " + got + " carried " + (m.fds_lost ? "more" : std::to_string(m.fds.size())) +
                   " fds; workers never send fds (they were closed)");
-  if ((m.type == MessageType::kError || m.type == MessageType::kSent) && late_handoff_reply_ok_)
-    return ignore_late_handoff_reply(got);
+  const bool handoff_reply =
+      m.type == MessageType::kError || m.type == MessageType::kSent || m.type == MessageType::kRestored;
+  if (handoff_reply && late_handoff_reply_ok_) return ignore_late_handoff_reply(got);
   if (state_ == State::kHandingOff) return on_handoff_reply(m);
   if (m.type == MessageType::kError) {
     auto e = m.as<Error>();
@@ -293,6 +294,8 @@ void WorkerProcess::drain(std::chrono::milliseconds drain_timeout) {
 
 void WorkerProcess::terminate() {
   if (state_ == State::kExited) return;
+  // Stopped in the middle of a handoff: its SENT, RESTORED or ERROR may be on the way.
+  late_handoff_reply_ok_ = late_handoff_reply_ok_ || state_ == State::kHandingOff;
   state_ = State::kDraining;
   send_signal(SIGTERM);
   escalate_to_kill();

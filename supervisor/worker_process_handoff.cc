@@ -77,7 +77,7 @@ void WorkerProcess::resume() {
 
 void WorkerProcess::ignore_late_handoff_reply(const std::string& what) {
   late_handoff_reply_ok_ = false;
-  spdlog::debug("{}: {} arrived after RESUME; ignored", name_, what);
+  spdlog::debug("{}: {} arrived after the handoff was called off; ignored", name_, what);
 }
 
 }  // namespace baton

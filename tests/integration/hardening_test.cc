@@ -154,6 +154,34 @@ TEST(Logs, WorkerErrorTextCannotBreakOrForgeLines) {
   }
 }
 
+TEST(Logs, SigquitSaysFastStopOnly) {
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir));
+  ASSERT_TRUE(wait_serving(baton, 1));
+  auto mark = baton.mark();
+  baton.signal(SIGQUIT);
+  EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
+  EXPECT_TRUE(baton.wait_for("stopping fast \\(SIGQUIT\\): SIGTERM to every worker", mark)) << baton.log();
+  EXPECT_EQ(baton.count("draining every worker", mark), 0u) << baton.log();
+}
+
+TEST(Logs, StopDuringAHandoffIsNoProtocolError) {
+  // SIGTERM while the new worker restores: its RESTORED crosses the stop.
+  for (int sig : {SIGTERM, SIGQUIT}) {
+    WorkerDir dir;
+    BatonProcess baton(baton_args(dir, {"--mode", "handoff"}));
+    const auto port = serving_port(baton);
+    for (int k = 0; k < 2000; ++k) ASSERT_EQ(http_request(port, "PUT", "/kv/k" + std::to_string(k), "v")->status, 200);
+    auto mark = baton.mark();
+    baton.signal(SIGHUP);
+    ASSERT_TRUE(baton.wait_for("handoff from generation 1 to generation 2", mark)) << baton.log();
+    baton.signal(sig);
+    EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
+    EXPECT_EQ(baton.count("protocol error", mark), 0u) << baton.log();
+    EXPECT_EQ(baton.count(" error ", mark), 0u) << "a stop is a normal path: " << baton.log();
+  }
+}
+
 // ---- baton's output going nowhere (finding 2) ----------------------------------
 
 // With no log to read, the service itself says what runs: polls /stats until

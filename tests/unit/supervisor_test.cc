@@ -274,6 +274,21 @@ TEST_F(SupervisorTest, SecondSigtermTerminatesDrainingWorkers) {
   EXPECT_EQ(launcher_.worker(1, 0)->terminates, 1);
 }
 
+TEST_F(SupervisorTest, SigquitTerminatesEveryWorkerAndStops) {
+  Supervisor& s = serving();
+  s.handle_signal(SIGHUP);  // a candidate too
+  s.handle_signal(SIGQUIT);
+  EXPECT_EQ(s.state(), Supervisor::State::kStopping);
+  for (auto [g, i] : {std::pair{1u, 0u}, std::pair{1u, 1u}, std::pair{2u, 0u}, std::pair{2u, 1u}}) {
+    EXPECT_EQ(launcher_.worker(g, i)->terminates, 1) << g << "." << i;
+    EXPECT_EQ(launcher_.worker(g, i)->drains, 0) << "SIGQUIT does not drain";
+  }
+  for (auto [g, i] : {std::pair{1u, 0u}, std::pair{1u, 1u}, std::pair{2u, 0u}, std::pair{2u, 1u}})
+    launcher_.worker(g, i)->exit(0, SIGTERM);
+  EXPECT_EQ(launcher_.launches, 4) << "nothing restarted while stopping";
+  EXPECT_EQ(s.exit_code(), 0);
+}
+
 TEST_F(SupervisorTest, FirstGenerationThatDiesStopsWithExitFour) {
   Supervisor& s = start();
   launcher_.worker(1, 0)->exit(1);

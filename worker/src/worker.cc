@@ -133,7 +133,14 @@ Status Worker::Impl::ready() {
   ready_sent_ = true;
   // Without a target this worker cannot receive state: READY lets baton say so.
   if (awaiting_handoff()) return channel_.send(Standby{target_.state_versions});
+  hold_loop(false);  // serving: the application's own handles keep the loop
   return channel_.send(Ready{});
+}
+
+void Worker::Impl::hold_loop(bool hold) {
+  if (poll_.get() == nullptr || uv_is_closing(poll_.base())) return;
+  if (hold) uv_ref(poll_.base());
+  else uv_unref(poll_.base());
 }
 
 Status Worker::Impl::report_error(const std::string& message) {
