@@ -2,6 +2,7 @@
 // careless operator or a hostile user did, and what baton must do instead.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -132,6 +133,28 @@ TEST(Lifecycle, RestartAfterSupervisorKilledBindsAtOnce) {
   BatonProcess second({"--listen", "http=tcp://127.0.0.1:" + std::to_string(port), "--", dir.worker()});
   ASSERT_TRUE(wait_serving(second, 1)) << second.log();
   EXPECT_EQ(get_stats(port).pid, ready_pid(second, 1));
+}
+
+// ---- deploying a new binary (finding 12) ----------------------------------------
+
+TEST(Upgrade, DeployByRenameWhileTheOldBinaryRuns) {
+  // README's deploy line. baton runs the binary itself (no script).
+  WorkerDir dir;
+  const std::string worker = dir.worker() + ".bin";
+  std::filesystem::copy_file(KVSTORE_V1_BIN, worker);
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", worker});
+  const auto port = serving_port(baton);
+  EXPECT_EQ(json_field(http_request(port, "GET", "/stats")->body, "state_version"), 1);
+  // `cp new-build /srv/app` over the running binary: the kernel refuses.
+  baton::UniqueFd busy(::open(worker.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  EXPECT_FALSE(busy.valid());
+  EXPECT_EQ(errno, ETXTBSY) << "a plain cp fails with Text file busy";
+  // Copy beside it, rename over it: the running binary keeps its inode.
+  std::filesystem::copy_file(KVSTORE_BIN, worker + ".new");
+  std::filesystem::rename(worker + ".new", worker);
+  baton.signal(SIGHUP);
+  ASSERT_TRUE(wait_serving(baton, 2)) << baton.log();
+  EXPECT_EQ(json_field(http_request(port, "GET", "/stats")->body, "state_version"), 2) << "the new build serves";
 }
 
 // ---- logs (finding 16) ---------------------------------------------------------

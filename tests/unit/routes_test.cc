@@ -32,7 +32,7 @@ TEST(Routes, StatsHealthAndRoot) {
   EXPECT_EQ(stats.content_type, "application/json");
   EXPECT_EQ(stats.body,
             "{\"pid\":42,\"generation\":7,\"worker_index\":0,\"requests\":3,\"keys\":1,\"writes\":5,"
-            "\"state_version\":2,\"connections\":2,\"draining\":false}\n");
+            "\"state_version\":2,\"connections\":2,\"draining\":false,\"store\":\"this worker's own\"}\n");
   EXPECT_EQ(call(s, "GET", "/healthz").body, "ok\n");
   auto root = call(s, "GET", "/");
   EXPECT_EQ(root.status, 200);

@@ -14,7 +14,9 @@ Response stats(const Store& store, const ServerFacts& f) {
                      std::to_string(f.requests) + ",\"keys\":" + std::to_string(store.size()) +
                      ",\"writes\":" + std::to_string(f.writes) + ",\"state_version\":" + std::to_string(f.state_version) +
                      ",\"connections\":" + std::to_string(f.connections) +
-                     ",\"draining\":" + (f.draining ? "true" : "false") + "}\n";
+                     ",\"draining\":" + (f.draining ? "true" : "false") +
+                     // With baton run -w N, each worker keeps a store of its own.
+                     ",\"store\":\"this worker's own\"}\n";
   return {200, "application/json", std::move(json), {}};
 }
 
