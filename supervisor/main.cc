@@ -47,6 +47,7 @@ int exit_code_for_spawn_error(const baton::Status& st) {
   switch (st.error_number()) {
     case ENOENT: return baton::exit_code::kNotFound;
     case EACCES:
+    case EISDIR:
     case ENOEXEC: return baton::exit_code::kNotExecutable;
     default: return baton::exit_code::kWorkerFailed;
   }

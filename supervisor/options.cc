@@ -126,6 +126,11 @@ ParsedOptions parse_options(int argc, char** argv) {
       if (!names.insert(spec->name).second)
         throw CLI::ValidationError("--listen", "two listeners are named \"" + spec->name +
                                                    "\"; give each its own NAME=URL");
+      for (const auto& other : o.listeners)
+        if (other.url() == spec->url() && !(spec->kind != ListenerKind::kUnix && spec->port == 0))
+          throw CLI::ValidationError("--listen", "listeners \"" + other.name + "\" and \"" + spec->name +
+                                                     "\" have the same address " + spec->url() +
+                                                     "; give each its own address");
       o.listeners.push_back(std::move(spec.value()));
     }
   } catch (const CLI::ParseError& e) {

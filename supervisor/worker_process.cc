@@ -8,6 +8,7 @@
 
 #include "duration.h"
 #include "logging.h"
+#include "worker_executable.h"
 
 extern char** environ;
 
@@ -37,7 +38,8 @@ std::string spawn_hint(int err) {
   switch (err) {
     case ENOENT: return "check the path; it is looked up again at every upgrade";
     case EACCES: return "make it executable (chmod +x) and check the directories on its path";
-    case ENOEXEC: return "it is not a binary; a script needs a #! line";
+    case ENOEXEC: return "it is neither a binary nor a script with a #! line; add one (#!/bin/sh)";
+    case EISDIR: return "give the path of the worker's executable, not of its directory";
     case EMFILE:
     case ENFILE: return "the open-files limit is reached";
     case EAGAIN:
@@ -80,6 +82,8 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::ve
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, WorkerConfig config,
                                                             const std::vector<BoundListener>& listeners,
                                                             OutputRelays& relays, WorkerEvents& events) {
+  auto executable = resolve_executable(config.command[0]);
+  if (!executable) return executable.status().with_hint(spawn_hint(executable.status().error_number()));
   auto ends = Channel::make_pair();
   if (!ends) return ends.status();
   auto out = relays.create();
@@ -113,7 +117,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
 
   uv_process_options_t opts{};
   opts.exit_cb = &WorkerProcess::on_process_exit;
-  opts.file = argv[0];
+  opts.file = executable->c_str();  // argv[0] stays as given
   opts.args = argv.data();
   opts.env = env.data();
   opts.stdio_count = 4;

@@ -27,6 +27,13 @@ std::string hint_for_bind(int err, const ListenerSpec& spec) {
     case EMFILE:
     case ENFILE:
       return "the open-files limit is reached; raise it with ulimit -n";
+    case ENOENT:
+      if (spec.kind == ListenerKind::kUnix) {
+        const auto slash = spec.path.rfind('/');
+        const std::string dir = slash == std::string::npos || slash == 0 ? "/" : spec.path.substr(0, slash);
+        return "the directory " + dir + " does not exist; create it (mkdir -p " + dir + ")";
+      }
+      return "check the address";
     default:
       return "check the address";
   }
@@ -83,10 +90,14 @@ Status clear_stale_unix_path(const ListenerSpec& spec, const sockaddr_un& addr) 
   if (!S_ISSOCK(st.st_mode))
     return Status::error(spec.path + " exists and is not a socket")
         .with_hint("remove it or choose another path");
-  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Non-blocking: a live process whose accept queue is full answers EAGAIN
+  // at once, where a blocking connect() would wait for it for ever.
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!probe) return Status::from_errno(errno, "socket to probe " + spec.path);
-  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0)
-    return Status::error(spec.path + " is in use by a running process")
+  const bool answered = ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  if (answered || errno == EAGAIN)
+    return Status::error(spec.path + " is in use by a running process" +
+                         (answered ? "" : " (its accept queue is full)"))
         .with_hint("stop that process or choose another path");
   if (errno != ECONNREFUSED && errno != ENOENT && errno != EPROTOTYPE)
     return Status::from_errno(errno, "probe " + spec.path);

@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -65,6 +67,71 @@ TEST(CommandLine, MissingWorkerIsAUsageError) {
   BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0"});
   EXPECT_EQ(baton.wait_exit(), 2);
   EXPECT_TRUE(baton.wait_for("no worker command; end baton's options with -- WORKER")) << baton.log();
+}
+
+// ---- errors that say what is wrong (finding 15) -------------------------------
+
+TEST(CommandLine, ScriptWithoutShebangIsNotExecutable) {
+  // glibc's execvp would hand it to /bin/sh; baton says what is wrong.
+  WorkerDir dir;
+  const std::string script = dir.worker() + ".noshebang";
+  std::ofstream(script) << "exec " << KVSTORE_BIN << "\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", script});
+  EXPECT_EQ(baton.wait_exit(), 126) << baton.log();
+  EXPECT_TRUE(baton.wait_for("Exec format error; it is neither a binary nor a script with a #! line")) << baton.log();
+}
+
+TEST(CommandLine, DirectoryAsWorkerSaysSo) {
+  BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--", "/tmp"});
+  EXPECT_EQ(baton.wait_exit(), 126) << baton.log();
+  EXPECT_TRUE(baton.wait_for("start worker /tmp: Is a directory; give the path of the worker's executable"))
+      << baton.log();
+}
+
+TEST(CommandLine, UnixSocketInAMissingDirectoryNamesIt) {
+  BatonProcess baton({"--listen", "http=unix:///tmp/baton-no-such-dir/sub/app.sock", "--", KVSTORE_BIN});
+  EXPECT_EQ(baton.wait_exit(), 3) << baton.log();
+  EXPECT_TRUE(baton.wait_for("the directory /tmp/baton-no-such-dir/sub does not exist; create it")) << baton.log();
+}
+
+TEST(CommandLine, SameAddressUnderTwoNamesIsRefused) {
+  BatonProcess baton({"--listen", "a=tcp://127.0.0.1:8080", "--listen", "b=tcp://127.0.0.1:8080", "--", KVSTORE_BIN});
+  EXPECT_EQ(baton.wait_exit(), 2) << baton.log();
+  EXPECT_TRUE(baton.wait_for("listeners \"a\" and \"b\" have the same address tcp://127.0.0.1:8080")) << baton.log();
+}
+
+TEST(Startup, SystemdSocketUnderAnotherNameIsNamed) {
+  auto spec = baton::parse_listener_spec("web=tcp://127.0.0.1:0");
+  ASSERT_TRUE(spec);
+  auto socket = baton::bind_listener(*spec, SOMAXCONN);
+  ASSERT_TRUE(socket) << socket.status().message();
+  const std::string url = socket->spec().url();
+  BatonProcess baton({"--listen", "http=" + url, "--", KVSTORE_BIN}, BatonProcess::Activation{socket->fd(), "web"});
+  EXPECT_EQ(baton.wait_exit(), 3) << baton.log();
+  EXPECT_TRUE(baton.wait_for("systemd passed that address as \"web\"; name the listener web")) << baton.log();
+}
+
+TEST(Startup, LiveUnixSocketWithAFullQueueIsRefusedAtOnce) {
+  // A live server that does not accept: the probe must not wait for it.
+  WorkerDir dir;
+  const std::string path = dir.worker() + ".sock";
+  baton::UniqueFd server(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::bind(server.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(server.get(), 0), 0);
+  std::vector<baton::UniqueFd> queued;
+  for (int i = 0; i < 64; ++i) {
+    baton::UniqueFd c(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) break;  // EAGAIN: full
+    queued.push_back(std::move(c));
+  }
+  BatonProcess baton({"--listen", "http=unix://" + path, "--", KVSTORE_BIN});
+  EXPECT_EQ(baton.wait_exit(std::chrono::seconds(10)), 3) << "no hang: " << baton.log();
+  EXPECT_TRUE(baton.wait_for("is in use by a running process \\(its accept queue is full\\)")) << baton.log();
+  EXPECT_TRUE(std::filesystem::exists(path)) << "a live socket is never taken over";
 }
 
 // ---- start-up (finding 9) ----------------------------------------------------
