@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   int code;
   {
     ProcessLauncher launcher(&loop, listeners);
+    const auto kill_timeout = options.kill_timeout;
     Supervisor supervisor(&loop, std::move(options), launcher);
     Status st = supervisor.start();
     // Handlers are installed: what arrived meanwhile is delivered now.
@@ -114,7 +115,9 @@ int main(int argc, char** argv) {
       uv_run(&loop, UV_RUN_DEFAULT);
       code = supervisor.exit_code();
     }
-    // Every worker has exited: log what is still in their pipes.
+    // Every worker has exited: end what they left behind, and log what is
+    // still in their pipes.
+    launcher.left_behind().end_all(&loop, kill_timeout);
     launcher.relays().finish(std::chrono::seconds(1));
   }
   // Let the close callbacks of every handle run before the loop goes away.

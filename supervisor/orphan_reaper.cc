@@ -1,7 +1,5 @@
 #include "orphan_reaper.h"
 
-#include "baton/proc_stat.h"
-
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -9,28 +7,32 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstdlib>
 #include <cstring>
 #include <string>
-#include <vector>
 
 namespace baton {
 namespace {
 
-// Our children that are zombies.
-std::vector<pid_t> zombie_children() {
-  std::vector<pid_t> out;
-  for (pid_t pid : children_of(::getpid())) {
-    auto st = read_proc_stat(pid);
-    if (st && st->state == 'Z') out.push_back(pid);
-  }
-  return out;
+// libuv reaps its worker in the same SIGCHLD dispatch as ours, in either
+// order: look again a moment later.
+constexpr std::chrono::milliseconds kRetry{10};
+
+std::string describe_status(int status) {
+  return WIFSIGNALED(status) ? std::string("killed by SIG") + sigabbrev_np(WTERMSIG(status))
+                             : "exit status " + std::to_string(WEXITSTATUS(status));
 }
 
 }  // namespace
 
+pid_t reap_one_orphan(const std::function<bool(pid_t)>& is_worker, int* status) {
+  siginfo_t info{};
+  if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD ? 0 : -1;
+  if (info.si_pid == 0 || is_worker(info.si_pid)) return 0;
+  return ::waitpid(info.si_pid, status, WNOHANG) == info.si_pid ? info.si_pid : -1;
+}
+
 OrphanReaper::OrphanReaper(uv_loop_t* loop, std::function<bool(pid_t)> is_worker)
-    : is_worker_(std::move(is_worker)) {
+    : is_worker_(std::move(is_worker)), retry_(loop) {
   if (Status st = sigchld_.init(loop, uv_signal_init, this); !st) {
     spdlog::warn("cannot watch SIGCHLD ({}); orphans of workers are reaped only at stop", st.message());
     return;
@@ -44,16 +46,13 @@ OrphanReaper::OrphanReaper(uv_loop_t* loop, std::function<bool(pid_t)> is_worker
 
 int OrphanReaper::reap() {
   int reaped = 0;
-  for (pid_t pid : zombie_children()) {
-    if (is_worker_(pid)) continue;  // libuv's
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      ++reaped;
-      spdlog::info("reaped orphan pid {} ({})", pid,
-                   WIFSIGNALED(status) ? std::string("killed by SIG") + sigabbrev_np(WTERMSIG(status))
-                                       : "exit status " + std::to_string(WEXITSTATUS(status)));
-    }
-  }
+  int status = 0;
+  for (pid_t pid; (pid = reap_one_orphan(is_worker_, &status)) > 0; ++reaped)
+    spdlog::info("reaped orphan pid {} ({})", pid, describe_status(status));
+  // A worker's zombie may stand first in line: libuv reaps it, then we go on.
+  siginfo_t info{};
+  if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0)
+    retry_.start(kRetry, [this] { reap(); });
   return reaped;
 }
 

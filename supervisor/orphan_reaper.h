@@ -3,7 +3,9 @@
 // A worker's own children that outlive it are re-parented to baton (as a
 // container's PID 1, or because baton sets PR_SET_CHILD_SUBREAPER). libuv
 // reaps only the processes it spawned, so on every SIGCHLD this reaps the
-// other zombie children, leaving the workers to libuv.
+// other zombie children. It peeks with waitid(WNOWAIT) and never reads
+// /proc: a zombie that is a worker is left to libuv, and the peek is tried
+// again once libuv has reaped it.
 #pragma once
 
 #include <sys/types.h>
@@ -28,7 +30,12 @@ class OrphanReaper {
  private:
   std::function<bool(pid_t)> is_worker_;
   UvHandle<uv_signal_t> sigchld_;
+  Timer retry_;  // after a worker's zombie blocked the peek
 };
+
+// Reaps one zombie child that `is_worker` does not claim, without waiting.
+// Returns its pid, 0 if there is none (or the next one is a worker's), -1 on error.
+pid_t reap_one_orphan(const std::function<bool(pid_t)>& is_worker, int* status);
 
 // Makes orphaned descendants re-parent to this process (no-op as PID 1).
 void become_subreaper();

@@ -122,6 +122,10 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   opts.env = env.data();
   opts.stdio_count = 4;
   opts.stdio = stdio;
+  // setsid(): the worker leads a process group of its own, so what it leaves
+  // behind can be ended by group at stop (left_behind.h), and a terminal's
+  // Ctrl-C reaches baton alone, which drains its workers.
+  opts.flags = UV_PROCESS_DETACHED;
   w->process_.get()->data = w.get();
   int rc = uv_spawn(loop, w->process_.get(), &opts);
   w->process_.mark_initialized();  // even a failed uv_spawn wants uv_close()
@@ -327,6 +331,7 @@ void WorkerProcess::kill_now(const std::string& reason) {
 Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::launch(WorkerConfig config, WorkerEvents& events) {
   auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, relays_, events);
   if (!w) return w.status();
+  left_behind_.add_group((*w)->pid());
   return std::unique_ptr<WorkerHandle>(std::move(w.value()));
 }
 

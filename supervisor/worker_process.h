@@ -35,6 +35,7 @@
 #include "baton/listener_socket.h"
 #include "baton/status.h"
 #include "baton/uv_handle.h"
+#include "left_behind.h"
 #include "output_relay.h"
 #include "worker_handle.h"
 
@@ -115,11 +116,13 @@ class ProcessLauncher final : public WorkerLauncher {
       : loop_(loop), listeners_(listeners), relays_(loop) {}
   Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) override;
   OutputRelays& relays() { return relays_; }
+  LeftBehind& left_behind() { return left_behind_; }
 
  private:
   uv_loop_t* loop_;
   const std::vector<BoundListener>& listeners_;
   OutputRelays relays_;  // every worker's stdout and stderr, until EOF or baton stops
+  LeftBehind left_behind_;  // every worker's process group, ended at stop
 };
 
 }  // namespace baton

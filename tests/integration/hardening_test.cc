@@ -224,6 +224,52 @@ TEST(Upgrade, DeployByRenameWhileTheOldBinaryRuns) {
   EXPECT_EQ(json_field(http_request(port, "GET", "/stats")->body, "state_version"), 2) << "the new build serves";
 }
 
+// ---- what workers leave behind (finding 10) -------------------------------------
+
+pid_t read_pid(const std::string& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  in >> pid;
+  return static_cast<pid_t>(pid);
+}
+
+TEST(Lifecycle, WhatWorkersLeaveBehindEndsWithAGracefulStop) {
+  // One leftover that stops on SIGTERM, one that ignores it.
+  WorkerDir dir;
+  const std::string pids = dir.worker() + ".pids";
+  dir.use_script("sleep 1000 & echo $! > " + pids + ".a\n(trap '' TERM; exec sleep 1000) & echo $! > " + pids +
+                 ".b\nexec " + KVSTORE_BIN + " \"$@\"");
+  BatonProcess baton(baton_args(dir, {"--kill-timeout", "500ms"}));
+  ASSERT_TRUE(wait_serving(baton, 1)) << baton.log();
+  const pid_t polite = read_pid(pids + ".a"), stubborn = read_pid(pids + ".b");
+  ASSERT_GT(polite, 0);
+  ASSERT_GT(stubborn, 0);
+  ASSERT_TRUE(process_exists(polite) && process_exists(stubborn));
+  baton.signal(SIGTERM);
+  EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
+  const bool polite_gone = !process_exists(polite), stubborn_gone = !process_exists(stubborn);
+  for (pid_t p : {polite, stubborn})
+    if (process_exists(p)) ::kill(p, SIGKILL);  // ours: the test started it through baton
+  EXPECT_TRUE(polite_gone) << "left to the host's init: " << baton.log();
+  EXPECT_TRUE(stubborn_gone) << "left to the host's init: " << baton.log();
+  EXPECT_TRUE(baton.wait_for("process group\\(s\\) left behind by workers: SIGTERM")) << baton.log();
+  EXPECT_TRUE(baton.wait_for("still running after SIGTERM; sending SIGKILL")) << baton.log();
+}
+
+TEST(Lifecycle, OrphansAreReapedWithoutProc) {
+  // A private mount namespace with an empty /proc: reaping must not need it.
+  WorkerDir dir;
+  dir.use_helper("orphan-maker");
+  BatonProcess baton(baton_args(dir), std::nullopt, BatonProcess::Output::kCaptured,
+                     {"unshare", "--mount", "--", "sh", "-c", "mount -t tmpfs none /proc && exec \"$0\" \"$@\""});
+  auto m = baton.wait_for("helper orphan pid ([0-9]+)");
+  if (!m && baton.log().find("unshare") != std::string::npos) GTEST_SKIP() << "no mount namespace here: " << baton.log();
+  ASSERT_TRUE(m) << baton.log();
+  EXPECT_TRUE(baton.wait_for("reaped orphan pid " + m->groups[1] + " \\(exit status 7\\)")) << baton.log();
+  baton.signal(SIGTERM);
+  EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
+}
+
 // ---- logs (finding 16) ---------------------------------------------------------
 
 TEST(Logs, WorkerErrorTextCannotBreakOrForgeLines) {

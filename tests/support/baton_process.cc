@@ -32,11 +32,12 @@ bool wait_pidfd(int pidfd, std::chrono::milliseconds timeout) {
 }  // namespace
 
 BatonProcess::BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation,
-                           Output output) {
+                           Output output, std::vector<std::string> wrapper) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   baton::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
-  std::vector<std::string> args{BATON_BIN, "run"};
+  std::vector<std::string> args = std::move(wrapper);
+  args.insert(args.end(), {BATON_BIN, "run"});
   args.insert(args.end(), run_args.begin(), run_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -72,7 +73,7 @@ BatonProcess::BatonProcess(std::vector<std::string> run_args, std::optional<Acti
       for (int i = 0; i < n; ++i) digits[i] = rev[n - 1 - i];
       digits[n] = '\0';
     }
-    ::execve(argv[0], argv.data(), envp.data());
+    ::execvpe(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   if (output == Output::kReaderGone) {

@@ -38,9 +38,11 @@ class BatonProcess {
   // or a pipe whose reader has gone away (kReaderGone; nothing to wait_for).
   enum class Output { kCaptured, kReaderGone };
 
-  // Runs `baton run ARGS...` (args after "run").
+  // Runs `baton run ARGS...` (args after "run"). A `wrapper` (a command that
+  // execs its arguments in place, like `unshare -m`) goes in front, so the
+  // pid is still baton's.
   explicit BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation = std::nullopt,
-                        Output output = Output::kCaptured);
+                        Output output = Output::kCaptured, std::vector<std::string> wrapper = {});
   // Stops baton (SIGTERM, then SIGKILL) if a test left it running, and reaps it.
   ~BatonProcess();
 

@@ -32,7 +32,6 @@ void Worker::Impl::handle_handoff(Envelope& m) {
     return refuse("its state version " + std::to_string(source_.state_version) +
                   " is not one the new worker loads " + versions_text(ok));
   handoff_ = HandoffStage::kSending;
-  hold_loop(true);  // paused: only baton's COMMIT or RESUME ends this (a standby receiver is held already)
   // quiesce() may finish later (a response still being written): the link
   // waits in the callback, owned by a shared_ptr the callback holds.
   auto held = std::make_shared<UniqueFd>(std::move(link));
@@ -91,7 +90,6 @@ void Worker::Impl::receive_handoff(UniqueFd link_fd, Deadline deadline) {
 void Worker::Impl::handle_commit() {
   if (handoff_ == HandoffStage::kReceived) {
     handoff_ = HandoffStage::kNone;
-    hold_loop(false);
     if (target_.commit) target_.commit();
     return;
   }
@@ -105,7 +103,6 @@ void Worker::Impl::handle_commit() {
 void Worker::Impl::handle_resume() {
   if (handoff_ != HandoffStage::kSending && handoff_ != HandoffStage::kSent) return;
   handoff_ = HandoffStage::kNone;
-  hold_loop(false);
   if (source_.resume) source_.resume();
 }
 

@@ -47,6 +47,7 @@ void Worker::on_handoff(HandoffSource source) { impl_->source_ = std::move(sourc
 void Worker::on_restore(HandoffTarget target) { impl_->target_ = std::move(target); }
 bool Worker::awaiting_handoff() const { return impl_->awaiting_handoff(); }
 Status Worker::report_error(const std::string& message) { return impl_->report_error(message); }
+void Worker::finish() { impl_->finish(); }
 
 Result<std::unique_ptr<Worker>> Worker::create(uv_loop_t* loop, Options options) {
   auto impl = std::make_unique<Impl>(loop, std::move(options));
@@ -133,14 +134,7 @@ Status Worker::Impl::ready() {
   ready_sent_ = true;
   // Without a target this worker cannot receive state: READY lets baton say so.
   if (awaiting_handoff()) return channel_.send(Standby{target_.state_versions});
-  hold_loop(false);  // serving: the application's own handles keep the loop
   return channel_.send(Ready{});
-}
-
-void Worker::Impl::hold_loop(bool hold) {
-  if (poll_.get() == nullptr || uv_is_closing(poll_.base())) return;
-  if (hold) uv_ref(poll_.base());
-  else uv_unref(poll_.base());
 }
 
 Status Worker::Impl::report_error(const std::string& message) {

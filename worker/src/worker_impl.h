@@ -29,6 +29,7 @@ class Worker::Impl {
   Status ready();
   Status report_error(const std::string& message);
   bool awaiting_handoff() const { return standby_ && target_.load_state != nullptr; }
+  void finish() { poll_.close(); }
 
   uv_loop_t* loop_;
   Options options_;
@@ -44,11 +45,6 @@ class Worker::Impl {
   UvHandle<uv_poll_t> poll_;  // after channel_: stops watching before the fd closes
 
  private:
-  // Whether the channel alone keeps the loop running: yes while baton may
-  // still need an answer (before READY, and during a handoff), no while the
-  // application serves, so that an application that stops on its own (a
-  // signal) can end its loop without waiting for SIGKILL.
-  void hold_loop(bool hold);
   Result<Channel::Received> receive_with_reserve();
   void read_channel();
   bool handle(Envelope& message);  // false: stop reading

@@ -41,8 +41,8 @@ struct Flags {
 // How kvstore stops: by DRAIN from baton, or by SIGTERM/SIGINT when alone.
 class Stopping {
  public:
-  Stopping(uv_loop_t* loop, HttpServer& server, std::chrono::milliseconds signal_deadline)
-      : server_(server), signal_deadline_(signal_deadline) {
+  Stopping(uv_loop_t* loop, baton::Worker& worker, HttpServer& server, std::chrono::milliseconds signal_deadline)
+      : worker_(worker), server_(server), signal_deadline_(signal_deadline) {
     for (auto [handle, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT}}) {
       if (!handle->init(loop, uv_signal_init, this)) continue;
       uv_signal_start(handle->get(), [](uv_signal_t* s, int n) {
@@ -62,6 +62,7 @@ class Stopping {
       return server_.stop_now();
     }
     server_.close_listeners();
+    if (by_signal) worker_.finish();  // not baton's DRAIN: let the loop end without it
     log("draining (" + why + "): listeners closed; finishing open connections within " +
         std::to_string(deadline.count()) + " ms");
     server_.drain(deadline, [this] {
@@ -76,6 +77,7 @@ class Stopping {
   }
 
  private:
+  baton::Worker& worker_;
   HttpServer& server_;
   std::chrono::milliseconds signal_deadline_;
   baton::UvHandle<uv_signal_t> sigterm_, sigint_;
@@ -171,7 +173,7 @@ int main(int argc, char** argv) {
     log("serving " + l.spec.to_string());
   }
 
-  Stopping stopping(loop, server, std::chrono::milliseconds(flags.standalone_drain_ms));
+  Stopping stopping(loop, w, server, std::chrono::milliseconds(flags.standalone_drain_ms));
   drain_on_request(w, stopping);
   hand_off_on_request(w, server, stopping);
   restore_on_request(w, server, flags.extra_versions);

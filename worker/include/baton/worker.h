@@ -129,6 +129,12 @@ class Worker {
   // The worker should exit afterwards.
   Status report_error(const std::string& message);
 
+  // The worker stops on its own (a SIGTERM, a fatal error), not because baton
+  // said DRAIN: libbaton stops watching the channel, so the loop can end once
+  // the application's own handles have closed. Until then the channel keeps
+  // the loop running, so a worker whose loop has nothing else still hears DRAIN.
+  void finish();
+
   class Impl;  // worker/src/worker_impl.h
 
  private:
