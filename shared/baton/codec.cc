@@ -46,6 +46,7 @@ std::string message_type_name(std::uint16_t type) {
     case MessageType::kStateEnd: return "STATE_END";
     case MessageType::kConnections: return "CONNECTIONS";
     case MessageType::kHandoffEnd: return "HANDOFF_END";
+    case MessageType::kConnectionData: return "CONNECTION_DATA";
   }
   return "type " + std::to_string(type);
 }

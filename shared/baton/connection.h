@@ -15,7 +15,11 @@ namespace baton {
 struct ExportedConnection {
   int fd = -1;
   std::string pending;  // bytes read but not processed; the receiver processes them first
-  std::string app;      // application data (parser state, session id, ...)
+  std::string app;      // application data (parser state, session id, ...), at most 32 KiB
+  // Response bytes queued but not yet taken by the client (it reads slowly,
+  // or not at all): the receiver writes them before anything else. The old
+  // worker must write none of them once exported.
+  std::string unsent;
 };
 
 // One client connection as the new worker receives it: it owns the fd.
@@ -23,6 +27,7 @@ struct HandedConnection {
   UniqueFd fd;
   std::string pending;
   std::string app;
+  std::string unsent;
 };
 
 }  // namespace baton

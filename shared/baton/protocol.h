@@ -39,6 +39,7 @@ enum class MessageType : std::uint16_t {
   kStateEnd = 22,
   kConnections = 23,
   kHandoffEnd = 24,
+  kConnectionData = 25,  // more bytes of one connection: pending input beyond its CONNECTIONS entry, unsent output
 };
 
 // Human name for logs ("HELLO", "type 77" for unknown values).
@@ -59,7 +60,10 @@ inline constexpr std::uint64_t kMaxChunkBytes = 60 * 1024;       // one STATE_CH
 // SCM_MAX_FD: the kernel refuses more fds than this in one sendmsg().
 inline constexpr std::uint32_t kMaxFdsPerDatagram = 253;
 inline constexpr std::uint64_t kMaxConnectionsPerBatch = kMaxFdsPerDatagram;  // one datagram of fds
-inline constexpr std::uint64_t kMaxConnectionBytes = 32 * 1024;  // pending + app blob of one connection
+inline constexpr std::uint64_t kMaxConnectionBytes = 32 * 1024;  // pending + app blob inline in CONNECTIONS
+// All bytes of one connection (pending input and unsent output, each) over
+// its CONNECTION_DATA messages: generous, yet a bound a receiver can hold.
+inline constexpr std::uint64_t kMaxConnectionDataBytes = std::uint64_t{256} << 20;
 
 // A u64 length or count (cereal's own layout); on load, more than `max` is a
 // protocol violation, thrown before anything is allocated.
@@ -222,6 +226,24 @@ struct Connections {
   static constexpr MessageType kType = MessageType::kConnections;
   std::vector<ConnectionInfo> connections;
   template <class A> void serialize(A& ar) { bounded(ar, connections, kMaxConnectionsPerBatch); }
+};
+
+// Bytes of one connection that did not fit its CONNECTIONS entry. Follows
+// the batch that listed the connection, before the next batch or HANDOFF_END;
+// a connection's chunks of one kind arrive in order and are appended.
+struct ConnectionData {
+  static constexpr MessageType kType = MessageType::kConnectionData;
+  enum Kind : std::uint8_t {
+    kPending = 0,  // more input read from the client but not processed: appended to `pending`
+    kUnsent = 1,   // output the old worker queued but the client has not read: written first by the new worker
+  };
+  std::uint32_t index = 0;  // the connection's position over the whole handoff (0-based)
+  std::uint8_t kind = kPending;
+  std::string bytes;        // 1 to kMaxChunkBytes bytes
+  template <class A> void serialize(A& ar) {
+    ar(index, kind);
+    bounded(ar, bytes, kMaxChunkBytes);
+  }
 };
 
 struct HandoffEnd {

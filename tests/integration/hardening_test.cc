@@ -404,6 +404,118 @@ TEST(Handoff, WorkerAtItsOpenFilesLimitKeepsItsState) {
   std::cout << "upgrade at the limit: " << outcome->groups[0] << "\n";
 }
 
+// ---- connections in the middle of something (findings 3, 4, 6) ---------------------
+
+// A value whose bytes differ along its length, so a cut or a shift shows.
+std::string patterned(std::size_t n, char seed) {
+  std::string s(n, seed);
+  for (std::size_t i = 0; i < n; i += 101) s[i] = static_cast<char>('a' + (i / 101 + seed) % 26);
+  return s;
+}
+
+// Waits until kvstore has parsed `more` requests beyond `base` (its /stats
+// count), so the test knows they are answered or queued, not in transit.
+bool requests_reach(std::uint16_t port, long target) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = http_request(port, "GET", "/stats");
+    if (r && json_field(r->body, "requests") >= target) return true;
+  }
+  return false;
+}
+
+TEST(Handoff, RequestsLargerThan32KiBInFlightMoveWithTheirConnection) {
+  // Four clients each half-way through a 100 KB upload when SIGHUP comes.
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--mode", "handoff"}));
+  const auto port = serving_port(baton);
+  for (int round = 0; round < 10; ++round) {
+    std::vector<baton::UniqueFd> uploads;
+    std::vector<std::string> bodies;
+    for (int c = 0; c < 4; ++c) {
+      auto fd = connect_local(port);
+      ASSERT_TRUE(fd);
+      bodies.push_back(patterned(100'000, static_cast<char>('A' + c + round)));
+      const std::string head = "PUT /kv/up" + std::to_string(c) + " HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n";
+      ASSERT_TRUE(send_all(fd->get(), head + bodies.back().substr(0, 50'000)));
+      uploads.push_back(std::move(fd.value()));
+    }
+    auto mark = baton.mark();
+    baton.signal(SIGHUP);
+    ASSERT_TRUE(wait_serving(baton, round + 2, mark)) << "round " << round << ":\n" << baton.log();
+    for (int c = 0; c < 4; ++c) {
+      ASSERT_TRUE(send_all(uploads[c].get(), bodies[c].substr(50'000)));
+      std::string buffer;
+      auto r = read_response(uploads[c].get(), buffer);
+      ASSERT_TRUE(r) << r.status().message();
+      EXPECT_EQ(r->status, 200) << "round " << round << ", upload " << c;
+    }
+    for (int c = 0; c < 4; ++c)
+      EXPECT_EQ(http_request(port, "GET", "/kv/up" + std::to_string(c))->body, bodies[c]) << "round " << round;
+  }
+  EXPECT_EQ(baton.count("upgrade to generation [0-9]+ failed"), 0u) << baton.log();
+}
+
+TEST(Handoff, ClientThatDoesNotReadHoldsNobodyHostage) {
+  // 20 pipelined GETs of 1 MB, never read: ~20 MB queued in the old worker.
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--mode", "handoff", "--handoff-timeout", "20s"}));
+  const auto port = serving_port(baton);
+  const std::string big = patterned(1'000'000, 'b');
+  ASSERT_EQ(http_request(port, "PUT", "/kv/big", big)->status, 200);
+  const long before = json_field(http_request(port, "GET", "/stats")->body, "requests");
+  auto slow = connect_local(port, 30'000);
+  ASSERT_TRUE(slow);
+  std::string pipelined;
+  for (int i = 0; i < 20; ++i) pipelined += "GET /kv/big HTTP/1.1\r\nHost: t\r\n\r\n";
+  ASSERT_TRUE(send_all(slow->get(), pipelined));
+  ASSERT_TRUE(requests_reach(port, before + 21));
+  auto mark = baton.mark();
+  baton.signal(SIGHUP);
+  auto done = baton.wait_for("upgrade to generation 2 (complete|failed).*", mark);
+  ASSERT_TRUE(done) << baton.log();
+  EXPECT_NE(done->groups[0].find("complete"), std::string::npos) << done->groups[0];
+  std::cout << "with 20 MB unread by one client: " << done->groups[0] << "\n";
+  EXPECT_EQ(http_request(port, "GET", "/healthz")->status, 200) << "everybody else is served";
+  std::string buffer;
+  for (int i = 0; i < 20; ++i) {
+    auto r = read_response(slow->get(), buffer);
+    ASSERT_TRUE(r) << "response " << i << ": " << r.status().message();
+    ASSERT_EQ(r->body.size(), big.size()) << "response " << i;
+    EXPECT_TRUE(r->body == big) << "response " << i << " differs";
+  }
+  EXPECT_TRUE(exchange(slow->get(), "GET", "/healthz")) << "the same connection goes on";
+}
+
+TEST(Handoff, ResponsesInFlightAtCommitAreFinished) {
+  // Ten pipelined 1 MB responses, the last with Connection: close, to a
+  // client that reads only after the upgrade: all ten arrive, then EOF.
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--mode", "handoff"}));
+  const auto port = serving_port(baton);
+  const std::string big = patterned(1'000'000, 'c');
+  ASSERT_EQ(http_request(port, "PUT", "/kv/big", big)->status, 200);
+  const long before = json_field(http_request(port, "GET", "/stats")->body, "requests");
+  auto slow = connect_local(port, 30'000);
+  ASSERT_TRUE(slow);
+  std::string pipelined;
+  for (int i = 0; i < 10; ++i)
+    pipelined += std::string("GET /kv/big HTTP/1.1\r\nHost: t\r\n") + (i == 9 ? "Connection: close\r\n" : "") + "\r\n";
+  ASSERT_TRUE(send_all(slow->get(), pipelined));
+  ASSERT_TRUE(requests_reach(port, before + 11));
+  auto mark = baton.mark();
+  baton.signal(SIGHUP);
+  ASSERT_TRUE(wait_serving(baton, 2, mark)) << baton.log();
+  std::string buffer;
+  for (int i = 0; i < 10; ++i) {
+    auto r = read_response(slow->get(), buffer);
+    ASSERT_TRUE(r) << "response " << i << " of 10: " << r.status().message();
+    EXPECT_TRUE(r->body == big) << "response " << i << " differs";
+  }
+  char byte;
+  EXPECT_EQ(::recv(slow->get(), &byte, 1, 0), 0) << "then an orderly EOF";
+}
+
 // ---- an abandoned candidate (finding 5) ---------------------------------------
 
 TEST(Upgrade, AbandonedCandidateFinishesWhatItAccepted) {

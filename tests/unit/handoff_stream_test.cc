@@ -148,7 +148,7 @@ TEST(HandoffStream, ConnectionsTravelInBatchesWithTheirBytes) {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     ::close(sv[1]);
     owned.emplace_back(sv[0]);
-    sent.push_back({sv[0], "GET /" + std::to_string(i), "app" + std::to_string(i)});
+    sent.push_back({sv[0], "GET /" + std::to_string(i), "app" + std::to_string(i), ""});
   }
   std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
   auto got = receive_connections(link.receiver, 10'000, soon());
@@ -169,12 +169,53 @@ TEST(HandoffStream, LargePendingBytesSplitBatchesBySize) {
   Link link;
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   std::vector<ExportedConnection> sent;
-  for (int i = 0; i < 10; ++i) sent.push_back({devnull.get(), std::string(30'000, 'p'), {}});
+  for (int i = 0; i < 10; ++i) sent.push_back({devnull.get(), std::string(30'000, 'p'), {}, {}});
   std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
   auto got = receive_connections(link.receiver, 100, soon());
   sender.join();
   ASSERT_TRUE(got) << got.status().message();
   EXPECT_EQ(got->size(), 10u);
+}
+
+TEST(HandoffStream, PendingInputAndUnsentOutputOfAnySizeMoveWithTheirConnection) {
+  // A 100 KB upload half read, and 3 MB of responses a client has not read yet.
+  Link link;
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  std::string upload(100'000, 'u'), responses(3'000'000, 'r');
+  for (std::size_t i = 0; i < responses.size(); i += 997) responses[i] = static_cast<char>('a' + i % 26);
+  std::vector<ExportedConnection> sent{{devnull.get(), "small", "app0", ""},
+                                       {devnull.get(), upload, "app1", responses},
+                                       {devnull.get(), "", "", "tail"}};
+  std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
+  auto got = receive_connections(link.receiver, 100, soon());
+  sender.join();
+  ASSERT_TRUE(got) << got.status().message();
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ((*got)[0].pending, "small");
+  EXPECT_EQ((*got)[1].pending, upload);
+  EXPECT_EQ((*got)[1].unsent, responses) << "in order, byte for byte";
+  EXPECT_EQ((*got)[1].app, "app1");
+  EXPECT_EQ((*got)[2].unsent, "tail");
+}
+
+TEST(HandoffStream, ConnectionDataForAnUnknownConnectionIsRefused) {
+  Link link;
+  ASSERT_TRUE(link.sender.send(ConnectionData{0, ConnectionData::kPending, "x"}));
+  auto got = receive_connections(link.receiver, 100, soon());
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.status().message().find("CONNECTION_DATA for connection 0, but only 0 were handed over"),
+            std::string::npos)
+      << got.status().message();
+}
+
+TEST(HandoffStream, ApplicationDataOverItsLimitIsRefusedWithTheReason) {
+  Link link;
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  std::vector<ExportedConnection> sent{{devnull.get(), "", std::string(40'000, 'a'), ""}};
+  Status st = send_connections(link.sender, sent, soon());
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error_number(), 0) << "our own limit, not a broken link: the worker reports it";
+  EXPECT_NE(st.message().find("40000 bytes of application data; the limit is 32768"), std::string::npos);
 }
 
 TEST(HandoffStream, ConnectionCountMismatchFailsAndClosesFds) {
@@ -195,7 +236,7 @@ TEST(HandoffStream, ConnectionCountMismatchFailsAndClosesFds) {
 TEST(HandoffStream, TooManyConnectionsAreRefused) {
   Link link;
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  std::vector<ExportedConnection> sent(5, ExportedConnection{devnull.get(), {}, {}});
+  std::vector<ExportedConnection> sent(5, ExportedConnection{devnull.get(), {}, {}, {}});
   ASSERT_TRUE(send_connections(link.sender, sent, soon()));
   auto got = receive_connections(link.receiver, 4, soon());
   ASSERT_FALSE(got);

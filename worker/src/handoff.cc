@@ -60,7 +60,13 @@ void Worker::Impl::send_handoff(UniqueFd link_fd, Deadline deadline) {
     return;  // wait for RESUME
   }
   std::vector<ExportedConnection> connections = source_.export_connections();
-  if (Status st = send_connections(link, connections, deadline); !st) return;  // wait for RESUME
+  if (Status st = send_connections(link, connections, deadline); !st) {
+    // Refused by our own limits: say why, so baton rolls back at once and logs
+    // it. A broken link (errno set) is the other worker's; baton sees that itself.
+    if (st.error_number() == 0)
+      (void)channel_.send(Error{("handing over connections: " + st.message()).substr(0, kMaxStringBytes)});
+    return;  // wait for RESUME
+  }
   handoff_ = HandoffStage::kSent;
   (void)channel_.send(Sent{*bytes, static_cast<std::uint32_t>(connections.size())});
 }

@@ -1,8 +1,12 @@
 #include "http_connection.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "stream_handle.h"
 
@@ -52,6 +56,7 @@ HttpConnection* HttpConnection::adopt(baton::HandedConnection handed, Connection
   (void)handed.fd.release();  // the libuv handle owns it now
   if (is_tcp) uv_tcp_nodelay(&c->handle_.tcp, 1);
   c->pending_input_ = std::move(handed.pending);
+  c->unsent_output_ = std::move(handed.unsent);
   server.adopt(c);
   return c;
 }
@@ -78,6 +83,8 @@ void HttpConnection::pause() {
 
 void HttpConnection::resume() {
   if (closed_) return;
+  // What the client asked for earlier goes out first, then what it asked next.
+  if (!unsent_output_.empty()) write(std::exchange(unsent_output_, {}));
   if (!pending_input_.empty()) {
     std::string bytes = std::move(pending_input_);
     pending_input_.clear();
@@ -86,10 +93,31 @@ void HttpConnection::resume() {
   start_reading();
 }
 
-baton::Result<baton::ExportedConnection> HttpConnection::export_handoff() {
+baton::Result<baton::ExportedConnection> HttpConnection::export_handoff(baton::UniqueFd& detached) {
   uv_os_fd_t fd;
   if (int rc = uv_fileno(&handle_.handle, &fd); rc != 0) return baton::Status::from_errno(-rc, "uv_fileno");
-  return baton::ExportedConnection{fd, partial_, {}};
+  if (writes_pending_ == 0) return baton::ExportedConnection{fd, partial_, {}, {}};
+  // Queued output moves with the connection. Closing our handle cancels
+  // those writes, so this side can send none of them again; the dup keeps
+  // the socket open for the successor (or for us, on RESUME).
+  baton::ExportedConnection out{-1, partial_, {}, unsent()};
+  detached = baton::UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!detached) return baton::Status::from_errno(errno, "dup a connection with queued output");
+  out.fd = detached.get();
+  close();
+  return out;
+}
+
+std::string HttpConnection::unsent() const {
+  // libuv writes the queue in order: what is left is the tail of it.
+  std::size_t left = uv_stream_get_write_queue_size(&handle_.stream);
+  std::string out;
+  for (auto it = queued_.rbegin(); it != queued_.rend() && out.size() < left; ++it) {
+    const std::string& data = **it;
+    const std::size_t take = std::min(data.size(), left - out.size());
+    out.insert(0, data, data.size() - take, take);
+  }
+  return out;
 }
 
 void HttpConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
@@ -147,16 +175,18 @@ void HttpConnection::write(std::string data) {
   w->req.data = this;
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
   ++writes_pending_;
+  queued_.push_back(&w->data);
   int rc = uv_write(&w->req, stream(), &buf, 1, [](uv_write_t* req, int status) {
     auto* w = reinterpret_cast<WriteRequest*>(req);
     auto* self = static_cast<HttpConnection*>(req->data);
     delete w;
     --self->writes_pending_;
-    if (status < 0) return self->close();
-    if (self->writes_pending_ == 0) self->server_.on_quiet(self);
+    self->queued_.pop_front();  // callbacks come in write order
+    if (status < 0) self->close();
   });
   if (rc != 0) {
     --writes_pending_;
+    queued_.pop_back();
     delete w;
     close();
   }

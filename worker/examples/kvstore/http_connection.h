@@ -15,13 +15,17 @@
 // Handoff: pause() stops reading between two reads, so the only bytes not yet
 // answered are those of an incomplete request; export_handoff() hands them
 // over with the fd, and the new worker's connection processes them first
-// when it resumes.
+// when it resumes. Responses still queued (a client that reads slowly, or
+// not at all) move too: the new worker writes them before anything else,
+// and this side detaches from the socket (on a dup of its fd) so that it
+// can write none of them twice. Nobody waits for a slow reader.
 #pragma once
 
 #include <http_parser.h>
 #include <uv.h>
 
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -34,15 +38,13 @@ namespace kvstore {
 class HttpConnection;
 
 // What a connection needs from the server that owns it: the loop, answers to
-// requests, whether it drains, and to hear of it when it opens, goes quiet
-// (no write in flight) and is gone.
+// requests, whether it drains, and to hear of it when it opens and is gone.
 class ConnectionOwner {
  public:
   virtual uv_loop_t* loop() const = 0;
   virtual Response handle(const Request& request) = 0;
   virtual bool draining() const = 0;
   virtual void adopt(HttpConnection* connection) = 0;
-  virtual void on_quiet(HttpConnection* connection) = 0;
   virtual void forget(HttpConnection* connection) = 0;
 
  protected:
@@ -61,12 +63,14 @@ class HttpConnection {
   void close();
 
   void pause();   // stop reading; the request in progress stays in partial_
-  void resume();  // process pending bytes (adopted), then read again
-  // No response half-written: safe to hand over.
-  bool quiet() const { return writes_pending_ == 0; }
-  // Closing connections stay behind and close with this process.
+  void resume();  // write unsent bytes and process pending ones (adopted), then read again
+  // Closing connections stay behind: they finish writing, then close.
   bool exportable() const { return !finishing_ && !closed_; }
-  baton::Result<baton::ExportedConnection> export_handoff();  // lends our fd
+  bool finishing() const { return finishing_ && !closed_; }
+  // Hands the connection over. Without queued output it lends our fd (kept
+  // paused here until COMMIT or RESUME). With queued output it detaches: the
+  // fd goes out as a dup, owned by `detached`, and this object closes.
+  baton::Result<baton::ExportedConnection> export_handoff(baton::UniqueFd& detached);
 
  private:
   HttpConnection(ConnectionOwner& server, bool is_tcp);
@@ -79,6 +83,7 @@ class HttpConnection {
   void respond(const Response& response, bool head_request);
   void finish_after_writes();  // FIN once queued writes are out, then linger
   void write(std::string data);
+  std::string unsent() const;  // what libuv has queued but not yet written, in order
 
   static const http_parser_settings& settings();
   static int on_message_begin(http_parser* p);
@@ -93,6 +98,7 @@ class HttpConnection {
   std::string url_;
   std::string partial_;        // bytes of the request in progress, since the last complete one
   std::string pending_input_;  // adopted: bytes the old worker had read but not answered
+  std::string unsent_output_;  // adopted: responses the old worker had queued but not sent
   bool request_complete_ = false;
   bool head_request_ = false;
   bool body_too_large_ = false;
@@ -101,6 +107,7 @@ class HttpConnection {
   bool peer_done_ = false;    // the client half-closed: close once our writes are out
   bool closed_ = false;
   std::size_t writes_pending_ = 0;
+  std::deque<std::string*> queued_;  // the data of each write in flight, oldest first
   std::unique_ptr<baton::Timer> linger_;
   char read_buffer_[16 * 1024];
 };

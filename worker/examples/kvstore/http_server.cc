@@ -107,7 +107,6 @@ void HttpServer::stop_now() {
 void HttpServer::forget(HttpConnection* connection) {
   connections_.erase(connection);
   maybe_done();
-  maybe_quiesced();
 }
 
 void HttpServer::maybe_done() {
@@ -121,42 +120,44 @@ void HttpServer::maybe_done() {
 // ---- handoff ----------------------------------------------------------------
 
 void HttpServer::quiesce(std::function<void()> quiesced) {
+  // Nobody waits for a slow reader: responses still queued move with their
+  // connection (export_connections), or finish here (closing ones).
   stop_accepting();
   for (auto* c : connections_) c->pause();
-  on_quiesced_ = std::move(quiesced);
-  maybe_quiesced();
-}
-
-void HttpServer::on_quiet(HttpConnection*) { maybe_quiesced(); }
-
-void HttpServer::maybe_quiesced() {
-  if (!on_quiesced_) return;
-  for (auto* c : connections_)
-    if (c->exportable() && !c->quiet()) return;  // a response is still being written
-  auto quiesced = std::move(on_quiesced_);
-  on_quiesced_ = nullptr;
   quiesced();
 }
 
 std::vector<baton::ExportedConnection> HttpServer::export_connections() {
   std::vector<baton::ExportedConnection> out;
-  for (auto* c : connections_) {
+  // export_handoff() may close a connection; forget() comes later, from its close callback.
+  std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
+  for (auto* c : open) {
     if (!c->exportable()) continue;
-    auto handed = c->export_handoff();
-    if (handed) out.push_back(std::move(handed.value()));
+    baton::UniqueFd detached;
+    auto handed = c->export_handoff(detached);
+    if (!handed) continue;
+    if (detached) detached_.push_back({std::move(detached), handed->pending, handed->app, handed->unsent});
+    out.push_back(std::move(handed.value()));
   }
   return out;
 }
 
 void HttpServer::resume() {
-  on_quiesced_ = nullptr;
   for (auto* c : connections_) c->resume();
+  // Connections that detached to hand over their queued output come back with it.
+  for (auto& d : std::exchange(detached_, {}))
+    if (auto* c = HttpConnection::adopt(std::move(d), *this)) c->resume();
   start_accepting();
 }
 
 void HttpServer::abandon() {
-  on_quiesced_ = nullptr;
-  stop_now();
+  close_listeners();
+  detached_.clear();
+  // Closing connections finish writing their last response, then close, so
+  // no response is cut at COMMIT; every other one belongs to the successor now.
+  std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
+  for (auto* c : open)
+    if (!c->finishing()) c->close();
 }
 
 void HttpServer::adopt_connections(std::vector<baton::HandedConnection> connections) {

@@ -48,10 +48,12 @@ class HttpServer final : private ConnectionOwner {
   bool draining() const override { return draining_; }
 
   // Handoff, old side.
-  void quiesce(std::function<void()> quiesced);  // stop accepting and reading; call back once no write is in flight
+  void quiesce(std::function<void()> quiesced);  // stop accepting and reading; calls back at once
   std::vector<baton::ExportedConnection> export_connections();
   void resume();   // the handoff was abandoned
-  void abandon();  // the successor serves: close every fd (no shutdown) so the loop ends
+  // The successor serves: close every fd (no shutdown) but those of closing
+  // connections, which finish their last response; then the loop ends.
+  void abandon();
   // Handoff, new side: connections wait until start_serving().
   void adopt_connections(std::vector<baton::HandedConnection> connections);
   void start_serving();
@@ -64,7 +66,6 @@ class HttpServer final : private ConnectionOwner {
   uv_loop_t* loop() const override { return loop_; }
   Response handle(const Request& request) override;
   void adopt(HttpConnection* connection) override { connections_.insert(connection); }
-  void on_quiet(HttpConnection* connection) override;
   void forget(HttpConnection* connection) override;
 
   struct Listener {
@@ -74,7 +75,6 @@ class HttpServer final : private ConnectionOwner {
     HttpServer* server = nullptr;
   };
   void maybe_done();
-  void maybe_quiesced();
 
   uv_loop_t* loop_;
   ServerFacts facts_;
@@ -83,7 +83,9 @@ class HttpServer final : private ConnectionOwner {
   std::unordered_set<HttpConnection*> connections_;
   bool draining_ = false;
   std::function<void()> on_done_;
-  std::function<void()> on_quiesced_;
+  // Exported connections that carried queued output: their dup'd fds, and
+  // what they held, to serve them again on RESUME.
+  std::vector<baton::HandedConnection> detached_;
   baton::Timer deadline_;
 };
 
