@@ -55,6 +55,12 @@ write("handoff_stream", "one_chunk",
       stream(frame(20, b"\x01" + struct.pack("<I", 2)), frame(21, b"\x01" + string(state)),
              frame(22, b"\x01" + struct.pack("<QQ", len(state), 0)), frame(24, b"\x01" + struct.pack("<I", 0))))
 
+write("handoff_stream", "connection_data",
+      stream(frame(20, b"\x01" + struct.pack("<I", 1)), frame(22, b"\x01" + struct.pack("<QQ", 0, 0x2D06800538D394C2)),
+             frame(23, b"\x01" + struct.pack("<Q", 0)),
+             frame(25, b"\x01" + struct.pack("<IB", 0, 1) + string("HTTP/1.1 200 OK\r\n")),
+             frame(24, b"\x01" + struct.pack("<I", 0))))
+
 for name, text in {
     "tcp": "http=tcp://127.0.0.1:8080", "tcp6": "tcp://[::1]:0", "udp": "dns=udp://0.0.0.0:53",
     "unix": "admin=unix:///run/app.sock?mode=0660", "bad": "http=tcp://::1:80",

@@ -252,6 +252,21 @@ TEST_F(SupervisorTest, CrashedActiveWorkerIsRestartedAfterBackoff) {
   EXPECT_EQ(launcher_.worker(1, 0)->terminates, 0);
 }
 
+TEST_F(SupervisorTest, WorkerThatKeepsCrashingAtStartUpIsRetriedForEver) {
+  // Each restart dies before READY (a stderr that killed it, a missing
+  // file): the slot is tried again and again, backing off, and nothing stops.
+  Supervisor& s = serving();
+  const int launches = launcher_.launches;
+  launcher_.worker(1, 1)->exit(0, SIGSEGV);
+  for (int crash = 1; crash <= 4; ++crash) {
+    ASSERT_TRUE(run_until([&] { return launcher_.worker(1, 1) != nullptr; })) << "restart " << crash;
+    launcher_.worker(1, 1)->exit(0, SIGPIPE);  // dies at start-up
+  }
+  ASSERT_TRUE(run_until([&] { return launcher_.worker(1, 1) != nullptr; }));
+  EXPECT_EQ(launcher_.launches - launches, 5);
+  EXPECT_EQ(s.state(), Supervisor::State::kServing) << "the other worker serves on";
+}
+
 TEST_F(SupervisorTest, StopDrainsTheActiveGenerationAndTerminatesTheCandidate) {
   Supervisor& s = serving();
   s.handle_signal(SIGHUP);

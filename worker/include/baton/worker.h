@@ -61,9 +61,10 @@ struct DrainRequest {
 // gives its state and open connections to its successor. All on the loop.
 struct HandoffSource {
   std::uint32_t state_version = 1;  // the schema save_state writes
-  // Stop accepting and stop reading at a request boundary; call `quiesced`
-  // once no response is half-written (possibly at once). Bytes already read
-  // but not processed travel with their connection.
+  // Stop accepting and stop reading at a request boundary, then call
+  // `quiesced` (at once, or soon: never wait for a client to read). Bytes
+  // already read but not processed, and responses queued but not sent,
+  // travel with their connection (ExportedConnection::pending, ::unsent).
   std::function<void(std::function<void()> quiesced)> quiesce;
   // Serialize the state (a cereal archive over the stream, say).
   std::function<void(std::ostream&)> save_state;
@@ -72,7 +73,8 @@ struct HandoffSource {
   std::function<std::vector<ExportedConnection>()> export_connections;
   // The handoff was abandoned (the new worker failed): accept and read again.
   std::function<void()> resume;
-  // The new worker serves now: close everything (without shutdown()) and exit.
+  // The new worker serves now: close what was handed over (without
+  // shutdown()), finish any connection kept back, and exit.
   std::function<void()> committed;
 };
 
