@@ -456,20 +456,43 @@ TEST(Handoff, RequestsLargerThan32KiBInFlightMoveWithTheirConnection) {
   EXPECT_EQ(baton.count("upgrade to generation [0-9]+ failed"), 0u) << baton.log();
 }
 
+// A client that stores a 1 MB value, pipelines `count` GETs of it (the last
+// asking for Connection: close if `close_last`) and reads none of the
+// answers yet. Returns once kvstore has parsed them all; an empty fd (and a
+// test failure) if it could not.
+struct UnreadClient {
+  baton::UniqueFd fd;
+  std::string big;
+};
+UnreadClient pipeline_unread(std::uint16_t port, int count, char seed, bool close_last) {
+  UnreadClient c{{}, patterned(1'000'000, seed)};
+  auto put = http_request(port, "PUT", "/kv/big", c.big);
+  auto stats = http_request(port, "GET", "/stats");
+  auto fd = connect_local(port, 30'000);
+  if (!put || put->status != 200 || !stats || !fd) {
+    ADD_FAILURE() << "could not set up the unread client";
+    return c;
+  }
+  std::string pipelined;
+  for (int i = 0; i < count; ++i)
+    pipelined += std::string("GET /kv/big HTTP/1.1\r\nHost: t\r\n") +
+                 (close_last && i == count - 1 ? "Connection: close\r\n" : "") + "\r\n";
+  // +1: the /stats request below counts itself.
+  if (!send_all(fd->get(), pipelined) || !requests_reach(port, json_field(stats->body, "requests") + count + 1)) {
+    ADD_FAILURE() << "kvstore never parsed the pipelined requests";
+    return c;
+  }
+  c.fd = std::move(fd.value());
+  return c;
+}
+
 TEST(Handoff, ClientThatDoesNotReadHoldsNobodyHostage) {
   // 20 pipelined GETs of 1 MB, never read: ~20 MB queued in the old worker.
   WorkerDir dir;
   BatonProcess baton(baton_args(dir, {"--mode", "handoff", "--handoff-timeout", "20s"}));
   const auto port = serving_port(baton);
-  const std::string big = patterned(1'000'000, 'b');
-  ASSERT_EQ(http_request(port, "PUT", "/kv/big", big)->status, 200);
-  const long before = json_field(http_request(port, "GET", "/stats")->body, "requests");
-  auto slow = connect_local(port, 30'000);
-  ASSERT_TRUE(slow);
-  std::string pipelined;
-  for (int i = 0; i < 20; ++i) pipelined += "GET /kv/big HTTP/1.1\r\nHost: t\r\n\r\n";
-  ASSERT_TRUE(send_all(slow->get(), pipelined));
-  ASSERT_TRUE(requests_reach(port, before + 21));
+  UnreadClient slow = pipeline_unread(port, 20, 'b', false);
+  ASSERT_TRUE(slow.fd.valid());
   auto mark = baton.mark();
   baton.signal(SIGHUP);
   auto done = baton.wait_for("upgrade to generation 2 (complete|failed).*", mark);
@@ -479,12 +502,12 @@ TEST(Handoff, ClientThatDoesNotReadHoldsNobodyHostage) {
   EXPECT_EQ(http_request(port, "GET", "/healthz")->status, 200) << "everybody else is served";
   std::string buffer;
   for (int i = 0; i < 20; ++i) {
-    auto r = read_response(slow->get(), buffer);
+    auto r = read_response(slow.fd.get(), buffer);
     ASSERT_TRUE(r) << "response " << i << ": " << r.status().message();
-    ASSERT_EQ(r->body.size(), big.size()) << "response " << i;
-    EXPECT_TRUE(r->body == big) << "response " << i << " differs";
+    ASSERT_EQ(r->body.size(), slow.big.size()) << "response " << i;
+    EXPECT_TRUE(r->body == slow.big) << "response " << i << " differs";
   }
-  EXPECT_TRUE(exchange(slow->get(), "GET", "/healthz")) << "the same connection goes on";
+  EXPECT_TRUE(exchange(slow.fd.get(), "GET", "/healthz")) << "the same connection goes on";
 }
 
 TEST(Handoff, ResponsesInFlightAtCommitAreFinished) {
@@ -493,27 +516,19 @@ TEST(Handoff, ResponsesInFlightAtCommitAreFinished) {
   WorkerDir dir;
   BatonProcess baton(baton_args(dir, {"--mode", "handoff"}));
   const auto port = serving_port(baton);
-  const std::string big = patterned(1'000'000, 'c');
-  ASSERT_EQ(http_request(port, "PUT", "/kv/big", big)->status, 200);
-  const long before = json_field(http_request(port, "GET", "/stats")->body, "requests");
-  auto slow = connect_local(port, 30'000);
-  ASSERT_TRUE(slow);
-  std::string pipelined;
-  for (int i = 0; i < 10; ++i)
-    pipelined += std::string("GET /kv/big HTTP/1.1\r\nHost: t\r\n") + (i == 9 ? "Connection: close\r\n" : "") + "\r\n";
-  ASSERT_TRUE(send_all(slow->get(), pipelined));
-  ASSERT_TRUE(requests_reach(port, before + 11));
+  UnreadClient slow = pipeline_unread(port, 10, 'c', true);
+  ASSERT_TRUE(slow.fd.valid());
   auto mark = baton.mark();
   baton.signal(SIGHUP);
   ASSERT_TRUE(wait_serving(baton, 2, mark)) << baton.log();
   std::string buffer;
   for (int i = 0; i < 10; ++i) {
-    auto r = read_response(slow->get(), buffer);
+    auto r = read_response(slow.fd.get(), buffer);
     ASSERT_TRUE(r) << "response " << i << " of 10: " << r.status().message();
-    EXPECT_TRUE(r->body == big) << "response " << i << " differs";
+    EXPECT_TRUE(r->body == slow.big) << "response " << i << " differs";
   }
   char byte;
-  EXPECT_EQ(::recv(slow->get(), &byte, 1, 0), 0) << "then an orderly EOF";
+  EXPECT_EQ(::recv(slow.fd.get(), &byte, 1, 0), 0) << "then an orderly EOF";
 }
 
 // ---- an abandoned candidate (finding 5) ---------------------------------------
