@@ -97,39 +97,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   const WorkerConfig& c = w->config_;
   Channel worker_end = std::move(ends->second);
   w->channel_ = std::move(ends->first);
-
-  std::vector<std::string> argv_storage = c.command;
-  std::vector<std::string> env_storage = worker_environment(c);
-  auto argv = c_strings(argv_storage);
-  auto env = c_strings(env_storage);
-  uv_stdio_container_t stdio[4];
-  stdio[0].flags = UV_INHERIT_FD;
-  stdio[0].data.fd = 0;
-  // stdout and stderr are pipes baton reads (output_relay.h).
-  for (auto [i, relay] : {std::pair{1, *out}, std::pair{2, *err}}) {
-    stdio[i].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-    stdio[i].data.stream = relay->stream();
-  }
-  // libuv dup2()s this onto fd 3 in the child and clears its close-on-exec
-  // flag; every other fd of ours is close-on-exec and stays behind.
-  stdio[3].flags = UV_INHERIT_FD;
-  stdio[3].data.fd = worker_end.fd();
-
-  uv_process_options_t opts{};
-  opts.exit_cb = &WorkerProcess::on_process_exit;
-  opts.file = executable->c_str();  // argv[0] stays as given
-  opts.args = argv.data();
-  opts.env = env.data();
-  opts.stdio_count = 4;
-  opts.stdio = stdio;
-  // setsid(): the worker leads a process group of its own, so what it leaves
-  // behind can be ended by group at stop (left_behind.h), and a terminal's
-  // Ctrl-C reaches baton alone, which drains its workers.
-  opts.flags = UV_PROCESS_DETACHED;
-  w->process_.get()->data = w.get();
-  int rc = uv_spawn(loop, w->process_.get(), &opts);
-  w->process_.mark_initialized();  // even a failed uv_spawn wants uv_close()
-  if (rc != 0) {
+  if (int rc = w->exec(loop, *executable, worker_end.fd(), **out, **err); rc != 0) {
     relays.discard(*out);
     relays.discard(*err);
     return Status::from_errno(-rc, "start worker " + c.command[0]).with_hint(spawn_hint(-rc));
@@ -144,6 +112,42 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
 
   if (Status st = w->start_watching(loop); !st) return st.with_context(w->name_ + ": watching its channel");
   return w;
+}
+
+int WorkerProcess::exec(uv_loop_t* loop, const std::string& executable, int channel_fd, OutputRelay& out,
+                        OutputRelay& err) {
+  std::vector<std::string> argv_storage = config_.command;
+  std::vector<std::string> env_storage = worker_environment(config_);
+  auto argv = c_strings(argv_storage);
+  auto env = c_strings(env_storage);
+  uv_stdio_container_t stdio[4];
+  stdio[0].flags = UV_INHERIT_FD;
+  stdio[0].data.fd = 0;
+  // stdout and stderr are pipes baton reads (output_relay.h).
+  for (auto [i, relay] : {std::pair{1, &out}, std::pair{2, &err}}) {
+    stdio[i].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[i].data.stream = relay->stream();
+  }
+  // libuv dup2()s this onto fd 3 in the child and clears its close-on-exec
+  // flag; every other fd of ours is close-on-exec and stays behind.
+  stdio[3].flags = UV_INHERIT_FD;
+  stdio[3].data.fd = channel_fd;
+
+  uv_process_options_t opts{};
+  opts.exit_cb = &WorkerProcess::on_process_exit;
+  opts.file = executable.c_str();  // argv[0] stays as given
+  opts.args = argv.data();
+  opts.env = env.data();
+  opts.stdio_count = 4;
+  opts.stdio = stdio;
+  // setsid(): the worker leads a process group of its own, so what it leaves
+  // behind can be ended by group at stop (left_behind.h), and a terminal's
+  // Ctrl-C reaches baton alone, which drains its workers.
+  opts.flags = UV_PROCESS_DETACHED;
+  process_.get()->data = this;
+  int rc = uv_spawn(loop, process_.get(), &opts);
+  process_.mark_initialized();  // even a failed uv_spawn wants uv_close()
+  return rc;
 }
 
 Status WorkerProcess::start_watching(uv_loop_t* loop) {

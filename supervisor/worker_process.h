@@ -72,6 +72,8 @@ class WorkerProcess final : public WorkerHandle {
   using State = WorkerState;
   WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
                 WorkerEvents& events);
+  // fork+exec with fds 0-3 in place; libuv's return code.
+  int exec(uv_loop_t* loop, const std::string& executable, int channel_fd, OutputRelay& out, OutputRelay& err);
   Status start_watching(uv_loop_t* loop);
   static void on_process_exit(uv_process_t* process, std::int64_t status, int signal);
   static void on_readable(uv_poll_t* poll, int status, int events);
