@@ -2,7 +2,7 @@
 // fails its handoff on purpose when LIBBATON_FAULT says so. New side:
 //   reject-schema      refuse the state as it starts loading
 //   crash-mid-restore  abort() after the first byte of state
-//   corrupt-state      a relay flips a byte in transit (the checksum catches it)
+//   corrupt-state      a relay flips a byte of the checksum in transit (the check catches it)
 // Old side:
 //   crash-mid-send     abort() before the state's last chunk and STATE_END leave
 #include <cstdlib>
@@ -33,7 +33,9 @@ HandoffFaults handoff_faults() {
       auto pair = Channel::make_pair();
       if (!pair) std::abort();
       // The worker exits (killed by baton) before the relay could outlive anything it needs.
-      testing_support::start_corrupting_relay(Channel(std::move(link)), std::move(pair->first)).detach();
+      testing_support::start_corrupting_relay(Channel(std::move(link)), std::move(pair->first),
+                                              testing_support::Corrupt::kChecksum)
+          .detach();
       return pair->second.release_fd();
     };
   return f;

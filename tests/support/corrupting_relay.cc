@@ -4,15 +4,16 @@
 
 namespace testing_support {
 
-std::thread start_corrupting_relay(baton::Channel from, baton::Channel to) {
-  return std::thread([from = std::move(from), to = std::move(to)]() mutable {
+std::thread start_corrupting_relay(baton::Channel from, baton::Channel to, Corrupt what) {
+  const auto target = what == Corrupt::kFirstChunk ? baton::MessageType::kStateChunk : baton::MessageType::kStateEnd;
+  return std::thread([from = std::move(from), to = std::move(to), target]() mutable {
     using namespace std::chrono_literals;
     bool corrupted = false;
     for (;;) {
       auto r = from.receive_wait(30s);
       if (!r || r->outcome != baton::Channel::Outcome::kMessage) return;
       baton::Envelope& m = r->message;
-      if (m.type == baton::MessageType::kStateChunk && !corrupted && !m.body.empty()) {
+      if (m.type == target && !corrupted && !m.body.empty()) {
         m.body.back() ^= 0x5A;
         corrupted = true;
       }

@@ -85,7 +85,8 @@ TEST(HandoffStream, UnacceptedVersionIsRefusedBeforeLoading) {
 
 TEST(HandoffStream, CorruptionIsCaughtByTheChecksum) {
   Link link, corrupted;
-  std::thread relay = testing_support::start_corrupting_relay(std::move(link.receiver), std::move(corrupted.sender));
+  std::thread relay = testing_support::start_corrupting_relay(std::move(link.receiver), std::move(corrupted.sender),
+                                                              testing_support::Corrupt::kFirstChunk);
   std::thread sender([&] { (void)send_state(link.sender, 1, [](std::ostream& out) { out << std::string(200'000, 'x'); }, soon()); });
   auto n = receive_state(corrupted.receiver, {.accepted = {1}},
                          [](std::istream& in, std::uint32_t) { in.ignore(200'000); }, soon());
