@@ -39,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case MessageType::kStateEnd: decode<StateEnd>(e); break;
     case MessageType::kConnections: decode<Connections>(e); break;
     case MessageType::kHandoffEnd: decode<HandoffEnd>(e); break;
+    case MessageType::kConnectionData: decode<ConnectionData>(e); break;
     case MessageType::kFds: break;
   }
   return 0;

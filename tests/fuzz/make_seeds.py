@@ -38,6 +38,7 @@ channel = {
     "sent": frame(9, b"\x01" + struct.pack("<QI", 40, 1)),
     "state_chunk": frame(21, b"\x01" + string("state bytes")),
     "connections": frame(23, b"\x01" + struct.pack("<Q", 1) + string("GET /") + string("")),
+    "connection_data": frame(25, b"\x01" + struct.pack("<IB", 0, 0) + string("POST /upload HTTP/1.1")),
 }
 for name, data in channel.items():
     write("channel", name, data)
