@@ -19,6 +19,7 @@
 #include "orphan_reaper.h"
 #include "pid_file.h"
 #include "supervisor.h"
+#include "systemd_notify.h"
 #include "worker_process.h"
 
 namespace {
@@ -98,13 +99,15 @@ int main(int argc, char** argv) {
     pid_file.emplace(std::move(pf.value()));
   }
 
+  // Before any worker starts: workers must not inherit NOTIFY_SOCKET.
+  std::unique_ptr<SystemdNotifier> notifier = SystemdNotifier::from_environment();
   uv_loop_t loop;
   uv_loop_init(&loop);
   int code;
   {
     ProcessLauncher launcher(&loop, listeners);
     const auto kill_timeout = options.kill_timeout;
-    Supervisor supervisor(&loop, std::move(options), launcher);
+    Supervisor supervisor(&loop, std::move(options), launcher, notifier.get());
     Status st = supervisor.start();
     // Handlers are installed: what arrived meanwhile is delivered now.
     ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);

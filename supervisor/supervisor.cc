@@ -9,8 +9,8 @@
 #include "duration.h"
 
 namespace baton {
-Supervisor::Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher)
-    : loop_(loop), options_(std::move(options)), launcher_(launcher) {}
+Supervisor::Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher, SupervisorObserver* observer)
+    : loop_(loop), options_(std::move(options)), launcher_(launcher), observer_(observer) {}
 
 // A worker still alive here (only on a failed start) is killed and reaped by
 // its own destructor.
@@ -95,6 +95,7 @@ void Supervisor::worker_ready(WorkerHandle& w) {
     active_ = gen.number;
     state_ = State::kServing;
     spdlog::info("{} serving; upgrade with: kill -HUP {}", gen_name(gen.number), ::getpid());
+    if (observer_) observer_->serving(gen.number);
     return run_pending_upgrade();
   }
   if (gen.role == Generation::Role::kCandidate) {
@@ -189,8 +190,10 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role)
 void Supervisor::begin_upgrade() {
   const std::uint64_t g = next_generation_++;
   spdlog::info("upgrade to {} started: {}", gen_name(g), options_.command[0]);
+  if (observer_) observer_->upgrade_started(g);
   if (Status st = spawn_generation(g, Generation::Role::kCandidate); !st) {
     spdlog::error("upgrade to {} failed: {}; {}", gen_name(g), st.message(), who_serves());
+    if (observer_) observer_->upgrade_finished(g, active_, false, st.message());
     return;
   }
   candidate_ = g;
@@ -204,6 +207,7 @@ void Supervisor::promote(Generation& candidate, const std::string& how) {
   active_ = candidate.number;
   candidate_ = 0;
   state_ = State::kServing;
+  if (observer_) observer_->upgrade_finished(candidate.number, active_, true, how);
   run_pending_upgrade();
 }
 
@@ -225,6 +229,7 @@ void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
   });
   candidate_ = 0;
   state_ = State::kServing;
+  if (observer_) observer_->upgrade_finished(candidate.number, active_, false, why);
   run_pending_upgrade();
 }
 
@@ -261,6 +266,7 @@ void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
   upgrade_pending_ = false;
   handoff_.reset();  // old workers are resumed by drain() below, or terminated
   active_ = 0;
+  if (observer_) observer_->stopping();
   if (pace == StopPace::kFast) {
     spdlog::info("stopping fast ({}): SIGTERM to every worker", why);
     return terminate_everything();

@@ -31,6 +31,7 @@
 #include "worker_handle.h"
 #include "options.h"
 #include "orphan_reaper.h"
+#include "supervisor_observer.h"
 
 namespace baton {
 
@@ -38,9 +39,10 @@ class Supervisor final : private WorkerEvents {
  public:
   enum class State { kStarting, kServing, kUpgrading, kStopping };
 
-  // Workers are started through `launcher` (which holds the listeners); both
-  // must outlive the supervisor.
-  Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher);
+  // Workers are started through `launcher` (which holds the listeners);
+  // `observer`, if any, hears of each change of state. Both must outlive the
+  // supervisor.
+  Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher, SupervisorObserver* observer = nullptr);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -121,6 +123,7 @@ class Supervisor final : private WorkerEvents {
   uv_loop_t* loop_;
   Options options_;
   WorkerLauncher& launcher_;
+  SupervisorObserver* observer_;
   State state_ = State::kStarting;
   std::map<std::uint64_t, Generation> generations_;  // node-stable: timers point into it
   std::uint64_t next_generation_ = 1;

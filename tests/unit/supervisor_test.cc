@@ -304,6 +304,32 @@ TEST_F(SupervisorTest, SigquitTerminatesEveryWorkerAndStops) {
   EXPECT_EQ(s.exit_code(), 0);
 }
 
+// Records what the supervisor tells its observer, one line per event.
+struct RecordingObserver final : SupervisorObserver {
+  void serving(std::uint64_t g) override { events.push_back("serving " + std::to_string(g)); }
+  void upgrade_started(std::uint64_t g) override { events.push_back("upgrade " + std::to_string(g)); }
+  void upgrade_finished(std::uint64_t g, std::uint64_t serving, bool committed, const std::string&) override {
+    events.push_back((committed ? "committed " : "failed ") + std::to_string(g) + ", serving " +
+                     std::to_string(serving));
+  }
+  void stopping() override { events.push_back("stopping"); }
+  std::vector<std::string> events;
+};
+
+TEST_F(SupervisorTest, ObserverHearsServingEachUpgradeAndTheStop) {
+  RecordingObserver observer;
+  supervisor_ = std::make_unique<Supervisor>(&loop_, options_, launcher_, &observer);
+  ASSERT_TRUE(supervisor_->start());
+  ready_generation(1);
+  supervisor_->handle_signal(SIGHUP);
+  ready_generation(2);
+  supervisor_->handle_signal(SIGHUP);
+  launcher_.worker(3, 0)->exit(3);
+  supervisor_->handle_signal(SIGTERM);
+  EXPECT_EQ(observer.events, (std::vector<std::string>{"serving 1", "upgrade 2", "committed 2, serving 2",
+                                                       "upgrade 3", "failed 3, serving 2", "stopping"}));
+}
+
 TEST_F(SupervisorTest, FirstGenerationThatDiesStopsWithExitFour) {
   Supervisor& s = start();
   launcher_.worker(1, 0)->exit(1);
