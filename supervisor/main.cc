@@ -1,5 +1,6 @@
-// baton: parses the command line and wires the parts together. The behaviour
-// lives in Supervisor (supervisor.h) and WorkerProcess (worker_process.h).
+// baton: parses the command line and wires the parts together; main() reads
+// as a table of contents. The behaviour lives in Supervisor (supervisor.h)
+// and WorkerProcess (worker_process.h).
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <linux/close_range.h>
@@ -65,6 +66,62 @@ sigset_t handled_signals() {
   return set;
 }
 
+// baton as a process: SIGPIPE ignored (a closed stderr must not kill the
+// supervisor; libuv gives workers default dispositions back), logging, the
+// fd limit, inherited fds close-on-exec, and child subreaper (orphans of
+// workers come to baton, which reaps them).
+void prepare_process(const baton::Options& options) {
+  std::signal(SIGPIPE, SIG_IGN);
+  baton::setup_logging(options.log_level, options.log_format);
+  raise_fd_limit();
+  mark_inherited_fds_cloexec();
+  baton::become_subreaper();
+}
+
+// The listeners, and the pid file if asked for; exit code kSetup on failure.
+int open_setup(const baton::Options& options, std::vector<baton::BoundListener>& listeners,
+               std::optional<baton::PidFile>& pid_file) {
+  auto opened = baton::open_listeners(options.listeners);
+  if (!opened) {
+    spdlog::error("{}", opened.status().message());
+    return baton::exit_code::kSetup;
+  }
+  listeners = std::move(opened.value());
+  if (options.pid_file.empty()) return baton::exit_code::kOk;
+  auto pf = baton::PidFile::create(options.pid_file);
+  if (!pf) {
+    spdlog::error("{}", pf.status().message());
+    return baton::exit_code::kSetup;
+  }
+  pid_file.emplace(std::move(pf.value()));
+  return baton::exit_code::kOk;
+}
+
+// Runs the supervisor until every worker is gone; its exit code.
+int supervise(uv_loop_t* loop, baton::Options options, const std::vector<baton::BoundListener>& listeners,
+              baton::SupervisorObserver* observer, const sigset_t& handled) {
+  using namespace baton;
+  ProcessLauncher launcher(loop, listeners);
+  const auto kill_timeout = options.kill_timeout;
+  Supervisor supervisor(loop, std::move(options), launcher, observer);
+  Status st = supervisor.start();
+  // Handlers are installed: what arrived meanwhile is delivered now.
+  ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
+  int code = exit_code::kOk;
+  if (!st) {
+    spdlog::error("{}", st.message());
+    code = exit_code_for_spawn_error(st);
+  } else {
+    uv_run(loop, UV_RUN_DEFAULT);
+    code = supervisor.exit_code();
+  }
+  // Every worker has exited: end what they left behind, and log what is
+  // still in their pipes.
+  launcher.left_behind().end_all(loop, kill_timeout);
+  launcher.relays().finish(std::chrono::seconds(1));
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,56 +130,17 @@ int main(int argc, char** argv) {
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   ParsedOptions parsed = parse_options(argc, argv);
   if (!parsed.options) return parsed.exit_code;
-  Options& options = *parsed.options;
-  // A closed stderr (a pager quit, journald restarted) must not kill the
-  // supervisor. Workers get default dispositions back: libuv resets them in the child.
-  std::signal(SIGPIPE, SIG_IGN);
-  setup_logging(options.log_level, options.log_format);
-  raise_fd_limit();
-  mark_inherited_fds_cloexec();
-  // Orphans of workers come to baton, which reaps them (OrphanReaper).
-  become_subreaper();
+  prepare_process(*parsed.options);
 
-  auto opened = open_listeners(options.listeners);
-  if (!opened) {
-    spdlog::error("{}", opened.status().message());
-    return exit_code::kSetup;
-  }
-  std::vector<BoundListener> listeners = std::move(opened.value());
+  std::vector<BoundListener> listeners;
   std::optional<PidFile> pid_file;
-  if (!options.pid_file.empty()) {
-    auto pf = PidFile::create(options.pid_file);
-    if (!pf) {
-      spdlog::error("{}", pf.status().message());
-      return exit_code::kSetup;
-    }
-    pid_file.emplace(std::move(pf.value()));
-  }
-
+  if (int code = open_setup(*parsed.options, listeners, pid_file); code != exit_code::kOk) return code;
   // Before any worker starts: workers must not inherit NOTIFY_SOCKET.
   std::unique_ptr<SystemdNotifier> notifier = SystemdNotifier::from_environment();
+
   uv_loop_t loop;
   uv_loop_init(&loop);
-  int code;
-  {
-    ProcessLauncher launcher(&loop, listeners);
-    const auto kill_timeout = options.kill_timeout;
-    Supervisor supervisor(&loop, std::move(options), launcher, notifier.get());
-    Status st = supervisor.start();
-    // Handlers are installed: what arrived meanwhile is delivered now.
-    ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
-    if (!st) {
-      spdlog::error("{}", st.message());
-      code = exit_code_for_spawn_error(st);
-    } else {
-      uv_run(&loop, UV_RUN_DEFAULT);
-      code = supervisor.exit_code();
-    }
-    // Every worker has exited: end what they left behind, and log what is
-    // still in their pipes.
-    launcher.left_behind().end_all(&loop, kill_timeout);
-    launcher.relays().finish(std::chrono::seconds(1));
-  }
+  const int code = supervise(&loop, std::move(*parsed.options), listeners, notifier.get(), handled);
   // Let the close callbacks of every handle run before the loop goes away.
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
