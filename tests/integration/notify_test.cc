@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -18,12 +20,18 @@ namespace {
 // The test's end of NOTIFY_SOCKET: a bound datagram socket in a private directory.
 class NotifySocket {
  public:
+  // `path` as NOTIFY_SOCKET spells it: a file path, or "@name" (abstract namespace).
   explicit NotifySocket(const std::string& path) : path_(path) {
     fd_ = baton::UniqueFd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    std::memcpy(addr.sun_path, path.data(), std::min(path.size(), sizeof addr.sun_path - 1));
+    socklen_t length = sizeof addr;
+    if (path[0] == '@') {
+      addr.sun_path[0] = '\0';
+      length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+    }
+    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), length), 0) << std::strerror(errno);
     timeval tv{30, 0};  // a bound, not a pace: each datagram is an event we wait for
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
@@ -78,6 +86,18 @@ TEST(Systemd, NotifiesReadyReloadingReadyAndStopping) {
   EXPECT_TRUE(failed.starts_with("READY=1\nSTATUS=generation 2 serving; last upgrade to generation 3 failed: "))
       << failed;
 
+  baton->signal(SIGTERM);
+  EXPECT_EQ(systemd.next(), "STOPPING=1\nSTATUS=stopping\n");
+  EXPECT_EQ(baton->wait_exit(), 0);
+}
+
+TEST(Systemd, AbstractNotifySocketWorksToo) {
+  // "@name": the abstract namespace, as container managers often pass it.
+  WorkerDir dir;
+  const std::string name = "@baton-test-notify-" + std::to_string(::getpid());
+  NotifySocket systemd(name);
+  auto baton = start_notified(baton_args(dir), name);
+  EXPECT_EQ(systemd.next(), "READY=1\nSTATUS=generation 1 serving\n") << baton->log();
   baton->signal(SIGTERM);
   EXPECT_EQ(systemd.next(), "STOPPING=1\nSTATUS=stopping\n");
   EXPECT_EQ(baton->wait_exit(), 0);
