@@ -27,8 +27,12 @@ void reap_all() {
 
 void LeftBehind::add_group(pid_t worker_pid) {
   // Groups of workers long gone are forgotten as we go, so 1,000 upgrades
-  // leave a short list.
-  if (groups_.size() >= 64) forget_gone();
+  // leave a short list. The scan runs when the list has doubled since the
+  // last one: O(1) per spawn, even with hundreds of live workers.
+  if (groups_.size() >= prune_at_) {
+    forget_gone();
+    prune_at_ = std::max<std::size_t>(64, 2 * groups_.size());
+  }
   groups_.push_back(worker_pid);
 }
 

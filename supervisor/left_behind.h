@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include <chrono>
+#include <cstddef>
 #include <vector>
 
 namespace baton {
@@ -31,6 +32,7 @@ class LeftBehind {
   bool done();  // every group gone (and, as PID 1, every child)
 
   std::vector<pid_t> groups_;
+  std::size_t prune_at_ = 64;  // forget_gone() when the list reaches this
 };
 
 }  // namespace baton

@@ -109,13 +109,18 @@ baton::Result<baton::ExportedConnection> HttpConnection::export_handoff(baton::U
 }
 
 std::string HttpConnection::unsent() const {
-  // libuv writes the queue in order: what is left is the tail of it.
-  std::size_t left = uv_stream_get_write_queue_size(&handle_.stream);
+  // libuv writes the queue in order: what is left is its tail. Skip what
+  // went out, then copy the rest once (this runs inside the handoff pause).
+  const std::size_t left = uv_stream_get_write_queue_size(&handle_.stream);
+  std::size_t queued = 0;
+  for (const std::string* data : queued_) queued += data->size();
+  std::size_t skip = queued - std::min(left, queued);
   std::string out;
-  for (auto it = queued_.rbegin(); it != queued_.rend() && out.size() < left; ++it) {
-    const std::string& data = **it;
-    const std::size_t take = std::min(data.size(), left - out.size());
-    out.insert(0, data, data.size() - take, take);
+  out.reserve(left);
+  for (const std::string* data : queued_) {
+    const std::size_t from = std::min(skip, data->size());
+    skip -= from;
+    out.append(*data, from);
   }
   return out;
 }
