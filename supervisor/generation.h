@@ -2,6 +2,7 @@
 // Generation numbers only grow; each upgrade creates the next one.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,11 +30,14 @@ struct Generation {
     std::unique_ptr<WorkerHandle> worker;
     RestartBackoff backoff;
     std::unique_ptr<Timer> restart;  // pending restart after a crash
+    unsigned restarts = 0;           // how often this slot was started again after a crash
   };
 
   std::uint64_t number = 0;
   Role role = Role::kStarting;
   bool standby = false;  // handoff mode: its workers wait for the previous generation's state
+  bool served = false;   // it was the serving generation at some point
+  std::chrono::steady_clock::time_point retiring_since{};  // when it was told to go
   std::vector<Slot> slots;
 
   bool all_in(WorkerState state) const {

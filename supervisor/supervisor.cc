@@ -65,25 +65,44 @@ void Supervisor::on_refused(WorkerHandle& w, const std::string& why) { dispatch(
 
 void Supervisor::signal_received(int signum) {
   switch (signum) {
-    case SIGHUP:
-      if (state_ == State::kStopping) {
-        spdlog::info("SIGHUP ignored: stopping");
-      } else if (state_ == State::kServing) {
-        begin_upgrade();
-      } else if (!upgrade_pending_) {
-        upgrade_pending_ = true;
-        spdlog::info("SIGHUP during {}: one more upgrade will follow it",
-                     state_ == State::kStarting ? "start-up" : "an upgrade");
-      }
-      return;
+    case SIGHUP: upgrade_requested("SIGHUP"); return;
     case SIGTERM:
-    case SIGINT:
-      if (state_ == State::kStopping) return stop_fast();
-      return begin_stop(exit_code::kOk, std::string("SIG") + sigabbrev_np(signum), StopPace::kDrain);
-    case SIGQUIT:
-      if (state_ == State::kStopping) return stop_fast();
-      return begin_stop(exit_code::kOk, "SIGQUIT", StopPace::kFast);
+    case SIGINT: return stop_requested(StopPace::kDrain, std::string("SIG") + sigabbrev_np(signum));
+    case SIGQUIT: return stop_requested(StopPace::kFast, "SIGQUIT");
   }
+}
+
+Supervisor::UpgradeRequest Supervisor::request_upgrade(const std::string& from) {
+  UpgradeRequest outcome = UpgradeRequest::kRefused;
+  dispatch([&] { outcome = upgrade_requested(from); });
+  return outcome;
+}
+
+void Supervisor::request_stop(bool fast, const std::string& from) {
+  dispatch([&] { stop_requested(fast ? StopPace::kFast : StopPace::kDrain, from); });
+}
+
+Supervisor::UpgradeRequest Supervisor::upgrade_requested(const std::string& from) {
+  if (state_ == State::kStopping) {
+    spdlog::info("upgrade ({}) ignored: stopping", from);
+    return UpgradeRequest::kRefused;
+  }
+  if (state_ == State::kServing) {
+    begin_upgrade();
+    return UpgradeRequest::kStarted;
+  }
+  if (!upgrade_pending_) {
+    upgrade_pending_ = true;
+    spdlog::info("upgrade ({}) during {}: one more upgrade will follow it", from,
+                 state_ == State::kStarting ? "start-up" : "an upgrade");
+  }
+  return UpgradeRequest::kQueued;
+}
+
+// A second stop request while stopping hurries the first along.
+void Supervisor::stop_requested(StopPace pace, const std::string& from) {
+  if (state_ == State::kStopping) return stop_fast();
+  begin_stop(exit_code::kOk, from, pace);
 }
 
 void Supervisor::worker_ready(WorkerHandle& w) {
@@ -92,6 +111,7 @@ void Supervisor::worker_ready(WorkerHandle& w) {
   if (!gen.all_ready()) return;
   if (gen.role == Generation::Role::kStarting) {
     gen.role = Generation::Role::kActive;
+    gen.served = true;
     active_ = gen.number;
     state_ = State::kServing;
     spdlog::info("{} serving; upgrade with: kill -HUP {}", gen_name(gen.number), ::getpid());
@@ -138,6 +158,9 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
   auto delay = backoff.on_crash(started, std::chrono::steady_clock::now());
   spdlog::warn("{} {}; restarting it in {} (crash {} in a row)", who, info.describe(), format_duration(delay),
                backoff.consecutive_crashes());
+  ++gen.slots[index].restarts;
+  ++worker_restarts_;
+  if (observer_) observer_->worker_restarting(gen.number, index);
   restart_later(gen, index, delay);
 }
 
@@ -189,12 +212,14 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role)
 
 void Supervisor::begin_upgrade() {
   const std::uint64_t g = next_generation_++;
+  UpgradeRecord& upgrade = last_upgrade_.emplace();
+  upgrade.sequence = upgrades_committed_ + upgrades_failed_ + 1;
+  upgrade.candidate = g;
   spdlog::info("upgrade to {} started: {}", gen_name(g), options_.command[0]);
-  if (observer_) observer_->upgrade_started(g);
+  if (observer_) observer_->upgrade_started(upgrade);
   if (Status st = spawn_generation(g, Generation::Role::kCandidate); !st) {
     spdlog::error("upgrade to {} failed: {}; {}", gen_name(g), st.message(), who_serves());
-    if (observer_) observer_->upgrade_finished(g, active_, false, st.message());
-    return;
+    return finish_upgrade(UpgradeRecord::Result::kFailed, st.message());
   }
   candidate_ = g;
   state_ = State::kUpgrading;
@@ -204,10 +229,11 @@ void Supervisor::begin_upgrade() {
 void Supervisor::promote(Generation& candidate, const std::string& how) {
   spdlog::info("upgrade to {} complete; {}", gen_name(candidate.number), how);
   candidate.role = Generation::Role::kActive;
+  candidate.served = true;
   active_ = candidate.number;
   candidate_ = 0;
   state_ = State::kServing;
-  if (observer_) observer_->upgrade_finished(candidate.number, active_, true, how);
+  finish_upgrade(UpgradeRecord::Result::kCommitted, how);
   run_pending_upgrade();
 }
 
@@ -229,8 +255,18 @@ void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
   });
   candidate_ = 0;
   state_ = State::kServing;
-  if (observer_) observer_->upgrade_finished(candidate.number, active_, false, why);
+  finish_upgrade(UpgradeRecord::Result::kFailed, why);
   run_pending_upgrade();
+}
+
+void Supervisor::finish_upgrade(UpgradeRecord::Result result, const std::string& reason) {
+  UpgradeRecord& upgrade = *last_upgrade_;
+  upgrade.result = result;
+  upgrade.reason = reason;
+  upgrade.finished = std::chrono::steady_clock::now();
+  upgrade.serving = active_;
+  ++(upgrade.committed() ? upgrades_committed_ : upgrades_failed_);
+  if (observer_) observer_->upgrade_finished(upgrade);
 }
 
 // What the log can truthfully say about the serving generation after a failed upgrade.
@@ -246,6 +282,7 @@ std::string Supervisor::who_serves() {
 }
 
 void Supervisor::retire(Generation& gen, const std::function<void(WorkerHandle&)>& each_worker) {
+  if (gen.role != Generation::Role::kRetiring) gen.retiring_since = std::chrono::steady_clock::now();
   gen.role = Generation::Role::kRetiring;
   gen.cancel_restarts();
   gen.for_each_worker(each_worker);
@@ -261,6 +298,11 @@ void Supervisor::terminate_generation(Generation& gen) {
 
 void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
   if (state_ == State::kStopping) return;
+  // An upgrade in flight ends here: its candidate is terminated below.
+  if (candidate_ != 0) {
+    finish_upgrade(UpgradeRecord::Result::kFailed, "baton is stopping (" + why + ")");
+    candidate_ = 0;
+  }
   state_ = State::kStopping;
   exit_code_ = code;
   upgrade_pending_ = false;
@@ -301,6 +343,8 @@ void Supervisor::collect_finished() {
     Generation& gen = it->second;
     if (gen.role == Generation::Role::kRetiring && gen.finished()) {
       spdlog::info("{} retired", gen_name(gen.number));
+      if (gen.served && observer_)
+        observer_->generation_retired(gen.number, std::chrono::steady_clock::now() - gen.retiring_since);
       it = generations_.erase(it);
     } else {
       ++it;

@@ -31,7 +31,9 @@
 #include "worker_handle.h"
 #include "options.h"
 #include "orphan_reaper.h"
+#include "status_report.h"
 #include "supervisor_observer.h"
+#include "upgrade_record.h"
 
 namespace baton {
 
@@ -60,6 +62,18 @@ class Supervisor final : private WorkerEvents {
   // handle_signal() directly.
   void handle_signal(int signum);
 
+  // Requests from the control socket; the same as SIGHUP, SIGTERM and SIGQUIT.
+  enum class UpgradeRequest {
+    kStarted,  // an upgrade began now
+    kQueued,   // one runs (or is queued) already: it becomes the follow-up upgrade
+    kRefused,  // baton is stopping
+  };
+  UpgradeRequest request_upgrade(const std::string& from);
+  void request_stop(bool fast, const std::string& from);
+
+  // What runs now, for `baton status` and the metrics.
+  SupervisorReport report() const;
+
  private:
   // A handoff in flight (handoff mode): from HANDOFF sent to COMMIT or rollback.
   struct HandoffInFlight {
@@ -68,6 +82,8 @@ class Supervisor final : private WorkerEvents {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     HandoffTotals totals;  // what the new workers restored so far
   };
+
+  enum class StopPace { kDrain, kFast };
 
   // Every event (worker, signal, timer) runs through here: the handler, then
   // collect_finished(). No Generation& may be held across it.
@@ -83,6 +99,8 @@ class Supervisor final : private WorkerEvents {
 
   // Handlers.
   void signal_received(int signum);
+  UpgradeRequest upgrade_requested(const std::string& from);
+  void stop_requested(StopPace pace, const std::string& from);
   void worker_ready(WorkerHandle& w);
   void worker_exited(WorkerHandle& w, const WorkerExit& info);
   void active_worker_exited(Generation& gen, std::uint32_t index, const std::string& who,
@@ -104,13 +122,14 @@ class Supervisor final : private WorkerEvents {
   Status link_pair(WorkerHandle& from, WorkerHandle& to);
   void commit_handoff(Generation& candidate);
   void fail_upgrade(Generation& candidate, const std::string& why);
+  // Records how the upgrade ended and tells the observer.
+  void finish_upgrade(UpgradeRecord::Result result, const std::string& reason);
   std::string who_serves();
   // Retiring: the generation serves no more, its workers are not restarted,
   // and collect_finished() forgets it once they are gone.
   void drain_generation(Generation& gen);      // DRAIN: finish what is in flight
   void terminate_generation(Generation& gen);  // SIGTERM: it never served
   void retire(Generation& gen, const std::function<void(WorkerHandle&)>& each_worker);
-  enum class StopPace { kDrain, kFast };
   void begin_stop(int code, const std::string& why, StopPace pace);
   void stop_fast();  // a second stop signal: SIGTERM what is still draining
   void terminate_everything();
@@ -131,6 +150,10 @@ class Supervisor final : private WorkerEvents {
   std::uint64_t candidate_ = 0;  // the upgrade's new generation, 0 when none
   std::optional<HandoffInFlight> handoff_;
   bool upgrade_pending_ = false;
+  std::optional<UpgradeRecord> last_upgrade_;  // the one running, or the last to end
+  std::uint64_t upgrades_committed_ = 0;
+  std::uint64_t upgrades_failed_ = 0;
+  std::uint64_t worker_restarts_ = 0;
   bool loop_stopped_ = false;
   int dispatch_depth_ = 0;  // collect_finished() only when the outermost handler is done
   int exit_code_ = exit_code::kOk;

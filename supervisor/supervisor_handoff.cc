@@ -71,6 +71,8 @@ void Supervisor::commit_handoff(Generation& candidate) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - handoff_->started).count();
   const HandoffTotals totals = handoff_->totals;
   handoff_.reset();
+  last_upgrade_->pause = std::chrono::duration<double, std::milli>(pause_ms);
+  last_upgrade_->moved = totals;
   // New workers first: by the time an old one exits, its successor serves.
   candidate.for_each_worker([&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
   retire(generations_.at(active_), [&](WorkerHandle& w) { w.commit(options_.drain_timeout); });

@@ -1,29 +1,62 @@
 // What the supervisor tells the world about its own life: systemd's notify
-// socket today (systemd_notify.h), and whatever else needs to know when a
-// generation serves, an upgrade starts and ends, and baton stops. Called on
-// the loop's thread, after the supervisor's state has changed.
+// socket (systemd_notify.h), the control socket's waiting clients
+// (control_server.h) and the metrics (metrics.h) each hear when a generation
+// serves, an upgrade starts and ends, a worker restarts, an old generation is
+// gone, and baton stops. Called on the loop's thread, after the supervisor's
+// state has changed. Observers override what they need.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "upgrade_record.h"
 
 namespace baton {
 
 class SupervisorObserver {
  public:
   // The first generation is ready: baton serves.
-  virtual void serving(std::uint64_t generation) = 0;
-  // An upgrade to `candidate` begins (SIGHUP, or a queued one).
-  virtual void upgrade_started(std::uint64_t candidate) = 0;
-  // It ended: `committed` (the candidate serves) or not (`why`); `serving` is
-  // the generation serving now, 0 if none.
-  virtual void upgrade_finished(std::uint64_t candidate, std::uint64_t serving, bool committed,
-                                const std::string& why) = 0;
+  virtual void serving(std::uint64_t /*generation*/) {}
+  // An upgrade begins (SIGHUP, `baton upgrade`, or a queued one).
+  virtual void upgrade_started(const UpgradeRecord& /*upgrade*/) {}
+  // It ended: committed (the candidate serves) or failed (the reason says why).
+  virtual void upgrade_finished(const UpgradeRecord& /*upgrade*/) {}
+  // A serving worker that crashed is being started again.
+  virtual void worker_restarting(std::uint64_t /*generation*/, std::uint32_t /*index*/) {}
+  // A generation that served is gone: `took` from being told to go (DRAIN,
+  // COMMIT, a stop) to its last worker's exit.
+  virtual void generation_retired(std::uint64_t /*generation*/, std::chrono::duration<double> /*took*/) {}
   // A stop began: graceful or fast.
-  virtual void stopping() = 0;
+  virtual void stopping() {}
 
  protected:
   ~SupervisorObserver() = default;
+};
+
+// Passes every event to each observer in turn, in the order they were added.
+class ObserverList final : public SupervisorObserver {
+ public:
+  void add(SupervisorObserver* o) {
+    if (o) observers_.push_back(o);
+  }
+  void serving(std::uint64_t g) override { each([&](auto* o) { o->serving(g); }); }
+  void upgrade_started(const UpgradeRecord& u) override { each([&](auto* o) { o->upgrade_started(u); }); }
+  void upgrade_finished(const UpgradeRecord& u) override { each([&](auto* o) { o->upgrade_finished(u); }); }
+  void worker_restarting(std::uint64_t g, std::uint32_t i) override {
+    each([&](auto* o) { o->worker_restarting(g, i); });
+  }
+  void generation_retired(std::uint64_t g, std::chrono::duration<double> took) override {
+    each([&](auto* o) { o->generation_retired(g, took); });
+  }
+  void stopping() override { each([&](auto* o) { o->stopping(); }); }
+
+ private:
+  template <class F> void each(F&& f) {
+    for (auto* o : observers_) f(o);
+  }
+  std::vector<SupervisorObserver*> observers_;
 };
 
 }  // namespace baton

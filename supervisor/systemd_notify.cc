@@ -66,16 +66,16 @@ void SystemdNotifier::serving(std::uint64_t generation) {
   send("READY=1\n" + status_line("generation " + std::to_string(generation) + " serving"));
 }
 
-void SystemdNotifier::upgrade_started(std::uint64_t candidate) {
+void SystemdNotifier::upgrade_started(const UpgradeRecord& upgrade) {
   send("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec() + "\n" +
-       status_line("upgrading to generation " + std::to_string(candidate)));
+       status_line("upgrading to generation " + std::to_string(upgrade.candidate)));
 }
 
-void SystemdNotifier::upgrade_finished(std::uint64_t candidate, std::uint64_t serving, bool committed,
-                                       const std::string& why) {
-  const std::string who = serving ? "generation " + std::to_string(serving) + " serving" : "no generation serving";
-  const std::string last = committed ? "upgrade to generation " + std::to_string(candidate) + " committed"
-                                     : "upgrade to generation " + std::to_string(candidate) + " failed: " + why;
+void SystemdNotifier::upgrade_finished(const UpgradeRecord& u) {
+  const std::string who =
+      u.serving ? "generation " + std::to_string(u.serving) + " serving" : "no generation serving";
+  const std::string last = "upgrade to generation " + std::to_string(u.candidate) +
+                           (u.committed() ? " committed" : " failed: " + u.reason);
   send("READY=1\n" + status_line(who + "; last " + last));
 }
 

@@ -30,9 +30,8 @@ class SystemdNotifier final : public SupervisorObserver {
   static std::unique_ptr<SystemdNotifier> from_environment();
 
   void serving(std::uint64_t generation) override;
-  void upgrade_started(std::uint64_t candidate) override;
-  void upgrade_finished(std::uint64_t candidate, std::uint64_t serving, bool committed,
-                        const std::string& why) override;
+  void upgrade_started(const UpgradeRecord& upgrade) override;
+  void upgrade_finished(const UpgradeRecord& upgrade) override;
   void stopping() override;
 
   // Sends one notification; false (and a warning) if it could not.

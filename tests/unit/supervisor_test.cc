@@ -307,10 +307,18 @@ TEST_F(SupervisorTest, SigquitTerminatesEveryWorkerAndStops) {
 // Records what the supervisor tells its observer, one line per event.
 struct RecordingObserver final : SupervisorObserver {
   void serving(std::uint64_t g) override { events.push_back("serving " + std::to_string(g)); }
-  void upgrade_started(std::uint64_t g) override { events.push_back("upgrade " + std::to_string(g)); }
-  void upgrade_finished(std::uint64_t g, std::uint64_t serving, bool committed, const std::string&) override {
-    events.push_back((committed ? "committed " : "failed ") + std::to_string(g) + ", serving " +
-                     std::to_string(serving));
+  void upgrade_started(const UpgradeRecord& u) override {
+    events.push_back("upgrade " + std::to_string(u.candidate));
+  }
+  void upgrade_finished(const UpgradeRecord& u) override {
+    events.push_back((u.committed() ? "committed " : "failed ") + std::to_string(u.candidate) + ", serving " +
+                     std::to_string(u.serving));
+  }
+  void worker_restarting(std::uint64_t g, std::uint32_t i) override {
+    events.push_back("restarting " + std::to_string(g) + "." + std::to_string(i));
+  }
+  void generation_retired(std::uint64_t g, std::chrono::duration<double>) override {
+    events.push_back("retired " + std::to_string(g));
   }
   void stopping() override { events.push_back("stopping"); }
   std::vector<std::string> events;
@@ -323,11 +331,67 @@ TEST_F(SupervisorTest, ObserverHearsServingEachUpgradeAndTheStop) {
   ready_generation(1);
   supervisor_->handle_signal(SIGHUP);
   ready_generation(2);
+  for (auto i : {0, 1}) launcher_.worker(1, i)->exit();
+  launcher_.worker(2, 0)->exit(0, SIGSEGV);
   supervisor_->handle_signal(SIGHUP);
   launcher_.worker(3, 0)->exit(3);
   supervisor_->handle_signal(SIGTERM);
-  EXPECT_EQ(observer.events, (std::vector<std::string>{"serving 1", "upgrade 2", "committed 2, serving 2",
-                                                       "upgrade 3", "failed 3, serving 2", "stopping"}));
+  EXPECT_EQ(observer.events,
+            (std::vector<std::string>{"serving 1", "upgrade 2", "committed 2, serving 2", "retired 1",
+                                      "restarting 2.0", "upgrade 3", "failed 3, serving 2", "stopping"}));
+}
+
+TEST_F(SupervisorTest, UpgradeRequestsStartQueueOrAreRefused) {
+  Supervisor& s = start();
+  EXPECT_EQ(s.request_upgrade("test"), Supervisor::UpgradeRequest::kQueued) << "during start-up";
+  ready_generation(1);
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading) << "the queued upgrade runs once generation 1 serves";
+  EXPECT_EQ(s.request_upgrade("test"), Supervisor::UpgradeRequest::kQueued);
+  EXPECT_EQ(s.request_upgrade("test"), Supervisor::UpgradeRequest::kQueued);
+  ready_generation(2);
+  EXPECT_TRUE(s.report().upgrade_pending == false && s.state() == Supervisor::State::kUpgrading)
+      << "two requests during an upgrade are one follow-up";
+  ready_generation(3);
+  EXPECT_EQ(s.request_upgrade("test"), Supervisor::UpgradeRequest::kStarted);
+  s.request_stop(false, "test");
+  EXPECT_EQ(s.request_upgrade("test"), Supervisor::UpgradeRequest::kRefused);
+}
+
+TEST_F(SupervisorTest, ReportShowsGenerationsWorkersAndTheLastUpgrade) {
+  Supervisor& s = serving();
+  launcher_.worker(1, 1)->exit(0, SIGSEGV);
+  s.handle_signal(SIGHUP);
+  SupervisorReport r = s.report();
+  EXPECT_EQ(r.state, "upgrading");
+  EXPECT_EQ(r.mode, "drain");
+  EXPECT_EQ(r.serving, 1u);
+  ASSERT_EQ(r.generations.size(), 2u);
+  EXPECT_EQ(r.generations[0].role, "serving");
+  EXPECT_EQ(r.generations[0].workers[0].state, "ready");
+  EXPECT_EQ(r.generations[0].workers[0].pid, launcher_.worker(1, 0)->pid());
+  EXPECT_EQ(r.generations[0].workers[1].state, "restarting");
+  EXPECT_EQ(r.generations[0].workers[1].restarts, 1u);
+  EXPECT_EQ(r.generations[1].role, "candidate");
+  ASSERT_TRUE(r.last_upgrade);
+  EXPECT_EQ(r.last_upgrade->result, UpgradeRecord::Result::kRunning);
+  EXPECT_EQ(r.last_upgrade->candidate, 2u);
+  launcher_.worker(2, 0)->exit(7);
+  r = s.report();
+  EXPECT_EQ(r.last_upgrade->result, UpgradeRecord::Result::kFailed);
+  EXPECT_NE(r.last_upgrade->reason.find("exited with status 7"), std::string::npos) << r.last_upgrade->reason;
+  EXPECT_EQ(r.upgrades_failed, 1u);
+  EXPECT_EQ(r.worker_restarts, 1u);
+}
+
+TEST_F(SupervisorTest, StopDuringAnUpgradeEndsItAsFailed) {
+  RecordingObserver observer;
+  supervisor_ = std::make_unique<Supervisor>(&loop_, options_, launcher_, &observer);
+  ASSERT_TRUE(supervisor_->start());
+  ready_generation(1);
+  supervisor_->handle_signal(SIGHUP);
+  supervisor_->request_stop(true, "test");
+  EXPECT_EQ(observer.events, (std::vector<std::string>{"serving 1", "upgrade 2", "failed 2, serving 1", "stopping"}));
+  EXPECT_NE(supervisor_->report().last_upgrade->reason.find("baton is stopping"), std::string::npos);
 }
 
 TEST_F(SupervisorTest, FirstGenerationThatDiesStopsWithExitFour) {

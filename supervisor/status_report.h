@@ -1,0 +1,43 @@
+// A snapshot of what the supervisor runs, for `baton status` and the metrics.
+// Plain data, taken on the loop's thread; status_json.h turns it into JSON.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "upgrade_record.h"
+
+namespace baton {
+
+struct WorkerReport {
+  std::uint32_t index = 0;
+  pid_t pid = 0;          // 0 while its slot waits to restart
+  std::string state;      // "ready", "draining", ..., "restarting"
+  std::chrono::duration<double> uptime{};
+  unsigned restarts = 0;  // restarts of this slot after crashes
+};
+
+struct GenerationReport {
+  std::uint64_t number = 0;
+  std::string role;  // "starting", "candidate", "serving", "retiring"
+  std::vector<WorkerReport> workers;
+};
+
+struct SupervisorReport {
+  std::string state;  // "starting", "serving", "upgrading", "stopping"
+  std::string mode;   // "drain" or "handoff"
+  std::uint64_t serving = 0;  // the serving generation, 0 if none
+  bool upgrade_pending = false;
+  std::vector<GenerationReport> generations;  // oldest first
+  std::optional<UpgradeRecord> last_upgrade;  // the running one, or the last to finish
+  std::uint64_t upgrades_committed = 0;
+  std::uint64_t upgrades_failed = 0;
+  std::uint64_t worker_restarts = 0;
+};
+
+}  // namespace baton

@@ -1,0 +1,62 @@
+// Supervisor::report(): the snapshot behind `baton status` and the metrics.
+#include "supervisor.h"
+
+namespace baton {
+namespace {
+
+const char* state_text(Supervisor::State s) {
+  switch (s) {
+    case Supervisor::State::kStarting: return "starting";
+    case Supervisor::State::kServing: return "serving";
+    case Supervisor::State::kUpgrading: return "upgrading";
+    case Supervisor::State::kStopping: return "stopping";
+  }
+  return "?";
+}
+
+const char* role_text(Generation::Role r) {
+  switch (r) {
+    case Generation::Role::kStarting: return "starting";
+    case Generation::Role::kCandidate: return "candidate";
+    case Generation::Role::kActive: return "serving";
+    case Generation::Role::kRetiring: return "retiring";
+  }
+  return "?";
+}
+
+WorkerReport report_slot(const Generation::Slot& slot, std::uint32_t index) {
+  WorkerReport w{.index = index, .restarts = slot.restarts};
+  if (!slot.worker) {
+    w.state = "restarting";
+    return w;
+  }
+  w.pid = slot.worker->pid();
+  w.state = state_name(slot.worker->state());
+  w.uptime = std::chrono::steady_clock::now() - slot.worker->started_at();
+  return w;
+}
+
+}  // namespace
+
+SupervisorReport Supervisor::report() const {
+  SupervisorReport r{.state = state_text(state_),
+                     .mode = options_.mode == UpgradeMode::kHandoff ? "handoff" : "drain",
+                     .serving = active_,
+                     .upgrade_pending = upgrade_pending_,
+                     .last_upgrade = last_upgrade_,
+                     .upgrades_committed = upgrades_committed_,
+                     .upgrades_failed = upgrades_failed_,
+                     .worker_restarts = worker_restarts_};
+  for (const auto& [number, gen] : generations_) {
+    GenerationReport g{.number = number, .role = role_text(gen.role)};
+    for (std::uint32_t i = 0; i < gen.slots.size(); ++i) {
+      const auto& slot = gen.slots[i];
+      // A retiring generation's empty slots are gone for good, not restarting.
+      if (slot.worker || gen.role != Generation::Role::kRetiring) g.workers.push_back(report_slot(slot, i));
+    }
+    r.generations.push_back(std::move(g));
+  }
+  return r;
+}
+
+}  // namespace baton

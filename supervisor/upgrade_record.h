@@ -1,0 +1,47 @@
+// What one upgrade did: kept by the supervisor for `baton status`, handed to
+// observers (systemd, the control socket's waiters, metrics) as it starts
+// and ends.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "baton/handoff_stream.h"
+
+namespace baton {
+
+struct UpgradeRecord {
+  enum class Result { kRunning, kCommitted, kFailed };
+
+  std::uint64_t sequence = 0;   // 1 for the first upgrade since baton started, then 2, ...
+  std::uint64_t candidate = 0;  // the generation it starts
+  std::uint64_t serving = 0;    // once finished: the generation serving after it (0: none)
+  Result result = Result::kRunning;
+  std::string reason;  // how it committed, or why it failed: the words of the log line
+  std::chrono::system_clock::time_point started_wall = std::chrono::system_clock::now();
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point finished{};
+  // Handoff mode, once committed: HANDOFF sent to every new worker RESTORED,
+  // and what moved in that time.
+  std::optional<std::chrono::duration<double>> pause;
+  HandoffTotals moved;
+
+  bool committed() const { return result == Result::kCommitted; }
+  // Until now while running.
+  std::chrono::duration<double> duration() const {
+    return (result == Result::kRunning ? std::chrono::steady_clock::now() : finished) - started;
+  }
+};
+
+inline const char* result_name(UpgradeRecord::Result r) {
+  switch (r) {
+    case UpgradeRecord::Result::kRunning: return "running";
+    case UpgradeRecord::Result::kCommitted: return "committed";
+    case UpgradeRecord::Result::kFailed: return "failed";
+  }
+  return "?";
+}
+
+}  // namespace baton
