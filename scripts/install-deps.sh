@@ -6,7 +6,8 @@ set -euo pipefail
 # Extra package names on the command line are installed too (CI adds clang
 # and libFuzzer's runtime for the fuzzing build).
 packages=(g++ cmake make pkg-config libuv1-dev libspdlog-dev libcereal-dev
-          libgtest-dev libcli11-dev libhttp-parser-dev libxxhash-dev "$@")
+          libgtest-dev libcli11-dev libhttp-parser-dev libxxhash-dev
+          nlohmann-json3-dev libtomlplusplus-dev prometheus-cpp-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -10,17 +10,24 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 
 #include "baton/listener_socket.h"
+#include "client_commands.h"
+#include "control_path.h"
+#include "control_server.h"
 #include "listener_setup.h"
 #include "logging.h"
+#include "metrics.h"
+#include "metrics_server.h"
 #include "options.h"
 #include "orphan_reaper.h"
 #include "pid_file.h"
 #include "supervisor.h"
 #include "systemd_notify.h"
+#include "worker_executable.h"
 #include "worker_process.h"
 
 namespace {
@@ -78,33 +85,79 @@ void prepare_process(const baton::Options& options) {
   baton::become_subreaper();
 }
 
-// The listeners, and the pid file if asked for; exit code kSetup on failure.
-int open_setup(const baton::Options& options, std::vector<baton::BoundListener>& listeners,
-               std::optional<baton::PidFile>& pid_file) {
+// What `baton run` opens before any worker starts; a failure here exits with
+// kSetup and nothing running.
+struct Setup {
+  std::vector<baton::BoundListener> listeners;
+  std::optional<baton::PidFile> pid_file;
+  std::unique_ptr<baton::ControlServer> control;
+  std::unique_ptr<baton::MetricsServer> metrics;
+};
+
+baton::ServiceFacts facts_of(const baton::Options& options, const Setup& setup, const std::string& control) {
+  baton::ServiceFacts facts{.name = options.name, .control_socket = control};
+  for (const auto& l : setup.listeners) facts.listeners.push_back(l.spec());
+  if (setup.metrics) facts.metrics = "http://" + setup.metrics->url().substr(std::string("tcp://").size());
+  return facts;
+}
+
+// The control socket, and the metrics listener if asked for.
+baton::Status open_operation(uv_loop_t* loop, const baton::Options& options, Setup& setup) {
+  using namespace baton;
+  if (options.metrics) {
+    auto metrics = MetricsServer::open(loop, *options.metrics);
+    if (!metrics) return metrics.status();
+    setup.metrics = std::move(metrics.value());
+  }
+  auto path = server_control_path(options.name, options.control);
+  if (!path) return path.status();
+  auto control = ControlServer::open(loop, facts_of(options, setup, *path));
+  if (!control) return control.status();
+  setup.control = std::move(control.value());
+  return Status::ok();
+}
+
+int open_setup(uv_loop_t* loop, const baton::Options& options, Setup& setup) {
   auto opened = baton::open_listeners(options.listeners);
   if (!opened) {
     spdlog::error("{}", opened.status().message());
     return baton::exit_code::kSetup;
   }
-  listeners = std::move(opened.value());
-  if (options.pid_file.empty()) return baton::exit_code::kOk;
-  auto pf = baton::PidFile::create(options.pid_file);
-  if (!pf) {
-    spdlog::error("{}", pf.status().message());
+  setup.listeners = std::move(opened.value());
+  if (!options.pid_file.empty()) {
+    auto pf = baton::PidFile::create(options.pid_file);
+    if (!pf) {
+      spdlog::error("{}", pf.status().message());
+      return baton::exit_code::kSetup;
+    }
+    setup.pid_file.emplace(std::move(pf.value()));
+  }
+  if (baton::Status st = open_operation(loop, options, setup); !st) {
+    spdlog::error("{}", st.message());
     return baton::exit_code::kSetup;
   }
-  pid_file.emplace(std::move(pf.value()));
   return baton::exit_code::kOk;
 }
 
+// Starts the control socket and the metrics on behalf of `supervisor`.
+baton::Status serve_operation(Setup& setup, baton::Supervisor& supervisor, baton::Metrics& metrics) {
+  if (baton::Status st = setup.control->serve(supervisor); !st) return st;
+  if (!setup.metrics) return baton::Status::ok();
+  return setup.metrics->serve([&] { return metrics.scrape(supervisor.report()); });
+}
+
 // Runs the supervisor until every worker is gone; its exit code.
-int supervise(uv_loop_t* loop, baton::Options options, const std::vector<baton::BoundListener>& listeners,
-              baton::SupervisorObserver* observer, const sigset_t& handled) {
+int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::ObserverList& observers,
+              const sigset_t& handled) {
   using namespace baton;
-  ProcessLauncher launcher(loop, listeners);
+  ProcessLauncher launcher(loop, setup.listeners);
   const auto kill_timeout = options.kill_timeout;
-  Supervisor supervisor(loop, std::move(options), launcher, observer);
-  Status st = supervisor.start();
+  Metrics metrics;
+  observers.add(setup.control.get());
+  if (setup.metrics) observers.add(&metrics);
+  Supervisor supervisor(loop, std::move(options), launcher, &observers);
+  Status st = serve_operation(setup, supervisor, metrics);
+  if (st) st = supervisor.start();
   // Handlers are installed: what arrived meanwhile is delivered now.
   ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
   int code = exit_code::kOk;
@@ -122,28 +175,65 @@ int supervise(uv_loop_t* loop, baton::Options options, const std::vector<baton::
   return code;
 }
 
+// `baton run`.
+int run(baton::Options options, const sigset_t& handled) {
+  using namespace baton;
+  prepare_process(options);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int code = exit_code::kOk;
+  {
+    Setup setup;
+    code = open_setup(&loop, options, setup);
+    if (code == exit_code::kOk) {
+      // Before any worker starts: workers must not inherit NOTIFY_SOCKET.
+      std::unique_ptr<SystemdNotifier> notifier = SystemdNotifier::from_environment();
+      ObserverList observers;
+      observers.add(notifier.get());
+      code = supervise(&loop, std::move(options), setup, observers, handled);
+    }
+    // Leaving this scope closes the control socket: `baton stop --wait` returns.
+  }
+  // Let the close callbacks of every handle run before the loop goes away.
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  spdlog::info("exit {}", code);
+  return code;
+}
+
+// `baton check-config FILE`: parsed and checked already; the worker must exist.
+int check_config(const baton::ParsedCommand& parsed) {
+  const baton::Options& o = parsed.options;
+  auto exe = baton::resolve_executable(o.command[0]);
+  if (!exe) {
+    std::fprintf(stderr, "baton: %s: command: %s\n", parsed.config_file.c_str(), exe.status().message().c_str());
+    return baton::exit_code::kUsage;
+  }
+  std::printf("%s: ok\n  worker    %s (%s mode, %u per generation)\n", parsed.config_file.c_str(), exe->c_str(),
+              o.mode == baton::UpgradeMode::kHandoff ? "handoff" : "drain", o.workers);
+  for (const auto& l : o.listeners) std::printf("  listener  %s\n", l.to_string().c_str());
+  std::printf("  name      %s\n", o.name.c_str());
+  if (o.metrics) std::printf("  metrics   %s\n", o.metrics->url().c_str());
+  return baton::exit_code::kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace baton;
   const sigset_t handled = handled_signals();
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
-  ParsedOptions parsed = parse_options(argc, argv);
-  if (!parsed.options) return parsed.exit_code;
-  prepare_process(*parsed.options);
-
-  std::vector<BoundListener> listeners;
-  std::optional<PidFile> pid_file;
-  if (int code = open_setup(*parsed.options, listeners, pid_file); code != exit_code::kOk) return code;
-  // Before any worker starts: workers must not inherit NOTIFY_SOCKET.
-  std::unique_ptr<SystemdNotifier> notifier = SystemdNotifier::from_environment();
-
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  const int code = supervise(&loop, std::move(*parsed.options), listeners, notifier.get(), handled);
-  // Let the close callbacks of every handle run before the loop goes away.
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  spdlog::info("exit {}", code);
-  return code;
+  ParsedCommand parsed = parse_command_line(argc, argv);
+  if (parsed.command == Command::kRun) return run(std::move(parsed.options), handled);
+  // Client commands keep the default signal actions: Ctrl-C ends a --wait.
+  ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
+  if (!parsed.command) return parsed.exit_code;
+  switch (*parsed.command) {
+    case Command::kStatus: return run_status(parsed.client);
+    case Command::kUpgrade: return run_upgrade(parsed.client);
+    case Command::kStop: return run_stop(parsed.client);
+    case Command::kCheckConfig: return check_config(parsed);
+    case Command::kRun: break;
+  }
+  return exit_code::kInternal;
 }

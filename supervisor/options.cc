@@ -2,10 +2,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string_view>
 
+#include "config_file.h"
+#include "control_path.h"
 #include "duration.h"
 
 namespace baton {
@@ -13,8 +16,8 @@ namespace {
 
 constexpr const char* kFooter = R"(
 Example:
-  baton run --listen http=tcp://127.0.0.1:8080 --pid-file baton.pid -- ./build/bin/kvstore
-  kill -HUP $(cat baton.pid)     # upgrade: start a new generation, drain the old one
+  baton run --listen http=tcp://127.0.0.1:8080 --mode handoff -- ./build/bin/kvstore
+  baton upgrade --wait           # or kill -HUP <baton's pid>; exit 0 once committed
 
 Signals:
   SIGHUP           upgrade (--mode); SIGHUPs during an upgrade become one follow-up
@@ -62,11 +65,36 @@ std::vector<std::string> split_worker_command(int argc, char** argv, std::vector
 
 namespace {
 
+constexpr const char* kTopFooter = R"(
+Run a service:
+  baton run --listen http=tcp://127.0.0.1:8080 --mode handoff -- ./build/bin/kvstore
+  baton run --config /etc/baton/kvstore.toml
+Operate it (from another shell, as the same user or root):
+  baton status                 generations, workers, the last upgrade
+  baton upgrade --wait         upgrade; exit 0 only if the upgrade committed
+  baton stop --wait            drain every worker, return when baton has exited
+Each subcommand has its own --help.
+)";
+
+constexpr const char* kClientFooter = R"(
+The socket: --control PATH, or --name NAME in the default directory
+(/run/baton as root, else $XDG_RUNTIME_DIR/baton, else /tmp/baton-UID); with
+neither, the one baton socket there.
+
+Exit codes:
+  0    done (upgrade --wait: that upgrade committed)
+  1    the upgrade failed and was rolled back, or baton refused the request
+  2    bad command line
+  3    no baton answers on the control socket
+  4    --timeout passed first (the upgrade or stop goes on)
+)";
+
 // The words of `baton run` that are not Options fields as they stand.
 struct RunWords {
   std::vector<std::string> listen;
   std::string mode = "drain";
   std::string format = "text";
+  std::string metrics;
 };
 
 std::string check_worker_count(std::string& text) {
@@ -76,12 +104,7 @@ std::string check_worker_count(std::string& text) {
   return "";
 }
 
-void add_run_options(CLI::App* run, Options& o, RunWords& words) {
-  run->add_option("-l,--listen", words.listen,
-                  "socket to hold open and pass to workers, repeatable:\n"
-                  "NAME=tcp://HOST:PORT, NAME=udp://HOST:PORT, NAME=unix:///PATH[?mode=0660];\n"
-                  "under systemd socket activation, a NAME from LISTEN_FDNAMES uses that socket")
-      ->type_name("NAME=URL");
+void add_process_options(CLI::App* run, Options& o, RunWords& words) {
   run->add_option("-w,--workers", o.workers, "worker processes per generation, 1 to 256 (default 1)")
       ->check(CLI::Validator(check_worker_count, "1..256"));
   add_duration(run, "--ready-timeout", o.ready_timeout, "how long a new worker has to say READY");
@@ -95,12 +118,31 @@ void add_run_options(CLI::App* run, Options& o, RunWords& words) {
       ->check(CLI::IsMember({"drain", "handoff"}));
   add_duration(run, "--handoff-timeout", o.handoff_timeout,
                "handoff mode: how long from HANDOFF to every new worker RESTORED before rolling back");
+}
+
+void add_operation_options(CLI::App* run, Options& o, RunWords& words) {
+  run->add_option("--name", o.name, "this service's name: names the control socket (default: the worker's file name)")
+      ->type_name("NAME");
+  run->add_option("--control", o.control, "the control socket's path (default: see `baton status --help`)")
+      ->type_name("PATH");
+  run->add_option("--metrics", words.metrics, "serve Prometheus metrics at URL/metrics, e.g. tcp://127.0.0.1:9100")
+      ->type_name("URL");
   run->add_option("--pid-file", o.pid_file, "write baton's pid here (for kill -HUP $(cat FILE))")
       ->type_name("PATH");
   run->add_option("--log-level", o.log_level, "trace, debug, info, warn or error (default info)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   run->add_option("--log-format", words.format, "text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
+}
+
+void add_run_options(CLI::App* run, Options& o, RunWords& words) {
+  run->add_option("-l,--listen", words.listen,
+                  "socket to hold open and pass to workers, repeatable:\n"
+                  "NAME=tcp://HOST:PORT, NAME=udp://HOST:PORT, NAME=unix:///PATH[?mode=0660];\n"
+                  "under systemd socket activation, a NAME from LISTEN_FDNAMES uses that socket")
+      ->type_name("NAME=URL");
+  add_process_options(run, o, words);
+  add_operation_options(run, o, words);
   // Shown in --help; the words after `--` are split off before parsing, so
   // that they always belong to the worker (its own --flags included).
   run->add_option("command", o.command, "the worker binary and its arguments, after --")
@@ -128,40 +170,181 @@ std::vector<ListenerSpec> listener_specs(const std::vector<std::string>& listen)
   return out;
 }
 
+std::optional<ListenerSpec> metrics_spec(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  auto spec = parse_listener_spec("metrics=" + text);
+  if (!spec || spec->kind != ListenerKind::kTcp)
+    throw CLI::ValidationError("--metrics", "\"" + text + "\" is not a TCP address; write tcp://127.0.0.1:9100");
+  return spec.value();
+}
+
+// "ready_timeout" <-> "--ready-timeout"
+std::string flag_of_key(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return "--" + key;
+}
+
+// Sets one key of the config file, as if its flag were given: the same
+// checks, and errors that say where in the file.
+void apply_setting(const ConfigSetting& setting, Options& o, RunWords& words) {
+  const std::string flag = flag_of_key(setting.key);
+  CLI::App file_app;
+  add_run_options(&file_app, o, words);
+  std::vector<std::string> args;
+  for (const auto& v : setting.values) args.insert(args.end(), {flag, v});
+  try {
+    file_app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+  } catch (const CLI::ParseError& e) {
+    throw CLI::ValidationError(setting.where + ": key \"" + setting.key + "\"", e.what());
+  }
+}
+
+// Applies the file's keys that the command line did not set.
+void apply_config(const std::string& path, CLI::App* run, Options& o, RunWords& words) {
+  auto settings = read_config_file(path);
+  if (!settings) throw CLI::ValidationError("--config", settings.status().message());
+  const auto keys = config_keys();
+  for (const auto& s : *settings) {
+    if (std::find(keys.begin(), keys.end(), s.key) == keys.end()) {
+      std::string known;
+      for (const auto& k : keys) known += (known.empty() ? "" : ", ") + k;
+      throw CLI::ValidationError(s.where, "unknown key \"" + s.key + "\"; the keys are: " + known);
+    }
+    if (s.key == "command") {
+      if (o.command.empty()) o.command = s.values;
+      continue;
+    }
+    if (run->count(flag_of_key(s.key)) == 0) apply_setting(s, o, words);
+  }
+}
+
 void check_run(const Options& o, const RunWords& words) {
   if (o.command.empty())
-    throw CLI::ValidationError("-- WORKER", "no worker command; end baton's options with -- WORKER [ARGS...]");
+    throw CLI::ValidationError("-- WORKER", "no worker command; end baton's options with -- WORKER [ARGS...], "
+                                            "or set command = [\"WORKER\", ...] in the config file");
   if (words.listen.empty() && std::getenv("LISTEN_FDS") == nullptr)
     throw CLI::ValidationError("--listen", "no listeners; pass --listen NAME=URL (for example "
                                            "http=tcp://127.0.0.1:8080), or start baton under systemd socket activation");
 }
 
+// The words become Options.
+void finish_run(Options& o, const RunWords& words) {
+  check_run(o, words);
+  o.listeners = listener_specs(words.listen);
+  o.metrics = metrics_spec(words.metrics);
+  o.log_format = words.format == "json" ? LogFormat::kJson : LogFormat::kText;
+  o.mode = words.mode == "handoff" ? UpgradeMode::kHandoff : UpgradeMode::kDrain;
+  if (o.name.empty()) o.name = name_from_command(o.command[0]);
+  if (Status st = check_service_name(o.name); !st) throw CLI::ValidationError("--name", st.message());
+}
+
 }  // namespace
 
-ParsedOptions parse_options(int argc, char** argv) {
+std::vector<std::string> config_keys() {
   Options o;
+  RunWords words;
+  CLI::App app;
+  add_run_options(&app, o, words);
+  std::vector<std::string> keys;
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->get_name() == "command") keys.push_back("command");
+    for (std::string name : opt->get_lnames()) {
+      if (name == "help") continue;
+      std::replace(name.begin(), name.end(), '-', '_');
+      keys.push_back(name);
+    }
+  }
+  return keys;
+}
+
+namespace {
+
+void add_client_target(CLI::App* sub, ClientOptions& c) {
+  sub->add_option("--name", c.name, "the baton of this name (its --name, default its worker's file name)")
+      ->type_name("NAME");
+  sub->add_option("--control", c.control, "the control socket at PATH")->type_name("PATH");
+  sub->footer(kClientFooter);
+}
+
+void add_wait_timeout(CLI::App* sub, ClientOptions& c) {
+  sub->add_option_function<std::string>(
+         "--timeout",
+         [&c](const std::string& text) {
+           auto d = parse_duration(text);
+           if (!d) throw CLI::ValidationError("--timeout", d.status().message());
+           c.timeout = *d;
+         },
+         "with --wait: give up waiting after DURATION (default: as long as it takes)")
+      ->type_name("DURATION");
+}
+
+struct Subcommands {
+  CLI::App* run;
+  CLI::App* status;
+  CLI::App* upgrade;
+  CLI::App* stop;
+  CLI::App* check_config;
+};
+
+Subcommands add_subcommands(CLI::App& app, ParsedCommand& p, RunWords& words) {
+  Subcommands s{};
+  s.run = app.add_subcommand("run", "supervise WORKER: bind the listeners, start it, upgrade it on SIGHUP");
+  s.run->footer(kFooter);
+  add_run_options(s.run, p.options, words);
+  s.run->add_option("-c,--config", p.config_file, "read settings from this TOML file; flags win over it")
+      ->type_name("FILE");
+  s.status = app.add_subcommand("status", "show what a running baton serves: generations, workers, last upgrade");
+  s.status->add_flag("--json", p.client.json, "print JSON (fields in README) instead of a table");
+  add_client_target(s.status, p.client);
+  s.upgrade = app.add_subcommand("upgrade", "upgrade a running baton, like kill -HUP");
+  s.upgrade->add_flag("--wait", p.client.wait, "wait for the upgrade to end; exit 0 only if it committed");
+  add_wait_timeout(s.upgrade, p.client);
+  add_client_target(s.upgrade, p.client);
+  s.stop = app.add_subcommand("stop", "stop a running baton: drain its workers (SIGTERM), or --fast (SIGQUIT)");
+  s.stop->add_flag("--fast", p.client.fast, "SIGTERM every worker now instead of draining");
+  s.stop->add_flag("--wait", p.client.wait, "return once baton has exited");
+  add_wait_timeout(s.stop, p.client);
+  add_client_target(s.stop, p.client);
+  s.check_config = app.add_subcommand("check-config", "check a config file as `baton run --config FILE` would; "
+                                                      "starts nothing (exit 0: good, 2: not)");
+  s.check_config->add_option("file", p.config_file, "the TOML file")->required()->type_name("FILE");
+  return s;
+}
+
+std::optional<Command> chosen(const Subcommands& s) {
+  if (s.run->parsed()) return Command::kRun;
+  if (s.status->parsed()) return Command::kStatus;
+  if (s.upgrade->parsed()) return Command::kUpgrade;
+  if (s.stop->parsed()) return Command::kStop;
+  if (s.check_config->parsed()) return Command::kCheckConfig;
+  return std::nullopt;
+}
+
+}  // namespace
+
+ParsedCommand parse_command_line(int argc, char** argv) {
+  ParsedCommand p;
   RunWords words;
   CLI::App app{"baton: keeps a network service's listening sockets open and replaces its\n"
                "worker binary with no refused connection and no failed request."};
+  app.name("baton");
   app.set_version_flag("--version", std::string("baton ") + BATON_VERSION);
   app.require_subcommand(1);
-  app.footer(kFooter);
-  CLI::App* run = app.add_subcommand("run", "supervise WORKER: bind the listeners, start it, upgrade it on SIGHUP");
-  run->footer(kFooter);
-  add_run_options(run, o, words);
-
-  std::vector<std::string> args = split_worker_command(argc, argv, o.command);
+  app.footer(kTopFooter);
+  const Subcommands subs = add_subcommands(app, p, words);
+  std::vector<std::string> args = split_worker_command(argc, argv, p.options.command);
   try {
     app.parse(std::move(args));
-    if (run->parsed()) check_run(o, words);
-    o.listeners = listener_specs(words.listen);
+    p.command = chosen(subs);
+    if (p.command == Command::kRun || p.command == Command::kCheckConfig) {
+      if (!p.config_file.empty()) apply_config(p.config_file, subs.run, p.options, words);
+      finish_run(p.options, words);
+    }
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);  // prints help/version to stdout, errors to stderr
-    return {std::nullopt, rc == 0 ? exit_code::kOk : exit_code::kUsage};
+    return {.exit_code = rc == 0 ? exit_code::kOk : exit_code::kUsage};
   }
-  o.log_format = words.format == "json" ? LogFormat::kJson : LogFormat::kText;
-  o.mode = words.mode == "handoff" ? UpgradeMode::kHandoff : UpgradeMode::kDrain;
-  return {std::move(o), exit_code::kOk};
+  return p;
 }
 
 }  // namespace baton

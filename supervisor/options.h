@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "baton/listener_spec.h"
+#include "client_commands.h"
 
 namespace baton {
 
@@ -28,6 +29,11 @@ struct Options {
   std::string pid_file;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;
+  std::string name;     // names the control socket; default: the worker's file name
+  std::string control;  // the control socket's path; default from `name` (control_path.h)
+  std::optional<ListenerSpec> metrics;  // where /metrics is served, if anywhere
+
+  bool operator==(const Options&) const = default;
 };
 
 // Exit codes of `baton` (also listed in --help and README).
@@ -41,12 +47,22 @@ inline constexpr int kNotExecutable = 126;  // the worker exists but cannot be e
 inline constexpr int kNotFound = 127;       // the worker binary was not found
 }  // namespace exit_code
 
-struct ParsedOptions {
-  std::optional<Options> options;  // set when the supervisor should run
-  int exit_code = exit_code::kOk;  // otherwise: exit with this (help printed, or error)
+enum class Command { kRun, kStatus, kUpgrade, kStop, kCheckConfig };
+
+struct ParsedCommand {
+  std::optional<Command> command;  // empty: exit now with exit_code (help printed, or an error)
+  Options options;                 // run, check-config
+  ClientOptions client;            // status, upgrade, stop
+  std::string config_file;         // --config, or check-config's FILE
+  int exit_code = exit_code::kOk;
 };
 
-// Parses argv. Prints help or a clear error itself.
-ParsedOptions parse_options(int argc, char** argv);
+// Parses argv: `baton run|status|upgrade|stop|check-config ...`. Prints help
+// or a clear error itself. A config file (--config) is read here too; flags
+// given on the command line win over its keys.
+ParsedCommand parse_command_line(int argc, char** argv);
+
+// The config file's keys: one per `baton run` flag (config_file.h).
+std::vector<std::string> config_keys();
 
 }  // namespace baton

@@ -33,6 +33,8 @@ struct ListenerSpec {
   std::string url() const;
   // "NAME=URL", the form parse_listener_spec() accepts.
   std::string to_string() const { return name + "=" + url(); }
+
+  bool operator==(const ListenerSpec&) const = default;
 };
 
 inline constexpr std::string_view kDefaultListenerName = "default";

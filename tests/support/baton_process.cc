@@ -29,6 +29,14 @@ bool wait_pidfd(int pidfd, std::chrono::milliseconds timeout) {
   }
 }
 
+bool names_control_socket(const std::vector<std::string>& run_args) {
+  for (const auto& a : run_args) {
+    if (a == "--") return false;
+    if (a == "--control" || a == "--name" || a == "--config" || a == "-c") return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 BatonProcess::BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation,
@@ -38,6 +46,13 @@ BatonProcess::BatonProcess(std::vector<std::string> run_args, std::optional<Acti
   baton::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
   std::vector<std::string> args = std::move(wrapper);
   args.insert(args.end(), {BATON_BIN, "run"});
+  if (!names_control_socket(run_args)) {
+    char dir[] = "/tmp/baton-control-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp failed");
+    control_dir_ = dir;
+    control_path_ = control_dir_ + "/control.sock";
+    args.insert(args.end(), {"--control", control_path_});
+  }
   args.insert(args.end(), run_args.begin(), run_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -98,6 +113,10 @@ BatonProcess::~BatonProcess() {
   }
   // The pipe reaches EOF once baton and every worker that inherited it are gone.
   if (reader_.joinable()) reader_.join();
+  if (!control_dir_.empty()) {
+    ::unlink(control_path_.c_str());  // left behind only if baton was killed
+    ::rmdir(control_dir_.c_str());
+  }
 }
 
 void BatonProcess::read_output() {

@@ -40,13 +40,17 @@ class BatonProcess {
 
   // Runs `baton run ARGS...` (args after "run"). A `wrapper` (a command that
   // execs its arguments in place, like `unshare -m`) goes in front, so the
-  // pid is still baton's.
+  // pid is still baton's. Unless ARGS name a control socket (--control,
+  // --name, --config), baton gets one in a directory of its own, so that
+  // tests running side by side never meet.
   explicit BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation = std::nullopt,
                         Output output = Output::kCaptured, std::vector<std::string> wrapper = {});
   // Stops baton (SIGTERM, then SIGKILL) if a test left it running, and reaps it.
   ~BatonProcess();
 
   pid_t pid() const { return pid_; }
+  // The --control PATH this object chose, empty if the test chose.
+  const std::string& control_path() const { return control_path_; }
 
   // Number of lines so far; pass it as `from` to wait for something new.
   std::size_t mark() const;
@@ -67,6 +71,7 @@ class BatonProcess {
   void read_output();
 
   pid_t pid_ = -1;
+  std::string control_dir_, control_path_;
   bool reaped_ = false;
   int exit_code_ = -1;
   baton::UniqueFd output_;

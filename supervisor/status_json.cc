@@ -1,0 +1,76 @@
+#include "status_json.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace baton {
+namespace {
+
+double seconds(std::chrono::duration<double> d) { return d.count(); }
+
+nlohmann::json workers_json(const std::vector<WorkerReport>& workers) {
+  auto out = nlohmann::json::array();
+  for (const auto& w : workers)
+    out.push_back({{"index", w.index},
+                   {"pid", w.pid},
+                   {"state", w.state},
+                   {"uptime_seconds", seconds(w.uptime)},
+                   {"restarts", w.restarts}});
+  return out;
+}
+
+}  // namespace
+
+std::string utc_timestamp(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const std::time_t secs = system_clock::to_time_t(t);
+  const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char out[40];
+  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return out;
+}
+
+nlohmann::json upgrade_json(const UpgradeRecord& u) {
+  nlohmann::json j = {{"sequence", u.sequence},
+                      {"generation", u.candidate},
+                      {"result", result_name(u.result)},
+                      {"reason", u.reason},
+                      {"started", utc_timestamp(u.started_wall)},
+                      {"duration_seconds", seconds(u.duration())},
+                      {"serving_generation", u.serving},
+                      {"handoff_pause_seconds", nullptr},
+                      {"state_bytes", u.moved.state_bytes},
+                      {"connections", u.moved.connections}};
+  if (u.pause) j["handoff_pause_seconds"] = seconds(*u.pause);
+  return j;
+}
+
+nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts) {
+  auto listeners = nlohmann::json::array();
+  for (const auto& l : facts.listeners) listeners.push_back({{"name", l.name}, {"url", l.url()}});
+  auto generations = nlohmann::json::array();
+  for (const auto& g : r.generations)
+    generations.push_back({{"number", g.number}, {"role", g.role}, {"workers", workers_json(g.workers)}});
+  return {{"name", facts.name},
+          {"pid", ::getpid()},
+          {"version", BATON_VERSION},
+          {"uptime_seconds", seconds(std::chrono::steady_clock::now() - facts.started)},
+          {"control_socket", facts.control_socket},
+          {"metrics", facts.metrics.empty() ? nlohmann::json(nullptr) : nlohmann::json(facts.metrics)},
+          {"state", r.state},
+          {"mode", r.mode},
+          {"serving_generation", r.serving},
+          {"upgrade_pending", r.upgrade_pending},
+          {"listeners", std::move(listeners)},
+          {"generations", std::move(generations)},
+          {"last_upgrade", r.last_upgrade ? upgrade_json(*r.last_upgrade) : nlohmann::json(nullptr)},
+          {"upgrades", {{"committed", r.upgrades_committed}, {"failed", r.upgrades_failed}}},
+          {"worker_restarts", r.worker_restarts}};
+}
+
+}  // namespace baton

@@ -1,0 +1,34 @@
+// `baton status --json`: the report as JSON (nlohmann-json). The fields are a
+// stable interface, documented in README ("baton status --json"): new fields
+// may be added, none renamed or removed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "baton/listener_spec.h"
+#include "status_report.h"
+#include "upgrade_record.h"
+
+namespace baton {
+
+// What baton knows about itself beside the supervisor's report.
+struct ServiceFacts {
+  std::string name;
+  std::string control_socket;
+  std::string metrics;  // the metrics URL, empty without --metrics
+  std::vector<ListenerSpec> listeners;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+nlohmann::json upgrade_json(const UpgradeRecord& u);
+nlohmann::json status_json(const SupervisorReport& report, const ServiceFacts& facts);
+
+// "2026-11-23T08:00:00.123Z"
+std::string utc_timestamp(std::chrono::system_clock::time_point t);
+
+}  // namespace baton

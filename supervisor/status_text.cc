@@ -1,0 +1,74 @@
+#include "status_text.h"
+
+#include <fmt/format.h>
+
+namespace baton {
+namespace {
+
+// A JSON value as text, "-" when absent or null.
+std::string text_of(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "-";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+std::string header(const nlohmann::json& s) {
+  // "kvstore: serving generation 2", "kvstore: upgrading, generation 2 serving"
+  const std::string state = text_of(s, "state");
+  const std::string serving = text_of(s, "serving_generation");
+  std::string out = fmt::format("baton {} (pid {}) {}: ", text_of(s, "version"), text_of(s, "pid"), text_of(s, "name"));
+  if (state == "serving") out += "serving generation " + serving;
+  else if (serving != "0") out += state + ", generation " + serving + " serving";
+  else out += state;
+  out += fmt::format(", {} mode, up {}\n", text_of(s, "mode"), human_duration(s.value("uptime_seconds", 0.0)));
+  for (const auto& l : s.value("listeners", nlohmann::json::array()))
+    out += fmt::format("  listener {:<10} {}\n", text_of(l, "name"), text_of(l, "url"));
+  out += fmt::format("  control   {}\n", text_of(s, "control_socket"));
+  if (!s["metrics"].is_null()) out += fmt::format("  metrics   {}/metrics\n", text_of(s, "metrics"));
+  return out;
+}
+
+std::string upgrades(const nlohmann::json& s) {
+  const auto& counts = s["upgrades"];
+  std::string out = fmt::format("upgrades: {} committed, {} failed{}; worker restarts: {}\n",
+                                text_of(counts, "committed"), text_of(counts, "failed"),
+                                s.value("upgrade_pending", false) ? ", one more queued" : "",
+                                text_of(s, "worker_restarts"));
+  if (!s["last_upgrade"].is_null()) out += "last " + upgrade_text(s["last_upgrade"]) + "\n";
+  return out;
+}
+
+std::string workers_table(const nlohmann::json& s) {
+  std::string out = fmt::format("\n{:<11}{:<11}{:<8}{:<9}{:<14}{:<9}{}\n", "GENERATION", "ROLE", "WORKER", "PID",
+                                "STATE", "UPTIME", "RESTARTS");
+  for (const auto& g : s.value("generations", nlohmann::json::array()))
+    for (const auto& w : g.value("workers", nlohmann::json::array()))
+      out += fmt::format("{:<11}{:<11}{:<8}{:<9}{:<14}{:<9}{}\n", text_of(g, "number"), text_of(g, "role"),
+                         text_of(w, "index"), w.value("pid", 0) ? text_of(w, "pid") : "-", text_of(w, "state"),
+                         w.value("pid", 0) ? human_duration(w.value("uptime_seconds", 0.0)) : "-",
+                         text_of(w, "restarts"));
+  return out;
+}
+
+}  // namespace
+
+std::string human_duration(double seconds) {
+  if (seconds < 1) return fmt::format("{:.0f}ms", seconds * 1000);
+  if (seconds < 60) return fmt::format("{:.1f}s", seconds);
+  const auto s = static_cast<long long>(seconds);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+  return fmt::format("{}d{:02}h", s / 86400, s % 86400 / 3600);
+}
+
+std::string upgrade_text(const nlohmann::json& u) {
+  const std::string result = text_of(u, "result");
+  const std::string took = human_duration(u.value("duration_seconds", 0.0));
+  std::string out = "upgrade to generation " + text_of(u, "generation") + " " + result;
+  if (result == "running") return out + " for " + took + " (started " + text_of(u, "started") + ")";
+  if (u.value("reason", "") != "") out += ": " + text_of(u, "reason");
+  return out + " (took " + took + ", started " + text_of(u, "started") + ")";
+}
+
+std::string status_text(const nlohmann::json& s) { return header(s) + upgrades(s) + workers_table(s); }
+
+}  // namespace baton
