@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <stdexcept>
 #include <string_view>
 
 #include "config_file.h"
@@ -178,6 +179,12 @@ std::optional<ListenerSpec> metrics_spec(const std::string& text) {
   return spec.value();
 }
 
+// A mistake in the config file: reported as "FILE:LINE: ..." alone, since
+// --help would not help.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // "ready_timeout" <-> "--ready-timeout"
 std::string flag_of_key(std::string key) {
   std::replace(key.begin(), key.end(), '_', '-');
@@ -195,20 +202,22 @@ void apply_setting(const ConfigSetting& setting, Options& o, RunWords& words) {
   try {
     file_app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
   } catch (const CLI::ParseError& e) {
-    throw CLI::ValidationError(setting.where + ": key \"" + setting.key + "\"", e.what());
+    std::string why = e.what();
+    if (why.rfind(flag + ": ", 0) == 0) why.erase(0, flag.size() + 2);
+    throw ConfigError(setting.where + ": key \"" + setting.key + "\": " + why);
   }
 }
 
 // Applies the file's keys that the command line did not set.
 void apply_config(const std::string& path, CLI::App* run, Options& o, RunWords& words) {
   auto settings = read_config_file(path);
-  if (!settings) throw CLI::ValidationError("--config", settings.status().message());
+  if (!settings) throw ConfigError(settings.status().message());
   const auto keys = config_keys();
   for (const auto& s : *settings) {
     if (std::find(keys.begin(), keys.end(), s.key) == keys.end()) {
       std::string known;
       for (const auto& k : keys) known += (known.empty() ? "" : ", ") + k;
-      throw CLI::ValidationError(s.where, "unknown key \"" + s.key + "\"; the keys are: " + known);
+      throw ConfigError(s.where + ": unknown key \"" + s.key + "\"; the keys are: " + known);
     }
     if (s.key == "command") {
       if (o.command.empty()) o.command = s.values;
@@ -311,6 +320,16 @@ Subcommands add_subcommands(CLI::App& app, ParsedCommand& p, RunWords& words) {
   return s;
 }
 
+// check-config: the file must hold a whole `baton run` by itself.
+void check_config_file(ParsedCommand& p, CLI::App* run, RunWords& words) {
+  apply_config(p.config_file, run, p.options, words);
+  try {
+    finish_run(p.options, words);
+  } catch (const CLI::ParseError& e) {
+    throw ConfigError(p.config_file + ": " + e.what());
+  }
+}
+
 std::optional<Command> chosen(const Subcommands& s) {
   if (s.run->parsed()) return Command::kRun;
   if (s.status->parsed()) return Command::kStatus;
@@ -336,10 +355,14 @@ ParsedCommand parse_command_line(int argc, char** argv) {
   try {
     app.parse(std::move(args));
     p.command = chosen(subs);
-    if (p.command == Command::kRun || p.command == Command::kCheckConfig) {
+    if (p.command == Command::kRun) {
       if (!p.config_file.empty()) apply_config(p.config_file, subs.run, p.options, words);
       finish_run(p.options, words);
     }
+    if (p.command == Command::kCheckConfig) check_config_file(p, subs.run, words);
+  } catch (const ConfigError& e) {
+    std::cerr << "baton: " << e.what() << "\n";
+    return {.exit_code = exit_code::kUsage};
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);  // prints help/version to stdout, errors to stderr
     return {.exit_code = rc == 0 ? exit_code::kOk : exit_code::kUsage};
