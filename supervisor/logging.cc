@@ -6,27 +6,79 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
+
+#include "duration.h"
 
 namespace baton {
 namespace {
 
-// {"time":"2026-11-21T08:00:00.123Z","level":"info","pid":1,"msg":"..."}
+LogFormat g_format = LogFormat::kText;
+
+// Digits at the start of `s`, consumed; nullopt if none.
+std::optional<std::uint64_t> take_number(std::string_view& s) {
+  std::size_t n = 0;
+  std::uint64_t value = 0;
+  while (n < s.size() && n < 19 && s[n] >= '0' && s[n] <= '9') value = value * 10 + static_cast<unsigned>(s[n++] - '0');
+  if (n == 0) return std::nullopt;
+  s.remove_prefix(n);
+  return value;
+}
+
+bool take(std::string_view& s, std::string_view word) {
+  if (s.substr(0, word.size()) != word) return false;
+  s.remove_prefix(word.size());
+  return true;
+}
+
+}  // namespace
+
+std::optional<WorkerRef> find_worker_ref(std::string_view line) {
+  for (std::size_t at = line.find("worker "); at != std::string_view::npos; at = line.find("worker ", at + 1)) {
+    std::string_view s = line.substr(at + 7);
+    auto generation = take_number(s);
+    if (!generation || !take(s, ".")) continue;
+    auto index = take_number(s);
+    if (!index || !take(s, " (pid ")) continue;
+    auto pid = take_number(s);
+    if (!pid || !take(s, ")")) continue;
+    return WorkerRef{*generation, static_cast<std::uint32_t>(*index), static_cast<long>(*pid), at,
+                     line.size() - s.size() - at};
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The JSON fields a line's words imply: generation/worker/worker_pid for a
+// line about a worker, generation for one about a generation. A worker's
+// output line ("WORKER: text") loses its prefix, which the fields carry.
+std::string structured_fields(std::string_view& payload, std::string_view logger) {
+  const bool output = logger == "stdout" || logger == "stderr";
+  std::string fields;
+  if (auto ref = find_worker_ref(payload)) {
+    fields = ",\"generation\":" + std::to_string(ref->generation) + ",\"worker\":" + std::to_string(ref->index) +
+             ",\"worker_pid\":" + std::to_string(ref->pid);
+    if (output && ref->at == 0 && payload.substr(ref->length, 2) == ": ") payload.remove_prefix(ref->length + 2);
+  } else if (auto at = payload.find("generation "); at != std::string_view::npos) {
+    std::string_view s = payload.substr(at + 11);
+    if (auto g = take_number(s)) fields = ",\"generation\":" + std::to_string(*g);
+  }
+  if (output) fields += ",\"stream\":\"" + std::string(logger) + "\"";
+  return fields;
+}
+
+// {"time":"2026-11-21T08:00:00.123Z","level":"info","pid":1,["generation":2,...,]"msg":"..."}
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    using namespace std::chrono;
-    auto t = system_clock::to_time_t(msg.time);
-    auto ms = duration_cast<milliseconds>(msg.time.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char stamp[64];
-    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
     auto level = spdlog::level::to_string_view(msg.level);
-    std::string line = std::string("{\"time\":\"") + stamp + "\",\"level\":\"" +
-                       std::string(level.data(), level.size()) + "\",\"pid\":" +
-                       std::to_string(::getpid()) + ",\"msg\":\"" +
-                       json_escape(std::string_view(msg.payload.data(), msg.payload.size())) + "\"}\n";
+    std::string_view payload(msg.payload.data(), msg.payload.size());
+    const std::string fields =
+        structured_fields(payload, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
+    std::string line = "{\"time\":\"" + utc_timestamp(msg.time) + "\",\"level\":\"" +
+                       std::string(level.data(), level.size()) + "\",\"pid\":" + std::to_string(::getpid()) +
+                       fields + ",\"msg\":\"" + json_escape(payload) + "\"}\n";
     dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
@@ -100,17 +152,31 @@ std::string printable(std::string_view s) {
 }
 
 void setup_logging(const std::string& level, LogFormat format) {
+  g_format = format;
   auto logger = spdlog::stderr_color_mt("baton");
-  if (format == LogFormat::kJson) {
-    logger->set_formatter(std::make_unique<JsonFormatter>());
-  } else {
-    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ baton[%P] %v");
+  // Workers' output goes through loggers of its own, on the same sink, so
+  // that a JSON line can say which stream it came from.
+  for (const char* stream : {"stdout", "stderr"}) {
+    auto relay = std::make_shared<spdlog::logger>(stream, logger->sinks().begin(), logger->sinks().end());
+    spdlog::register_logger(relay);
   }
-  logger->set_level(spdlog::level::from_str(level));
-  // Every line reaches the terminal or journal at once: a supervisor's last
-  // words before a crash or SIGKILL are the ones that matter.
-  logger->flush_on(spdlog::level::trace);
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) {
+    if (format == LogFormat::kJson) l->set_formatter(std::make_unique<JsonFormatter>());
+    else l->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ baton[%P] %v");
+    l->set_level(spdlog::level::from_str(level));
+    // Every line reaches the terminal or journal at once: a supervisor's last
+    // words before a crash or SIGKILL are the ones that matter.
+    l->flush_on(spdlog::level::trace);
+  });
   spdlog::set_default_logger(logger);
+}
+
+void log_worker_output(const char* stream, const std::string& who, std::string_view line) {
+  auto logger = spdlog::get(stream);
+  if (!logger) logger = spdlog::default_logger();
+  // JSON escapes any byte itself; text needs printable() to keep one line per line.
+  if (g_format == LogFormat::kJson) logger->info("{}: {}", who, line);
+  else logger->info("{}: {}", who, printable(line));
 }
 
 }  // namespace baton

@@ -2,6 +2,8 @@
 // or as one JSON object per line for log shippers.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -9,7 +11,23 @@
 
 namespace baton {
 
+// Text: "2026-11-23 08:00:00.123 info  baton[1] worker 2.0 (pid 7): ..."
+// JSON: {"time":...,"level":...,"pid":1,"generation":2,"worker":0,"worker_pid":7,"msg":...}
+// (generation, worker and worker_pid on every line about a worker; stream
+// "stdout"/"stderr" on a worker's own output lines).
 void setup_logging(const std::string& level, LogFormat format);
+
+// One line a worker wrote to `stream` ("stdout" or "stderr"); `who` is its name.
+void log_worker_output(const char* stream, const std::string& who, std::string_view line);
+
+// "worker 2.0 (pid 7)" found in a log line: what its JSON fields say.
+struct WorkerRef {
+  std::uint64_t generation = 0;
+  std::uint32_t index = 0;
+  long pid = 0;
+  std::size_t at = 0, length = 0;  // where the words are in the line
+};
+std::optional<WorkerRef> find_worker_ref(std::string_view line);
 
 // JSON string escaping for log fields (exposed for tests). Bytes that are
 // not valid UTF-8 become U+FFFD, so every line stays valid JSON.

@@ -32,8 +32,9 @@ void OutputRelays::finish(std::chrono::milliseconds limit) {
   while (!relays_.empty() && !expired) uv_run(loop_, UV_RUN_ONCE);
 }
 
-void OutputRelay::start(std::string who) {
+void OutputRelay::start(std::string who, const char* stream_name) {
   who_ = std::move(who);
+  stream_ = stream_name;
   uv_read_start(
       stream(),
       [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
@@ -69,7 +70,7 @@ void OutputRelay::take(const char* data, std::size_t len) {
 
 void OutputRelay::log_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  spdlog::info("{}: {}", who_, printable(line));
+  log_worker_output(stream_, who_, line);
 }
 
 }  // namespace baton

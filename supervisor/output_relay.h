@@ -27,8 +27,9 @@ class OutputRelay {
  public:
   // The pipe to pass to uv_spawn (UV_CREATE_PIPE | UV_WRITABLE_PIPE).
   uv_stream_t* stream() const { return reinterpret_cast<uv_stream_t*>(pipe_.get()); }
-  // Starts reading once the child runs; lines are logged as "WHO: line".
-  void start(std::string who);
+  // Starts reading once the child runs; lines are logged as "WHO: line",
+  // from `stream` ("stdout" or "stderr").
+  void start(std::string who, const char* stream);
 
  private:
   friend class OutputRelays;
@@ -41,6 +42,7 @@ class OutputRelay {
   std::list<std::unique_ptr<OutputRelay>>::iterator self_;
   UvHandle<uv_pipe_t> pipe_;
   std::string who_;
+  const char* stream_ = "stdout";
   std::string partial_;  // the start of a line whose end has not arrived
   char buffer_[4096];
 };

@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
-#include <cstdio>
-#include <ctime>
+#include "duration.h"
+
 
 namespace baton {
 namespace {
@@ -22,18 +22,6 @@ nlohmann::json workers_json(const std::vector<WorkerReport>& workers) {
 }
 
 }  // namespace
-
-std::string utc_timestamp(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const std::time_t secs = system_clock::to_time_t(t);
-  const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char out[40];
-  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return out;
-}
 
 nlohmann::json upgrade_json(const UpgradeRecord& u) {
   nlohmann::json j = {{"sequence", u.sequence},

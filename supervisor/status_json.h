@@ -28,7 +28,4 @@ struct ServiceFacts {
 nlohmann::json upgrade_json(const UpgradeRecord& u);
 nlohmann::json status_json(const SupervisorReport& report, const ServiceFacts& facts);
 
-// "2026-11-23T08:00:00.123Z"
-std::string utc_timestamp(std::chrono::system_clock::time_point t);
-
 }  // namespace baton

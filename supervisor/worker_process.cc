@@ -107,8 +107,8 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   w->pid_ = w->process_.get()->pid;
   w->name_ = "worker " + std::to_string(c.generation) + "." + std::to_string(c.index) + " (pid " +
              std::to_string(w->pid_) + ")";
-  (*out)->start(w->name_);
-  (*err)->start(w->name_);
+  (*out)->start(w->name_, "stdout");
+  (*err)->start(w->name_, "stderr");
 
   if (Status st = w->start_watching(loop); !st) return st.with_context(w->name_ + ": watching its channel");
   return w;
