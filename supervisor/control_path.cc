@@ -1,11 +1,16 @@
 #include "control_path.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+
+#include "baton/unique_fd.h"
 
 namespace baton {
 namespace {
@@ -31,6 +36,16 @@ Status make_private_dir(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Status::from_errno(errno, "create " + dir).with_hint("use --control PATH in a directory you can write");
   return check_private_dir(dir);
+}
+
+bool someone_listens(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return false;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  return probe && (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ||
+                   errno == EAGAIN);
 }
 
 }  // namespace
@@ -74,8 +89,10 @@ Result<std::string> client_control_path(const std::string& name, const std::stri
   }
   std::vector<std::string> found;
   std::error_code ec;
+  // A socket left by a baton that was killed answers nobody: not a candidate.
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
-    if (entry.path().extension() == ".sock") found.push_back(entry.path().string());
+    if (entry.path().extension() == ".sock" && someone_listens(entry.path().string()))
+      found.push_back(entry.path().string());
   if (found.size() == 1) return found[0];
   if (found.empty())
     return Status::error("no baton control socket in " + dir + " (is baton running, as this user?)")
