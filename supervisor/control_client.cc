@@ -61,8 +61,17 @@ bool ControlClient::wait_readable(std::chrono::steady_clock::time_point deadline
 
 Result<nlohmann::json> ControlClient::ask(const std::string& request, std::chrono::milliseconds timeout) {
   const std::string line = request + "\n";
-  if (::send(fd_.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
-    return Status::from_errno(errno, "send to " + path_);
+  if (::send(fd_.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+    // baton may have answered and closed before reading (a refused peer):
+    // its reason is still there to read.
+    Status sent = Status::from_errno(errno, "send to " + path_);
+    auto reply = read_reply(std::chrono::milliseconds(1000));
+    return reply ? reply : Result<nlohmann::json>(sent);
+  }
+  return read_reply(timeout);
+}
+
+Result<nlohmann::json> ControlClient::read_reply(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string reply;
   while (reply.find('\n') == std::string::npos) {

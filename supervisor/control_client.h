@@ -26,6 +26,8 @@ class ControlClient {
 
  private:
   ControlClient(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  // baton's one-line JSON reply.
+  Result<nlohmann::json> read_reply(std::chrono::milliseconds timeout);
   // Waits for the fd to be readable; false on timeout.
   bool wait_readable(std::chrono::steady_clock::time_point deadline, bool bounded);
 

@@ -70,6 +70,7 @@ sigset_t handled_signals() {
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGHUP, SIGTERM, SIGINT, SIGQUIT}) sigaddset(&set, s);
+  for (int s : baton::default_forward_signals()) sigaddset(&set, s);
   return set;
 }
 
@@ -143,7 +144,14 @@ int open_setup(uv_loop_t* loop, const baton::Options& options, Setup& setup) {
 baton::Status serve_operation(Setup& setup, baton::Supervisor& supervisor, baton::Metrics& metrics) {
   if (baton::Status st = setup.control->serve(supervisor); !st) return st;
   if (!setup.metrics) return baton::Status::ok();
-  return setup.metrics->serve([&] { return metrics.scrape(supervisor.report()); });
+  return setup.metrics->serve({
+      .metrics = [&] { return metrics.scrape(supervisor.report()); },
+      .not_ready = [&]() -> std::string {
+        if (supervisor.state() == baton::Supervisor::State::kStopping) return "stopping";
+        if (supervisor.serving_generation() == 0) return "no generation serves yet";
+        return "";
+      },
+  });
 }
 
 // Runs the supervisor until every worker is gone; its exit code.
@@ -176,8 +184,11 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
 }
 
 // `baton run`.
-int run(baton::Options options, const sigset_t& handled) {
+int run(baton::Options options, sigset_t handled) {
   using namespace baton;
+  // --forward-signal ones too, from here until their handlers are in place.
+  for (int s : options.forward_signals) sigaddset(&handled, s);
+  ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   prepare_process(options);
   uv_loop_t loop;
   uv_loop_init(&loop);

@@ -60,10 +60,11 @@ MetricsServer::MetricsServer(uv_loop_t* loop, BoundListener socket)
 
 MetricsServer::~MetricsServer() = default;
 
-Status MetricsServer::serve(Scrape scrape) {
-  scrape_ = std::move(scrape);
+Status MetricsServer::serve(Routes routes) {
+  routes_ = std::move(routes);
   Status st = server_.listen(*this, [](StreamConnection&) {});
-  if (st) spdlog::info("metrics at http://{}:{}/metrics", server_.spec().host, server_.spec().port);
+  if (st)
+    spdlog::info("metrics at http://{}:{}/metrics (and /healthz, /readyz)", server_.spec().host, server_.spec().port);
   return st;
 }
 
@@ -73,9 +74,14 @@ void MetricsServer::on_request_bytes(StreamConnection& c, std::string_view bytes
   c.request_complete();
   if (r.malformed) return c.write(response("400 Bad Request", kText, "not an HTTP request\n"), true);
   if (r.method != HTTP_GET) return c.write(response("405 Method Not Allowed", kText, "GET /metrics\n"), true);
-  if (r.path == "/metrics") return c.write(response("200 OK", kExposition, scrape_()), true);
-  if (r.path == "/") return c.write(response("200 OK", kText, "baton: metrics are at /metrics\n"), true);
-  c.write(response("404 Not Found", kText, "baton serves /metrics only\n"), true);
+  if (r.path == "/metrics") return c.write(response("200 OK", kExposition, routes_.metrics()), true);
+  if (r.path == "/healthz") return c.write(response("200 OK", kText, "ok\n"), true);
+  if (r.path == "/readyz") {
+    const std::string why = routes_.not_ready();
+    if (why.empty()) return c.write(response("200 OK", kText, "ready\n"), true);
+    return c.write(response("503 Service Unavailable", kText, "not ready: " + why + "\n"), true);
+  }
+  c.write(response("404 Not Found", kText, "baton serves /metrics, /healthz and /readyz\n"), true);
 }
 
 void MetricsServer::on_bad_request(StreamConnection& c, const std::string& why) {

@@ -1,7 +1,14 @@
-// The --metrics endpoint: a small HTTP/1.1 server on baton's loop that
-// answers GET /metrics with Metrics::scrape() and closes each connection.
+// The --metrics listener: a small HTTP/1.1 server on baton's loop for
+// Prometheus, load balancers and orchestrators. One request per connection:
+//
+//   GET /metrics   the text exposition (Metrics::scrape())
+//   GET /healthz   200 "ok": baton is alive (its loop answers)
+//   GET /readyz    200 while a generation serves and baton is not stopping;
+//                  503 from the moment a stop begins, so that a load
+//                  balancer takes this instance out before its workers drain
+//
 // Requests are parsed by http-parser, capped at 8 KiB and 5 s, so a client
-// cannot hold the loop; it binds 127.0.0.1 unless told otherwise.
+// cannot hold the loop.
 #pragma once
 
 #include <uv.h>
@@ -17,14 +24,16 @@ namespace baton {
 
 class MetricsServer final : private StreamConnection::Events {
  public:
-  // What to answer GET /metrics with.
-  using Scrape = std::function<std::string()>;
+  struct Routes {
+    std::function<std::string()> metrics;    // the exposition
+    std::function<std::string()> not_ready;  // why baton is not ready; empty when it is
+  };
 
   // Binds `spec` (TCP) now, so that a taken port stops baton before any worker starts.
   static Result<std::unique_ptr<MetricsServer>> open(uv_loop_t* loop, const ListenerSpec& spec);
   ~MetricsServer();
 
-  Status serve(Scrape scrape);
+  Status serve(Routes routes);
   // "tcp://127.0.0.1:9100" with the port the kernel chose for port 0.
   std::string url() const { return server_.spec().url(); }
 
@@ -35,7 +44,7 @@ class MetricsServer final : private StreamConnection::Events {
   void on_closed(StreamConnection& c) override;
 
   StreamServer server_;
-  Scrape scrape_;
+  Routes routes_;
 };
 
 }  // namespace baton

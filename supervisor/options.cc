@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include "config_file.h"
 #include "control_path.h"
 #include "duration.h"
+#include "signal_name.h"
 
 namespace baton {
 namespace {
@@ -96,6 +98,7 @@ struct RunWords {
   std::string mode = "drain";
   std::string format = "text";
   std::string metrics;
+  std::vector<std::string> forward;
 };
 
 std::string check_worker_count(std::string& text) {
@@ -128,6 +131,10 @@ void add_operation_options(CLI::App* run, Options& o, RunWords& words) {
       ->type_name("PATH");
   run->add_option("--metrics", words.metrics, "serve Prometheus metrics at URL/metrics, e.g. tcp://127.0.0.1:9100")
       ->type_name("URL");
+  run->add_option("--forward-signal", words.forward,
+                  "also pass this signal on to the serving workers, repeatable\n"
+                  "(USR1, USR2 and WINCH always are), e.g. --forward-signal SIGALRM")
+      ->type_name("SIGNAL");
   run->add_option("--pid-file", o.pid_file, "write baton's pid here (for kill -HUP $(cat FILE))")
       ->type_name("PATH");
   run->add_option("--log-level", o.log_level, "trace, debug, info, warn or error (default info)")
@@ -236,11 +243,24 @@ void check_run(const Options& o, const RunWords& words) {
                                            "http=tcp://127.0.0.1:8080), or start baton under systemd socket activation");
 }
 
+std::vector<int> forward_signals(const std::vector<std::string>& names) {
+  std::vector<int> out = default_forward_signals();
+  for (const auto& name : names) {
+    auto s = parse_signal(name);
+    if (!s) throw CLI::ValidationError("--forward-signal", "\"" + name + "\" is not a signal; write USR1, SIGUSR1 or 10");
+    if (const std::string why = why_not_forwardable(*s); !why.empty())
+      throw CLI::ValidationError("--forward-signal", name + " cannot be forwarded: " + why);
+    if (std::find(out.begin(), out.end(), *s) == out.end()) out.push_back(*s);
+  }
+  return out;
+}
+
 // The words become Options.
 void finish_run(Options& o, const RunWords& words) {
   check_run(o, words);
   o.listeners = listener_specs(words.listen);
   o.metrics = metrics_spec(words.metrics);
+  o.forward_signals = forward_signals(words.forward);
   o.log_format = words.format == "json" ? LogFormat::kJson : LogFormat::kText;
   o.mode = words.mode == "handoff" ? UpgradeMode::kHandoff : UpgradeMode::kDrain;
   if (o.name.empty()) o.name = name_from_command(o.command[0]);
@@ -248,6 +268,8 @@ void finish_run(Options& o, const RunWords& words) {
 }
 
 }  // namespace
+
+std::vector<int> default_forward_signals() { return {SIGUSR1, SIGUSR2, SIGWINCH}; }
 
 std::vector<std::string> config_keys() {
   Options o;

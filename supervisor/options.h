@@ -17,6 +17,9 @@ enum class UpgradeMode {
   kHandoff,  // old generation hands its state and open connections to the new one (stateful)
 };
 
+// The signals baton passes on to its serving workers without being asked.
+std::vector<int> default_forward_signals();
+
 struct Options {
   std::vector<ListenerSpec> listeners;
   std::vector<std::string> command;  // the worker's argv; argv[0] is resolved at every spawn
@@ -32,6 +35,9 @@ struct Options {
   std::string name;     // names the control socket; default: the worker's file name
   std::string control;  // the control socket's path; default from `name` (control_path.h)
   std::optional<ListenerSpec> metrics;  // where /metrics is served, if anywhere
+  // Signals passed on to the serving workers: SIGUSR1, SIGUSR2, SIGWINCH and
+  // any --forward-signal.
+  std::vector<int> forward_signals = default_forward_signals();
 
   bool operator==(const Options&) const = default;
 };

@@ -17,7 +17,9 @@ Supervisor::Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launche
 Supervisor::~Supervisor() = default;
 
 Status Supervisor::start() {
-  for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGQUIT}) {
+  std::vector<int> handled{SIGHUP, SIGTERM, SIGINT, SIGQUIT};
+  handled.insert(handled.end(), options_.forward_signals.begin(), options_.forward_signals.end());
+  for (int signum : handled) {
     auto h = std::make_unique<UvHandle<uv_signal_t>>();
     if (Status st = h->init(loop_, uv_signal_init, this); !st) return st.with_context("signal handler");
     uv_signal_start(h->get(), [](uv_signal_t* s, int n) {
@@ -69,7 +71,21 @@ void Supervisor::signal_received(int signum) {
     case SIGTERM:
     case SIGINT: return stop_requested(StopPace::kDrain, std::string("SIG") + sigabbrev_np(signum));
     case SIGQUIT: return stop_requested(StopPace::kFast, "SIGQUIT");
+    default: return forward_signal(signum);
   }
+}
+
+// A signal for the application (log reopening, a debug dump): the serving
+// workers get it; starting, candidate and retiring ones do not.
+void Supervisor::forward_signal(int signum) {
+  Generation* serving = find(active_);
+  if (serving == nullptr) return spdlog::info("SIG{} not forwarded: no generation serves", sigabbrev_np(signum));
+  std::size_t n = 0;
+  serving->for_each_worker([&](WorkerHandle& w) {
+    w.forward(signum);
+    ++n;
+  });
+  spdlog::info("SIG{} forwarded to {} ({} workers)", sigabbrev_np(signum), gen_name(serving->number), n);
 }
 
 Supervisor::UpgradeRequest Supervisor::request_upgrade(const std::string& from) {

@@ -55,6 +55,7 @@ class Supervisor final : private WorkerEvents {
   // Valid once the loop has stopped.
   int exit_code() const { return exit_code_; }
   State state() const { return state_; }
+  std::uint64_t serving_generation() const { return active_; }  // 0 while none serves
   // True if `pid` is one of this supervisor's live workers.
   bool is_worker(pid_t pid) const;
 
@@ -99,6 +100,7 @@ class Supervisor final : private WorkerEvents {
 
   // Handlers.
   void signal_received(int signum);
+  void forward_signal(int signum);
   UpgradeRequest upgrade_requested(const std::string& from);
   void stop_requested(StopPace pace, const std::string& from);
   void worker_ready(WorkerHandle& w);

@@ -91,6 +91,8 @@ class WorkerHandle {
   virtual void drain(std::chrono::milliseconds drain_timeout) = 0;
   // SIGTERM now, SIGKILL after kill_timeout.
   virtual void terminate() = 0;
+  // Passes on a signal baton does not act on itself (--forward-signal).
+  virtual void forward(int signum) = 0;
   // Kills the worker now; `reason` comes back in WorkerExit::rejected.
   // reject() logs why (the worker's own fault); abandon() does not, because
   // its owner has already said why in one line for the whole generation.

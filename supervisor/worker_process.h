@@ -59,6 +59,7 @@ class WorkerProcess final : public WorkerHandle {
 
   void drain(std::chrono::milliseconds drain_timeout) override;
   void terminate() override;
+  void forward(int signum) override { send_signal(signum); }
   void reject(const std::string& reason) override;
   void abandon(const std::string& reason) override;
 

@@ -12,6 +12,7 @@
 //   huge-hello     HELLO whose name claims 2^40 bytes
 //   fd-flood       HELLO carrying 253 fds, announced
 //   rogue-index-1  worker index 1 turns rogue after READY (sends garbage); others behave
+//   records-signals  a good worker that prints "got SIGUSR1" (USR2, WINCH, ALRM) for each it receives
 #include "helper_worker.h"
 
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <dirent.h>
 
 #include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <cstdio>
@@ -80,6 +82,21 @@ int run_helper(const std::string& mode) {
   if (mode == "exit-now") return 3;
   if (mode == "never-ready") {
     auto w = connect_or_die();
+    serve(*w);
+  }
+  if (mode == "records-signals") {
+    for (int s : {SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM})
+      std::signal(s, [](int n) {
+        // write() is async-signal-safe; stdio is not.
+        char line[32] = "got SIG";
+        const char* name = sigabbrev_np(n);
+        std::size_t len = 7;
+        for (; *name && len < sizeof line - 1; ++name) line[len++] = *name;
+        line[len++] = '\n';
+        (void)::write(1, line, len);
+      });
+    auto w = connect_or_die();
+    if (!w->ready()) return 1;
     serve(*w);
   }
   if (mode == "ignore-drain") {

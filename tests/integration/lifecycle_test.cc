@@ -98,9 +98,10 @@ TEST(Lifecycle, WorkersExitWhenTheSupervisorIsKilled) {
   EXPECT_EQ(baton.wait_exit(), 128 + SIGKILL);
   // The orphan finishes what is on its way (its log went with baton, who
   // read its stderr): a request on a connection it holds is still answered.
-  auto answer = exchange(open->get(), "GET", "/healthz");
+  auto answer = exchange(open->get(), "GET", "/stats");
   ASSERT_TRUE(answer) << answer.status().message();
   EXPECT_EQ(answer->status, 200);
+  EXPECT_NE(answer->body.find("\"draining\":true"), std::string::npos) << answer->body;
   // No orphan keeps serving without a supervisor.
   for (pid_t w : workers) EXPECT_TRUE(wait_process_gone(w)) << "orphan worker " << w << " still running";
 }
@@ -229,6 +230,37 @@ TEST(CommandLine, HelpListsExitCodes) {
   EXPECT_EQ(baton.wait_exit(), 0);
   EXPECT_TRUE(baton.wait_for("Exit codes:"));
   EXPECT_TRUE(baton.wait_for("--drain-timeout"));
+}
+
+}  // namespace
+}  // namespace testing_support
+
+namespace testing_support {
+namespace {
+
+TEST(Lifecycle, SignalsBatonDoesNotActOnReachTheServingWorkers) {
+  WorkerDir dir;
+  dir.use_helper("records-signals");
+  BatonProcess baton(baton_args(dir, {"--workers", "2", "--forward-signal", "ALRM"}));
+  ASSERT_TRUE(wait_serving(baton, 1));
+  for (int s : {SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM}) {
+    const auto mark = baton.mark();
+    baton.signal(s);
+    const std::string name = sigabbrev_np(s);
+    ASSERT_TRUE(baton.wait_for("SIG" + name + " forwarded to generation 1 \\(2 workers\\)", mark)) << baton.log();
+    EXPECT_TRUE(baton.wait_for("worker 1.0 \\(pid [0-9]+\\): got SIG" + name, mark)) << baton.log();
+    EXPECT_TRUE(baton.wait_for("worker 1.1 \\(pid [0-9]+\\): got SIG" + name, mark)) << baton.log();
+  }
+  baton.signal(SIGTERM);
+  EXPECT_EQ(baton.wait_exit(), 0) << "baton itself ignored them all";
+}
+
+TEST(Lifecycle, SignalsBatonActsOnCannotBeForwarded) {
+  for (const char* s : {"HUP", "SIGTERM", "KILL", "CHLD", "NOPE"}) {
+    BatonProcess baton({"--forward-signal", s, "--listen", "http=tcp://127.0.0.1:0", "--", KVSTORE_BIN});
+    EXPECT_EQ(baton.wait_exit(), 2) << s;
+    EXPECT_TRUE(baton.wait_for("--forward-signal: ")) << baton.log();
+  }
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // upgrades done, read back through its HTTP query API.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -78,6 +80,29 @@ std::string fmt_percent(unsigned char c) {
   char buf[4];
   std::snprintf(buf, sizeof buf, "%%%02X", c);
   return buf;
+}
+
+TEST(Metrics, ReadyzTurnsUnavailableTheMomentAStopBegins) {
+  WorkerDir dir;
+  dir.use_helper("ignore-drain");  // holds baton in "stopping" until the drain timeout
+  BatonProcess baton(baton_args(
+      dir, {"--metrics", "tcp://127.0.0.1:0", "--drain-timeout", "60s", "--kill-timeout", "0"}));
+  const auto port = metrics_port(baton);
+  ASSERT_TRUE(wait_serving(baton, 1));
+  EXPECT_EQ(http_request(port, "GET", "/healthz")->body, "ok\n");
+  auto ready = http_request(port, "GET", "/readyz");
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(ready->body, "ready\n");
+
+  const auto mark = baton.mark();
+  baton.signal(SIGTERM);
+  ASSERT_TRUE(baton.wait_for("stopping \\(SIGTERM\\)", mark)) << baton.log();
+  ready = http_request(port, "GET", "/readyz");
+  EXPECT_EQ(ready->status, 503) << "out of rotation before the workers finish draining";
+  EXPECT_EQ(ready->body, "not ready: stopping\n");
+  EXPECT_EQ(http_request(port, "GET", "/healthz")->status, 200) << "still alive while it drains";
+  baton.signal(SIGQUIT);
+  EXPECT_EQ(baton.wait_exit(), 0);
 }
 
 // Prometheus' answer to an instant query, as a number; nullopt until it has one.

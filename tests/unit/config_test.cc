@@ -36,6 +36,7 @@ const std::map<std::string, Sample>& samples() {
       {"pid_file", {R"("/tmp/baton-config-test.pid")", {"/tmp/baton-config-test.pid"}}},
       {"log_level", {R"("debug")", {"debug"}}},
       {"log_format", {R"("json")", {"json"}}},
+      {"forward_signal", {R"(["SIGALRM", "PWR"])", {"SIGALRM", "PWR"}}},
       {"command", {R"(["/bin/echo", "--flag", "x"])", {"/bin/echo", "--flag", "x"}}},
   };
   return s;

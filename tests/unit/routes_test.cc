@@ -5,9 +5,9 @@
 namespace kvstore {
 namespace {
 
-Response call(Store& store, std::string method, std::string path, std::string body = {}) {
+Response call(Store& store, std::string method, std::string path, std::string body = {}, bool draining = false) {
   ServerFacts facts{.pid = 42, .generation = 7, .worker_index = 0, .requests = 3, .connections = 2, .writes = 5,
-                    .state_version = 2, .draining = false};
+                    .state_version = 2, .draining = draining};
   return route({std::move(method), std::move(path), std::move(body)}, store, facts);
 }
 
@@ -34,6 +34,9 @@ TEST(Routes, StatsHealthAndRoot) {
             "{\"pid\":42,\"generation\":7,\"worker_index\":0,\"requests\":3,\"keys\":1,\"writes\":5,"
             "\"state_version\":2,\"connections\":2,\"draining\":false,\"store\":\"this worker's own\"}\n");
   EXPECT_EQ(call(s, "GET", "/healthz").body, "ok\n");
+  auto draining = call(s, "GET", "/healthz", {}, true);
+  EXPECT_EQ(draining.status, 503);
+  EXPECT_EQ(draining.body, "draining\n");
   auto root = call(s, "GET", "/");
   EXPECT_EQ(root.status, 200);
   EXPECT_NE(root.body.find("generation 7"), std::string::npos);

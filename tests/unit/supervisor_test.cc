@@ -30,6 +30,7 @@ class FakeWorker final : public WorkerHandle {
   std::uint32_t index() const override { return config.index; }
   void drain(std::chrono::milliseconds) override { state_ = WorkerState::kDraining; ++drains; }
   void terminate() override { state_ = WorkerState::kDraining; ++terminates; }
+  void forward(int signum) override { forwarded.push_back(signum); }
   void reject(const std::string& reason) override { rejected = reason; }
   void abandon(const std::string& reason) override { rejected = reason; }
   const std::vector<std::uint32_t>& state_versions() const override { return versions; }
@@ -78,6 +79,7 @@ class FakeWorker final : public WorkerHandle {
 
   const WorkerConfig config;
   int drains = 0, terminates = 0, commits = 0, resumes = 0;
+  std::vector<int> forwarded;
   std::string rejected;
   std::vector<std::uint32_t> versions;
   std::string handoff_role;
@@ -339,6 +341,18 @@ TEST_F(SupervisorTest, ObserverHearsServingEachUpgradeAndTheStop) {
   EXPECT_EQ(observer.events,
             (std::vector<std::string>{"serving 1", "upgrade 2", "committed 2, serving 2", "retired 1",
                                       "restarting 2.0", "upgrade 3", "failed 3, serving 2", "stopping"}));
+}
+
+TEST_F(SupervisorTest, ForwardsOtherSignalsToTheServingWorkersOnly) {
+  Supervisor& s = serving();
+  s.handle_signal(SIGHUP);  // generation 2 starts: a candidate, not serving yet
+  s.handle_signal(SIGUSR1);
+  s.handle_signal(SIGWINCH);
+  for (std::uint32_t i : {0u, 1u}) {
+    EXPECT_EQ(launcher_.worker(1, i)->forwarded, (std::vector<int>{SIGUSR1, SIGWINCH}));
+    EXPECT_TRUE(launcher_.worker(2, i)->forwarded.empty());
+  }
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading) << "a forwarded signal changes nothing in baton";
 }
 
 TEST_F(SupervisorTest, UpgradeRequestsStartQueueOrAreRefused) {

@@ -29,7 +29,11 @@ Response route(const Request& r, Store& store, const ServerFacts& facts) {
     return text(200, "baton kvstore: pid " + std::to_string(facts.pid) + ", generation " +
                          std::to_string(facts.generation) + "\n");
   }
-  if (path == "/healthz") return r.method == "GET" ? text(200, "ok\n") : not_allowed("GET");
+  if (path == "/healthz") {
+    if (r.method != "GET") return not_allowed("GET");
+    // A load balancer that still reaches a draining worker takes it out of rotation.
+    return facts.draining ? text(503, "draining\n") : text(200, "ok\n");
+  }
   if (path == "/stats") return r.method == "GET" ? stats(store, facts) : not_allowed("GET");
   if (path.substr(0, 4) == "/kv/") {
     std::string key(path.substr(4));

@@ -2,7 +2,7 @@
 // so it is tested without sockets.
 //
 //   GET /            200, a short greeting naming pid and generation
-//   GET /healthz     200 "ok"
+//   GET /healthz     200 "ok", or 503 "draining" once the worker drains
 //   GET /stats       200, JSON: pid, generation, worker_index, requests, keys, writes,
 //                    state_version, connections, draining
 //   PUT /kv/KEY      200 "stored" (body = value, at most 1 MiB)
