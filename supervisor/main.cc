@@ -28,6 +28,7 @@
 #include "supervisor.h"
 #include "systemd_notify.h"
 #include "worker_executable.h"
+#include "worker_identity.h"
 #include "worker_process.h"
 
 namespace {
@@ -93,6 +94,7 @@ struct Setup {
   std::optional<baton::PidFile> pid_file;
   std::unique_ptr<baton::ControlServer> control;
   std::unique_ptr<baton::MetricsServer> metrics;
+  std::optional<baton::WorkerIdentity> identity;  // --user
 };
 
 baton::ServiceFacts facts_of(const baton::Options& options, const Setup& setup, const std::string& control) {
@@ -158,7 +160,7 @@ baton::Status serve_operation(Setup& setup, baton::Supervisor& supervisor, baton
 int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::ObserverList& observers,
               const sigset_t& handled) {
   using namespace baton;
-  ProcessLauncher launcher(loop, setup.listeners);
+  ProcessLauncher launcher(loop, setup.listeners, setup.identity);
   const auto kill_timeout = options.kill_timeout;
   Metrics metrics;
   observers.add(setup.control.get());
@@ -186,6 +188,15 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
 // `baton run`.
 int run(baton::Options options, sigset_t handled) {
   using namespace baton;
+  std::optional<WorkerIdentity> identity;
+  if (!options.user.empty()) {
+    auto who = resolve_identity(options.user, options.group);
+    if (!who) {
+      std::fprintf(stderr, "baton: --user: %s\n", who.status().message().c_str());
+      return exit_code::kUsage;
+    }
+    identity = std::move(who.value());
+  }
   // --forward-signal ones too, from here until their handlers are in place.
   for (int s : options.forward_signals) sigaddset(&handled, s);
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
@@ -195,6 +206,7 @@ int run(baton::Options options, sigset_t handled) {
   int code = exit_code::kOk;
   {
     Setup setup;
+    setup.identity = std::move(identity);
     code = open_setup(&loop, options, setup);
     if (code == exit_code::kOk) {
       // Before any worker starts: workers must not inherit NOTIFY_SOCKET.
@@ -232,6 +244,8 @@ int check_config(const baton::ParsedCommand& parsed) {
 
 int main(int argc, char** argv) {
   using namespace baton;
+  // A worker on its way to its --user: before anything else (no signal mask to leave behind).
+  if (argc > 1 && std::strcmp(argv[1], kExecAs) == 0) return exec_as_main(argc, argv);
   const sigset_t handled = handled_signals();
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   ParsedCommand parsed = parse_command_line(argc, argv);

@@ -131,6 +131,8 @@ void add_operation_options(CLI::App* run, Options& o, RunWords& words) {
       ->type_name("PATH");
   run->add_option("--metrics", words.metrics, "serve Prometheus metrics at URL/metrics, e.g. tcp://127.0.0.1:9100")
       ->type_name("URL");
+  run->add_option("--user", o.user, "start workers as this user (baton binds as root first)")->type_name("NAME");
+  run->add_option("--group", o.group, "with --user: this group instead of the user's own")->type_name("NAME");
   run->add_option("--forward-signal", words.forward,
                   "also pass this signal on to the serving workers, repeatable\n"
                   "(USR1, USR2 and WINCH always are), e.g. --forward-signal SIGALRM")
@@ -265,6 +267,8 @@ void finish_run(Options& o, const RunWords& words) {
   o.mode = words.mode == "handoff" ? UpgradeMode::kHandoff : UpgradeMode::kDrain;
   if (o.name.empty()) o.name = name_from_command(o.command[0]);
   if (Status st = check_service_name(o.name); !st) throw CLI::ValidationError("--name", st.message());
+  if (!o.group.empty() && o.user.empty())
+    throw CLI::ValidationError("--group", "--group goes with --user: give the user the workers run as");
 }
 
 }  // namespace

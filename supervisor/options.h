@@ -34,6 +34,7 @@ struct Options {
   LogFormat log_format = LogFormat::kText;
   std::string name;     // names the control socket; default: the worker's file name
   std::string control;  // the control socket's path; default from `name` (control_path.h)
+  std::string user, group;  // workers run as these (worker_identity.h); empty: as baton
   std::optional<ListenerSpec> metrics;  // where /metrics is served, if anywhere
   // Signals passed on to the serving workers: SIGUSR1, SIGUSR2, SIGWINCH and
   // any --forward-signal.

@@ -81,7 +81,8 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::ve
 
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, WorkerConfig config,
                                                             const std::vector<BoundListener>& listeners,
-                                                            OutputRelays& relays, WorkerEvents& events) {
+                                                            OutputRelays& relays, WorkerEvents& events,
+                                                            const WorkerIdentity* identity) {
   auto executable = resolve_executable(config.command[0]);
   if (!executable) return executable.status().with_hint(spawn_hint(executable.status().error_number()));
   auto ends = Channel::make_pair();
@@ -97,7 +98,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   const WorkerConfig& c = w->config_;
   Channel worker_end = std::move(ends->second);
   w->channel_ = std::move(ends->first);
-  if (int rc = w->exec(loop, *executable, worker_end.fd(), **out, **err); rc != 0) {
+  if (int rc = w->exec(loop, *executable, worker_end.fd(), **out, **err, identity); rc != 0) {
     relays.discard(*out);
     relays.discard(*err);
     return Status::from_errno(-rc, "start worker " + c.command[0]).with_hint(spawn_hint(-rc));
@@ -115,8 +116,9 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
 }
 
 int WorkerProcess::exec(uv_loop_t* loop, const std::string& executable, int channel_fd, OutputRelay& out,
-                        OutputRelay& err) {
-  std::vector<std::string> argv_storage = config_.command;
+                        OutputRelay& err, const WorkerIdentity* identity) {
+  std::vector<std::string> argv_storage =
+      identity ? exec_as_argv(*identity, executable, config_.command) : config_.command;
   std::vector<std::string> env_storage = worker_environment(config_);
   auto argv = c_strings(argv_storage);
   auto env = c_strings(env_storage);
@@ -135,7 +137,8 @@ int WorkerProcess::exec(uv_loop_t* loop, const std::string& executable, int chan
 
   uv_process_options_t opts{};
   opts.exit_cb = &WorkerProcess::on_process_exit;
-  opts.file = executable.c_str();  // argv[0] stays as given
+  // argv[0] stays as given; with --user, baton itself runs first and execs the worker in place.
+  opts.file = identity ? "/proc/self/exe" : executable.c_str();
   opts.args = argv.data();
   opts.env = env.data();
   opts.stdio_count = 4;
@@ -333,7 +336,8 @@ void WorkerProcess::kill_now(const std::string& reason) {
 }
 
 Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::launch(WorkerConfig config, WorkerEvents& events) {
-  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, relays_, events);
+  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, relays_, events,
+                                identity_ ? &*identity_ : nullptr);
   if (!w) return w.status();
   left_behind_.add_group((*w)->pid());
   return std::unique_ptr<WorkerHandle>(std::move(w.value()));

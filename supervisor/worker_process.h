@@ -38,6 +38,7 @@
 #include "left_behind.h"
 #include "output_relay.h"
 #include "worker_handle.h"
+#include "worker_identity.h"
 
 namespace baton {
 
@@ -45,9 +46,11 @@ class WorkerProcess final : public WorkerHandle {
  public:
   // Starts the worker. Fails (and nothing is left behind) when it cannot be
   // executed: missing, not executable, fork failure.
+  // `identity`: run it as that user (--user), through `baton __exec-as`.
   static Result<std::unique_ptr<WorkerProcess>> spawn(uv_loop_t* loop, WorkerConfig config,
                                                       const std::vector<BoundListener>& listeners,
-                                                      OutputRelays& relays, WorkerEvents& events);
+                                                      OutputRelays& relays, WorkerEvents& events,
+                                                      const WorkerIdentity* identity = nullptr);
   ~WorkerProcess() override;
 
   pid_t pid() const override { return pid_; }
@@ -74,7 +77,8 @@ class WorkerProcess final : public WorkerHandle {
   WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
                 WorkerEvents& events);
   // fork+exec with fds 0-3 in place; libuv's return code.
-  int exec(uv_loop_t* loop, const std::string& executable, int channel_fd, OutputRelay& out, OutputRelay& err);
+  int exec(uv_loop_t* loop, const std::string& executable, int channel_fd, OutputRelay& out, OutputRelay& err,
+           const WorkerIdentity* identity);
   Status start_watching(uv_loop_t* loop);
   static void on_process_exit(uv_process_t* process, std::int64_t status, int signal);
   static void on_readable(uv_poll_t* poll, int status, int events);
@@ -115,8 +119,10 @@ class WorkerProcess final : public WorkerHandle {
 class ProcessLauncher final : public WorkerLauncher {
  public:
   // `listeners` must outlive the launcher and every worker it starts.
-  ProcessLauncher(uv_loop_t* loop, const std::vector<BoundListener>& listeners)
-      : loop_(loop), listeners_(listeners), relays_(loop) {}
+  // `identity`: who the workers run as (--user), if not as baton.
+  ProcessLauncher(uv_loop_t* loop, const std::vector<BoundListener>& listeners,
+                  std::optional<WorkerIdentity> identity = std::nullopt)
+      : loop_(loop), listeners_(listeners), identity_(std::move(identity)), relays_(loop) {}
   Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) override;
   OutputRelays& relays() { return relays_; }
   LeftBehind& left_behind() { return left_behind_; }
@@ -124,6 +130,7 @@ class ProcessLauncher final : public WorkerLauncher {
  private:
   uv_loop_t* loop_;
   const std::vector<BoundListener>& listeners_;
+  std::optional<WorkerIdentity> identity_;
   OutputRelays relays_;  // every worker's stdout and stderr, until EOF or baton stops
   LeftBehind left_behind_;  // every worker's process group, ended at stop
 };

@@ -36,6 +36,8 @@ const std::map<std::string, Sample>& samples() {
       {"pid_file", {R"("/tmp/baton-config-test.pid")", {"/tmp/baton-config-test.pid"}}},
       {"log_level", {R"("debug")", {"debug"}}},
       {"log_format", {R"("json")", {"json"}}},
+      {"user", {R"("nobody")", {"nobody"}}},
+      {"group", {R"("nogroup")", {"nogroup"}}},
       {"forward_signal", {R"(["SIGALRM", "PWR"])", {"SIGALRM", "PWR"}}},
       {"command", {R"(["/bin/echo", "--flag", "x"])", {"/bin/echo", "--flag", "x"}}},
   };
@@ -92,14 +94,16 @@ TEST(Config, EveryFlagHasAKeyThatMeansTheSame) {
   ASSERT_EQ(from_flags.command, Command::kRun);
   EXPECT_TRUE(from_file.options == from_flags.options);
   // And each key on its own changes what its flag changes.
-  ParsedCommand base = parse(command_line(false));
+  const std::string essentials =
+      "listen = " + samples().at("listen").toml + "\ncommand = " + samples().at("command").toml + "\n";
   for (const auto& key : config_keys()) {
     if (key == "listen" || key == "command") continue;
-    ConfigFile one("listen = " + samples().at("listen").toml + "\ncommand = " + samples().at("command").toml +
-                   "\n" + key + " = " + samples().at(key).toml + "\n");
-    ParsedCommand p = parse({"run", "--config", one.path()});
+    // group goes with user: it is compared against a file with the user alone.
+    const std::string with = key == "group" ? essentials + "user = \"nobody\"\n" : essentials;
+    ConfigFile before(with), one(with + key + " = " + samples().at(key).toml + "\n");
+    ParsedCommand b = parse({"run", "--config", before.path()}), p = parse({"run", "--config", one.path()});
     ASSERT_EQ(p.command, Command::kRun) << key;
-    EXPECT_FALSE(p.options == base.options) << "key \"" << key << "\" changed nothing";
+    EXPECT_FALSE(p.options == b.options) << "key \"" << key << "\" changed nothing";
   }
 }
 
