@@ -29,8 +29,9 @@ Signals:
 
 Exit codes:
   0    stopped cleanly            3    could not bind a listener / write the pid file
-  1    internal error             4    the first worker generation never became ready
+  1    internal error             4    baton ended generation 1 before it was ready
   2    bad command line           126  worker not executable    127  worker not found
+  a generation-1 worker that exits before it is ready: its own status, or 128+signal
 )";
 
 // The shortest timeout that can work: a worker needs some time to start,

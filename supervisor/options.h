@@ -49,7 +49,9 @@ inline constexpr int kOk = 0;               // stopped cleanly (SIGTERM/SIGINT, 
 inline constexpr int kInternal = 1;         // unexpected internal error
 inline constexpr int kUsage = 2;            // bad flags or listener specs
 inline constexpr int kSetup = 3;            // could not bind a listener or write the pid file
-inline constexpr int kWorkerFailed = 4;     // the first generation never became ready
+inline constexpr int kWorkerFailed = 4;     // baton ended the first generation before it was ready
+// A first-generation worker that exits on its own before it is ready passes
+// its status on (1-255), or 128+n for the signal n that killed it.
 inline constexpr int kNotExecutable = 126;  // the worker exists but cannot be executed
 inline constexpr int kNotFound = 127;       // the worker binary was not found
 }  // namespace exit_code

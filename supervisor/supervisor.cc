@@ -49,6 +49,16 @@ Generation* Supervisor::find(std::uint64_t number) {
   return it == generations_.end() ? nullptr : &it->second;
 }
 
+// baton's exit code when generation 1 never served. Like tini's, it says how
+// the service ended: the worker's own status, or 128+n for a signal; 4 when
+// baton ended it (ready timeout, protocol error) or it exited 0 too early.
+int first_generation_exit_code(const WorkerExit& e) {
+  if (!e.rejected.empty()) return exit_code::kWorkerFailed;
+  if (e.signal != 0) return 128 + e.signal;
+  if (e.status > 0 && e.status < 256) return static_cast<int>(e.status);
+  return exit_code::kWorkerFailed;
+}
+
 // ---- events ---------------------------------------------------------------
 
 void Supervisor::dispatch(const std::function<void()>& handler) {
@@ -151,7 +161,8 @@ void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
   switch (gen.role) {
     case Generation::Role::kStarting:
       spdlog::error("{} {} before {} was ready", who, info.describe(), gen_name(gen.number));
-      return begin_stop(exit_code::kWorkerFailed, gen_name(gen.number) + " failed to start", StopPace::kDrain);
+      return begin_stop(first_generation_exit_code(info), gen_name(gen.number) + " failed to start",
+                        StopPace::kDrain);
     case Generation::Role::kCandidate:
       return fail_upgrade(gen, who + " " + info.describe());
     case Generation::Role::kActive:

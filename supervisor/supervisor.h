@@ -37,6 +37,8 @@
 
 namespace baton {
 
+int first_generation_exit_code(const WorkerExit& e);
+
 class Supervisor final : private WorkerEvents {
  public:
   enum class State { kStarting, kServing, kUpgrading, kStopping };

@@ -184,12 +184,26 @@ TEST(Lifecycle, FdLimitFailsTheUpgradeCleanlyAndLeaksNothing) {
   EXPECT_TRUE(wait_serving(baton, 3, mark)) << "with room again, the next upgrade goes through";
 }
 
-TEST(Lifecycle, FirstGenerationThatDiesMeansExitFour) {
+TEST(Lifecycle, FirstGenerationThatDiesPassesItsExitCodeOn) {
   WorkerDir dir;
   dir.use_helper("exit-now");
   BatonProcess baton(baton_args(dir));
-  EXPECT_EQ(baton.wait_exit(), 4) << baton.log();
+  EXPECT_EQ(baton.wait_exit(), 3) << baton.log();
   EXPECT_TRUE(baton.wait_for("exited with status 3 before generation 1 was ready"));
+}
+
+TEST(Lifecycle, FirstGenerationThatBatonEndsMeansExitFour) {
+  WorkerDir dir;
+  dir.use_helper("never-ready");
+  BatonProcess baton(baton_args(dir, {"--ready-timeout", "200ms"}));
+  EXPECT_EQ(baton.wait_exit(), 4) << baton.log();
+}
+
+TEST(Lifecycle, FirstGenerationKilledBySignalMeans128PlusN) {
+  WorkerDir dir;
+  dir.use_script("kill -SEGV $$");
+  BatonProcess baton(baton_args(dir));
+  EXPECT_EQ(baton.wait_exit(), 128 + SIGSEGV) << baton.log();
 }
 
 TEST(Lifecycle, MissingWorkerMeansExit127) {

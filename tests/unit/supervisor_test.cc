@@ -408,13 +408,22 @@ TEST_F(SupervisorTest, StopDuringAnUpgradeEndsItAsFailed) {
   EXPECT_NE(supervisor_->report().last_upgrade->reason.find("baton is stopping"), std::string::npos);
 }
 
-TEST_F(SupervisorTest, FirstGenerationThatDiesStopsWithExitFour) {
+TEST_F(SupervisorTest, FirstGenerationThatDiesStopsWithItsExitCode) {
   Supervisor& s = start();
-  launcher_.worker(1, 0)->exit(1);
+  launcher_.worker(1, 0)->exit(7);
   EXPECT_EQ(s.state(), Supervisor::State::kStopping);
   EXPECT_EQ(launcher_.worker(1, 1)->terminates, 1);
   launcher_.worker(1, 1)->exit();
-  EXPECT_EQ(s.exit_code(), exit_code::kWorkerFailed);
+  EXPECT_EQ(s.exit_code(), 7) << "the worker's own status, as tini passes it on";
+}
+
+TEST(FirstGenerationExitCode, SaysHowTheServiceEnded) {
+  EXPECT_EQ(first_generation_exit_code({.status = 3}), 3);
+  EXPECT_EQ(first_generation_exit_code({.signal = SIGSEGV}), 128 + SIGSEGV);
+  EXPECT_EQ(first_generation_exit_code({.status = 0}), exit_code::kWorkerFailed) << "exited 0 before READY";
+  EXPECT_EQ(first_generation_exit_code({.signal = SIGKILL, .rejected = "not READY within 10s"}),
+            exit_code::kWorkerFailed)
+      << "baton ended it";
 }
 
 TEST_F(SupervisorTest, StartFailsWhenTheWorkerCannotBeLaunched) {
