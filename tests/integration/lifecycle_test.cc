@@ -246,12 +246,6 @@ TEST(CommandLine, HelpListsExitCodes) {
   EXPECT_TRUE(baton.wait_for("--drain-timeout"));
 }
 
-}  // namespace
-}  // namespace testing_support
-
-namespace testing_support {
-namespace {
-
 TEST(Lifecycle, SignalsBatonDoesNotActOnReachTheServingWorkers) {
   WorkerDir dir;
   dir.use_helper("records-signals");
