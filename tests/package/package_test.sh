@@ -3,10 +3,13 @@
 # prefix, build hello_worker/ outside the tree against it (find_package, then
 # pkg-config), and run each build under the installed baton: it serves,
 # upgrades and stops.
-#   tests/package/package_test.sh BUILD-DIR
+#   tests/package/package_test.sh BUILD-DIR [SANITIZERS]
+# SANITIZERS (address,undefined): the build's -fsanitize list; a sanitized
+# libbaton.a links only into a worker built with the same.
 set -euo pipefail
 trap 'echo "package_test.sh: line $LINENO failed ($?)" >&2' ERR
 build=$(cd "$1" && pwd)
+flags=${2:+-fsanitize=$2}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/baton-package-XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -17,11 +20,12 @@ baton=$work/prefix/bin/baton
 pcdir=$(dirname "$(find "$work/prefix" -name baton.pc)")
 
 echo "== find_package(baton)"
-cmake -S "$here/hello_worker" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake -S "$here/hello_worker" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/prefix" \
+  -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
 cmake --build "$work/cmake" >/dev/null
 echo "== pkg-config baton: $(PKG_CONFIG_PATH=$pcdir pkg-config --modversion baton)"
 # shellcheck disable=SC2046
-g++ -o "$work/hello_pkgconfig" "$here/hello_worker/main.cc" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs baton)
+g++ $flags -o "$work/hello_pkgconfig" "$here/hello_worker/main.cc" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs baton)
 
 # Waits (bounded) for a line matching $1 in baton's log.
 wait_log() {
