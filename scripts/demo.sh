@@ -5,7 +5,7 @@
 # state and the open connections. baton then keeps running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh curl   # the walkthrough talks to kvstore with curl
 scripts/build.sh >/dev/null
 port=${PORT:-8080}
 url=http://127.0.0.1:$port
