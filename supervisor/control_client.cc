@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "baton/listener_socket.h"
+
 namespace baton {
 namespace {
 
@@ -32,14 +34,11 @@ Status connect_error(int err, const std::string& path) {
 }  // namespace
 
 Result<ControlClient> ControlClient::connect(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return Status::error("control socket path " + path + " is too long for a unix socket").with_hint(kPointElsewhere);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  auto addr = unix_address(path);
+  if (!addr) return addr.status().with_hint(kPointElsewhere);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return Status::from_errno(errno, "socket");
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0)
     return connect_error(errno, path);
   return ControlClient(std::move(fd), path);
 }

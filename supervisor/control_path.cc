@@ -1,16 +1,13 @@
 #include "control_path.h"
 
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 
-#include "baton/unique_fd.h"
+#include "baton/listener_socket.h"
 
 namespace baton {
 namespace {
@@ -39,13 +36,8 @@ Status make_private_dir(const std::string& dir) {
 }
 
 bool someone_listens(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return false;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  return probe && (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ||
-                   errno == EAGAIN);
+  auto addr = unix_address(path);
+  return addr && probe_unix_socket(*addr) != UnixProbe::kNobody;
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,16 +44,10 @@ bool only_words(const std::vector<std::string>& words, std::initializer_list<con
 }  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::open(uv_loop_t* loop, ServiceFacts facts) {
-  const std::string& path = facts.control_socket;
-  if (path.size() >= sizeof(sockaddr_un::sun_path))
-    return Status::error("control socket path " + path + " is " + std::to_string(path.size()) +
-                         " bytes long; a unix socket path has at most " +
-                         std::to_string(sizeof(sockaddr_un::sun_path) - 1))
-        .with_hint("give a shorter --control PATH or --name");
-  ListenerSpec spec{.name = "control", .kind = ListenerKind::kUnix, .path = path, .mode = 0600};
+  ListenerSpec spec{.name = "control", .kind = ListenerKind::kUnix, .path = facts.control_socket, .mode = 0600};
   auto bound = bind_listener(spec, kBacklog);
   if (!bound)
-    return bound.status().with_context("control socket (another baton of this name? give this one --name NAME)");
+    return bound.status().with_context("control socket (another baton of this name? choose with --name or --control)");
   return std::unique_ptr<ControlServer>(new ControlServer(loop, std::move(facts), std::move(bound.value())));
 }
 

@@ -171,12 +171,15 @@ void setup_logging(const std::string& level, LogFormat format) {
   spdlog::set_default_logger(logger);
 }
 
-void log_worker_output(const char* stream, const std::string& who, std::string_view line) {
+std::shared_ptr<spdlog::logger> worker_output_logger(const char* stream) {
   auto logger = spdlog::get(stream);
-  if (!logger) logger = spdlog::default_logger();
+  return logger ? logger : spdlog::default_logger();  // setup_logging() not called (unit tests)
+}
+
+void log_worker_output(spdlog::logger& logger, const std::string& who, std::string_view line) {
   // JSON escapes any byte itself; text needs printable() to keep one line per line.
-  if (g_format == LogFormat::kJson) logger->info("{}: {}", who, line);
-  else logger->info("{}: {}", who, printable(line));
+  if (g_format == LogFormat::kJson) logger.info("{}: {}", who, line);
+  else logger.info("{}: {}", who, printable(line));
 }
 
 }  // namespace baton

@@ -2,7 +2,10 @@
 // or as one JSON object per line for log shippers.
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,8 +20,11 @@ namespace baton {
 // "stdout"/"stderr" on a worker's own output lines).
 void setup_logging(const std::string& level, LogFormat format);
 
-// One line a worker wrote to `stream` ("stdout" or "stderr"); `who` is its name.
-void log_worker_output(const char* stream, const std::string& who, std::string_view line);
+// The logger for what workers write to `stream` ("stdout" or "stderr"): the
+// default logger's sink under that name. Look it up once per pipe.
+std::shared_ptr<spdlog::logger> worker_output_logger(const char* stream);
+// One line a worker wrote; `who` is its name.
+void log_worker_output(spdlog::logger& logger, const std::string& who, std::string_view line);
 
 // "worker 2.0 (pid 7)" found in a log line: what its JSON fields say.
 struct WorkerRef {

@@ -143,16 +143,12 @@ int open_setup(uv_loop_t* loop, const baton::Options& options, Setup& setup) {
 }
 
 // Starts the control socket and the metrics on behalf of `supervisor`.
-baton::Status serve_operation(Setup& setup, baton::Supervisor& supervisor, baton::Metrics& metrics) {
+baton::Status serve_operation(Setup& setup, baton::Supervisor& supervisor, baton::Metrics* metrics) {
   if (baton::Status st = setup.control->serve(supervisor); !st) return st;
   if (!setup.metrics) return baton::Status::ok();
   return setup.metrics->serve({
-      .metrics = [&] { return metrics.scrape(supervisor.report()); },
-      .not_ready = [&]() -> std::string {
-        if (supervisor.state() == baton::Supervisor::State::kStopping) return "stopping";
-        if (supervisor.serving_generation() == 0) return "no generation serves yet";
-        return "";
-      },
+      .metrics = [&supervisor, metrics] { return metrics->scrape(supervisor.report()); },
+      .not_ready = [&] { return supervisor.not_ready_reason(); },
   });
 }
 
@@ -162,11 +158,11 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
   using namespace baton;
   ProcessLauncher launcher(loop, setup.listeners, setup.identity);
   const auto kill_timeout = options.kill_timeout;
-  Metrics metrics;
+  std::optional<Metrics> metrics;  // only with --metrics
+  if (setup.metrics) observers.add(&metrics.emplace());
   observers.add(setup.control.get());
-  if (setup.metrics) observers.add(&metrics);
   Supervisor supervisor(loop, std::move(options), launcher, &observers);
-  Status st = serve_operation(setup, supervisor, metrics);
+  Status st = serve_operation(setup, supervisor, metrics ? &*metrics : nullptr);
   if (st) st = supervisor.start();
   // Handlers are installed: what arrived meanwhile is delivered now.
   ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);

@@ -34,7 +34,7 @@ void OutputRelays::finish(std::chrono::milliseconds limit) {
 
 void OutputRelay::start(std::string who, const char* stream_name) {
   who_ = std::move(who);
-  stream_ = stream_name;
+  logger_ = worker_output_logger(stream_name);
   uv_read_start(
       stream(),
       [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
@@ -70,7 +70,7 @@ void OutputRelay::take(const char* data, std::size_t len) {
 
 void OutputRelay::log_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  log_worker_output(stream_, who_, line);
+  log_worker_output(*logger_, who_, line);
 }
 
 }  // namespace baton

@@ -9,6 +9,7 @@
 // still reading (baton is stopping). One loop, one thread.
 #pragma once
 
+#include <spdlog/logger.h>
 #include <uv.h>
 
 #include <chrono>
@@ -42,7 +43,7 @@ class OutputRelay {
   std::list<std::unique_ptr<OutputRelay>>::iterator self_;
   UvHandle<uv_pipe_t> pipe_;
   std::string who_;
-  const char* stream_ = "stdout";
+  std::shared_ptr<spdlog::logger> logger_;  // "stdout" or "stderr" (logging.h)
   std::string partial_;  // the start of a line whose end has not arrived
   char buffer_[4096];
 };

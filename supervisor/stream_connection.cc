@@ -12,18 +12,6 @@ struct WriteRequest {
   StreamConnection* closes = nullptr;  // closes this connection once written
 };
 
-template <class T>
-Result<std::unique_ptr<UvHandle<T>>> accept_into(uv_stream_t* server, void* owner,
-                                                 int (*init)(uv_loop_t*, T*)) {
-  auto h = std::make_unique<UvHandle<T>>();
-  if (Status st = h->init(server->loop, init, owner); !st) return st;
-  if (int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(h->get())); rc != 0)
-    return Status::from_errno(-rc, "accept");
-  return h;
-}
-
-int pipe_init(uv_loop_t* loop, uv_pipe_t* p) { return uv_pipe_init(loop, p, 0); }
-
 }  // namespace
 
 StreamConnection::StreamConnection(uv_loop_t* loop, Events& events, std::size_t max_request)
@@ -33,15 +21,9 @@ Result<std::unique_ptr<StreamConnection>> StreamConnection::accept(uv_stream_t* 
                                                                    std::size_t max_request,
                                                                    std::chrono::milliseconds deadline) {
   std::unique_ptr<StreamConnection> c(new StreamConnection(server->loop, events, max_request));
-  if (server->type == UV_NAMED_PIPE) {
-    auto h = accept_into<uv_pipe_t>(server, c.get(), pipe_init);
-    if (!h) return h.status();
-    c->handle_ = std::move(h.value());
-  } else {
-    auto h = accept_into<uv_tcp_t>(server, c.get(), uv_tcp_init);
-    if (!h) return h.status();
-    c->handle_ = std::move(h.value());
-  }
+  auto h = StreamHandle::accept(server, c.get());
+  if (!h) return h.status();
+  c->handle_ = std::move(h.value());
   StreamConnection* self = c.get();
   c->deadline_.start(deadline, [self, deadline] {
     self->reject("no complete request within " + format_duration(deadline));
@@ -56,9 +38,7 @@ Result<std::unique_ptr<StreamConnection>> StreamConnection::accept(uv_stream_t* 
   return c;
 }
 
-uv_stream_t* StreamConnection::stream() const {
-  return std::visit([](const auto& h) { return reinterpret_cast<uv_stream_t*>(h->get()); }, handle_);
-}
+uv_stream_t* StreamConnection::stream() const { return handle_.stream(); }
 
 int StreamConnection::fd() const {
   uv_os_fd_t fd = -1;
@@ -109,7 +89,7 @@ void StreamConnection::close() {
   if (closed_) return;
   closed_ = true;
   deadline_.stop();
-  std::visit([](auto& h) { h->close(); }, handle_);
+  handle_.close();
   events_.on_closed(*this);
 }
 

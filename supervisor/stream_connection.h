@@ -11,10 +11,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
 
 #include "baton/status.h"
 #include "baton/uv_handle.h"
+#include "stream_handle.h"
 
 namespace baton {
 
@@ -61,7 +61,7 @@ class StreamConnection {
 
   Events& events_;
   std::size_t max_request_;
-  std::variant<std::unique_ptr<UvHandle<uv_pipe_t>>, std::unique_ptr<UvHandle<uv_tcp_t>>> handle_;
+  StreamHandle handle_;
   Timer deadline_;
   std::string request_;
   char chunk_[4096];

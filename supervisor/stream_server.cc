@@ -7,42 +7,21 @@ namespace {
 
 constexpr int kBacklog = 64;
 
-int pipe_init(uv_loop_t* loop, uv_pipe_t* p) { return uv_pipe_init(loop, p, 0); }
-int pipe_open(uv_pipe_t* p, int fd) { return uv_pipe_open(p, fd); }
-int tcp_open(uv_tcp_t* t, int fd) { return uv_tcp_open(t, fd); }
-
-// A libuv handle of type T that owns `fd`.
-template <class T>
-Result<std::unique_ptr<UvHandle<T>>> handle_for(uv_loop_t* loop, void* owner, UniqueFd fd,
-                                                int (*init)(uv_loop_t*, T*), int (*open)(T*, int)) {
-  auto h = std::make_unique<UvHandle<T>>();
-  if (Status st = h->init(loop, init, owner); !st) return st;
-  if (int rc = open(h->get(), fd.get()); rc != 0) return Status::from_errno(-rc, "open listening socket");
-  (void)fd.release();  // the handle owns it now
-  return h;
-}
-
 }  // namespace
 
 StreamServer::StreamServer(uv_loop_t* loop, BoundListener socket, Limits limits, std::string what)
     : loop_(loop), socket_(std::move(socket)), limits_(limits), what_(std::move(what)) {}
 
-uv_stream_t* StreamServer::stream() const {
-  return std::visit([](const auto& h) { return reinterpret_cast<uv_stream_t*>(h->get()); }, handle_);
-}
+uv_stream_t* StreamServer::stream() const { return handle_.stream(); }
 
 Status StreamServer::listen(StreamConnection::Events& events, std::function<void(StreamConnection&)> accepted) {
   events_ = &events;
   accepted_ = std::move(accepted);
-  if (socket_.spec().kind == ListenerKind::kUnix) {
-    auto h = handle_for<uv_pipe_t>(loop_, this, socket_.take_fd(), pipe_init, pipe_open);
-    if (!h) return h.status().with_context(what_);
-    handle_ = std::move(h.value());
-  } else {
-    auto h = handle_for<uv_tcp_t>(loop_, this, socket_.take_fd(), uv_tcp_init, tcp_open);
-    if (!h) return h.status().with_context(what_);
-    handle_ = std::move(h.value());
-  }
+  const auto kind = socket_.spec().kind == ListenerKind::kUnix ? StreamHandle::Kind::kUnix : StreamHandle::Kind::kTcp;
+  auto h = StreamHandle::make(loop_, kind, this);
+  if (!h) return h.status().with_context(what_);
+  handle_ = std::move(h.value());
+  if (Status st = handle_.open(socket_.take_fd()); !st) return st.with_context(what_);
   const int rc = uv_listen(stream(), kBacklog, [](uv_stream_t* s, int status) {
     if (auto* self = static_cast<StreamServer*>(s->data); self && status == 0) self->accept_one();
   });

@@ -10,11 +10,11 @@
 #include <list>
 #include <memory>
 #include <string>
-#include <variant>
 
 #include "baton/listener_socket.h"
 #include "baton/uv_handle.h"
 #include "stream_connection.h"
+#include "stream_handle.h"
 
 namespace baton {
 
@@ -44,7 +44,7 @@ class StreamServer {
   BoundListener socket_;  // a unix socket's file is removed when this goes
   Limits limits_;
   std::string what_;
-  std::variant<std::unique_ptr<UvHandle<uv_pipe_t>>, std::unique_ptr<UvHandle<uv_tcp_t>>> handle_;
+  StreamHandle handle_;
   StreamConnection::Events* events_ = nullptr;
   std::function<void(StreamConnection&)> accepted_;
   std::list<std::unique_ptr<StreamConnection>> connections_;

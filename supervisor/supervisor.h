@@ -57,7 +57,6 @@ class Supervisor final : private WorkerEvents {
   // Valid once the loop has stopped.
   int exit_code() const { return exit_code_; }
   State state() const { return state_; }
-  std::uint64_t serving_generation() const { return active_; }  // 0 while none serves
   // True if `pid` is one of this supervisor's live workers.
   bool is_worker(pid_t pid) const;
 
@@ -76,6 +75,8 @@ class Supervisor final : private WorkerEvents {
 
   // What runs now, for `baton status` and the metrics.
   SupervisorReport report() const;
+  // Why a load balancer should not send traffic here (/readyz); empty when it may.
+  std::string not_ready_reason() const;
 
  private:
   // A handoff in flight (handoff mode): from HANDOFF sent to COMMIT or rollback.

@@ -38,6 +38,14 @@ WorkerReport report_slot(const Generation::Slot& slot, std::uint32_t index) {
 
 }  // namespace
 
+std::string Supervisor::not_ready_reason() const {
+  // From the first moment of a stop: the workers drain after this, so the
+  // load balancer must already look elsewhere.
+  if (state_ == State::kStopping) return "stopping";
+  if (active_ == 0) return "no generation serves yet";
+  return "";
+}
+
 SupervisorReport Supervisor::report() const {
   SupervisorReport r{.state = state_text(state_),
                      .mode = options_.mode == UpgradeMode::kHandoff ? "handoff" : "drain",

@@ -80,6 +80,30 @@ Result<BoundListener> bind_inet(const ListenerSpec& spec, int backlog) {
   return BoundListener(std::move(bound), std::move(fd));
 }
 
+}  // namespace
+
+Result<sockaddr_un> unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return Status::error("unix socket path " + path + " is " + std::to_string(path.size()) +
+                         " bytes long; the limit is " + std::to_string(sizeof addr.sun_path - 1))
+        .with_hint("choose a shorter path");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+UnixProbe probe_unix_socket(const sockaddr_un& addr) {
+  // Non-blocking: a live process whose accept queue is full answers EAGAIN
+  // at once, where a blocking connect() would wait for it for ever.
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!probe) return UnixProbe::kNobody;
+  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return UnixProbe::kAccepts;
+  return errno == EAGAIN ? UnixProbe::kQueueFull : UnixProbe::kNobody;
+}
+
+namespace {
+
 // A socket file exists at the path: remove it if nobody answers there.
 Status clear_stale_unix_path(const ListenerSpec& spec, const sockaddr_un& addr) {
   struct stat st {};
@@ -90,14 +114,9 @@ Status clear_stale_unix_path(const ListenerSpec& spec, const sockaddr_un& addr) 
   if (!S_ISSOCK(st.st_mode))
     return Status::error(spec.path + " exists and is not a socket")
         .with_hint("remove it or choose another path");
-  // Non-blocking: a live process whose accept queue is full answers EAGAIN
-  // at once, where a blocking connect() would wait for it for ever.
-  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!probe) return Status::from_errno(errno, "socket to probe " + spec.path);
-  const bool answered = ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-  if (answered || errno == EAGAIN)
+  if (const UnixProbe p = probe_unix_socket(addr); p != UnixProbe::kNobody)
     return Status::error(spec.path + " is in use by a running process" +
-                         (answered ? "" : " (its accept queue is full)"))
+                         (p == UnixProbe::kQueueFull ? " (its accept queue is full)" : ""))
         .with_hint("stop that process or choose another path");
   if (errno != ECONNREFUSED && errno != ENOENT && errno != EPROTOTYPE)
     return Status::from_errno(errno, "probe " + spec.path);
@@ -108,15 +127,15 @@ Status clear_stale_unix_path(const ListenerSpec& spec, const sockaddr_un& addr) 
 }
 
 Result<BoundListener> bind_unix(const ListenerSpec& spec, int backlog) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, spec.path.c_str(), spec.path.size() + 1);
+  auto address = unix_address(spec.path);
+  if (!address) return address.status().with_context("bind " + spec.url());
+  const sockaddr_un& addr = *address;
   if (Status st = clear_stale_unix_path(spec, addr); !st)
     return st.with_context("bind " + spec.url());
 
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return Status::from_errno(errno, "socket for " + spec.url());
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     int err = errno;
     return Status::from_errno(err, "bind " + spec.url()).with_hint(hint_for_bind(err, spec));
   }

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/un.h>
+
+#include <string>
 
 #include "baton/listener_spec.h"
 #include "baton/status.h"
@@ -37,6 +40,14 @@ class BoundListener {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
 };
+
+// The address of the unix socket file at `path`; an error naming the limit
+// when the path is too long for one.
+Result<sockaddr_un> unix_address(const std::string& path);
+// Whether a process listens on the unix socket at `addr`. Never blocks.
+// kNobody leaves connect()'s errno (ECONNREFUSED, ENOENT, ...) in errno.
+enum class UnixProbe { kNobody, kAccepts, kQueueFull };
+UnixProbe probe_unix_socket(const sockaddr_un& addr);
 
 // Binds `spec`: SO_REUSEADDR for TCP, IPV6_V6ONLY for IPv6 (so [::] and 0.0.0.0
 // can both be listened on), listen(backlog) for stream sockets. A unix socket
