@@ -2,7 +2,9 @@
 # Runs the whole test suite: installs what is missing, builds, runs ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# prometheus (promtool too) and systemd (systemd-analyze) are started by tests.
-scripts/install-deps.sh prometheus systemd
+# Real components the tests start: prometheus (promtool too), systemd
+# (systemd-analyze), haproxy (the fleet), podman with runc and debootstrap
+# (the container: its base image is made locally).
+scripts/install-deps.sh prometheus systemd haproxy podman runc debootstrap
 scripts/build.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)"

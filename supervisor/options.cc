@@ -117,6 +117,10 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
                "how long an old worker has to finish its requests before SIGTERM");
   add_duration(run, "--kill-timeout", o.kill_timeout, "how long after SIGTERM before SIGKILL (0: at once)",
                std::chrono::milliseconds(0));
+  add_duration(run, "--stop-delay", o.stop_delay,
+               "on a graceful stop: answer /readyz 503 at once, keep serving this long, then drain\n"
+               "(time for load balancers to look elsewhere)",
+               std::chrono::milliseconds(0));
   run->add_option("--mode", words.mode,
                   "drain: new workers accept beside the old, which drain (default);\n"
                   "handoff: old workers pass their state and open connections to the new ones")

@@ -27,6 +27,9 @@ struct Options {
   std::chrono::milliseconds ready_timeout{10'000};
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds kill_timeout{5'000};
+  // A graceful stop reports "not ready" at once and serves this long before
+  // draining, so that load balancers polling /readyz look elsewhere first.
+  std::chrono::milliseconds stop_delay{0};
   UpgradeMode mode = UpgradeMode::kDrain;
   std::chrono::milliseconds handoff_timeout{30'000};
   std::string pid_file;

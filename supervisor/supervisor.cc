@@ -4,13 +4,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "duration.h"
 
 namespace baton {
 Supervisor::Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher, SupervisorObserver* observer)
-    : loop_(loop), options_(std::move(options)), launcher_(launcher), observer_(observer) {}
+    : loop_(loop), options_(std::move(options)), launcher_(launcher), observer_(observer), stop_delay_(loop) {}
 
 // A worker still alive here (only on a failed start) is killed and reaped by
 // its own destructor.
@@ -325,6 +326,10 @@ void Supervisor::terminate_generation(Generation& gen) {
 
 void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
   if (state_ == State::kStopping) return;
+  // Old workers in the middle of a handoff serve nothing until drain() resumes them.
+  const bool can_serve_on = !handoff_ && std::any_of(generations_.begin(), generations_.end(), [](const auto& g) {
+    return g.second.role == Generation::Role::kActive;
+  });
   // An upgrade in flight ends here: its candidate is terminated below.
   if (candidate_ != 0) {
     finish_upgrade(UpgradeRecord::Result::kFailed, "baton is stopping (" + why + ")");
@@ -340,6 +345,16 @@ void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
     spdlog::info("stopping fast ({}): SIGTERM to every worker", why);
     return terminate_everything();
   }
+  if (options_.stop_delay.count() == 0 || !can_serve_on) return drain_everything(why);
+  spdlog::info("stopping ({}): not ready from now on; serving {} more so load balancers look elsewhere, then "
+               "draining; send SIGTERM again or SIGQUIT to stop faster",
+               why, format_duration(options_.stop_delay));
+  for (auto& [n, gen] : generations_)
+    if (gen.role != Generation::Role::kActive && gen.role != Generation::Role::kRetiring) terminate_generation(gen);
+  stop_delay_.start(options_.stop_delay, [this, why] { dispatch([&] { drain_everything(why); }); });
+}
+
+void Supervisor::drain_everything(const std::string& why) {
   spdlog::info("stopping ({}): draining every worker; send SIGTERM again or SIGQUIT to stop faster", why);
   for (auto& [n, gen] : generations_) {
     if (gen.role == Generation::Role::kRetiring) continue;
@@ -351,6 +366,7 @@ void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
 
 void Supervisor::stop_fast() {
   spdlog::info("stopping fast: SIGTERM to every worker");
+  stop_delay_.stop();
   terminate_everything();
 }
 

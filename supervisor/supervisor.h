@@ -9,7 +9,7 @@
 //                                   +-- new gen STANDBY -> HANDOFF -> all RESTORED:  (handoff mode)
 //                                   |     COMMIT new, then COMMIT old
 //                                   +-- new gen fails: kill it; old untouched, or RESUMEd
-//   any state --SIGTERM/SIGINT--> kStopping --all workers gone--> exit
+//   any state --SIGTERM/SIGINT--> kStopping [--stop-delay: serve on, not ready] --DRAIN--> all workers gone --> exit
 //
 // Upgrades never overlap: a SIGHUP while starting or upgrading is remembered
 // (any number of them as one) and runs when the current upgrade ends.
@@ -136,6 +136,7 @@ class Supervisor final : private WorkerEvents {
   void terminate_generation(Generation& gen);  // SIGTERM: it never served
   void retire(Generation& gen, const std::function<void(WorkerHandle&)>& each_worker);
   void begin_stop(int code, const std::string& why, StopPace pace);
+  void drain_everything(const std::string& why);  // the stop proper, after any --stop-delay
   void stop_fast();  // a second stop signal: SIGTERM what is still draining
   void terminate_everything();
   void run_pending_upgrade();
@@ -164,6 +165,7 @@ class Supervisor final : private WorkerEvents {
   int exit_code_ = exit_code::kOk;
   std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
   std::unique_ptr<OrphanReaper> reaper_;
+  Timer stop_delay_;  // --stop-delay: serving on, not ready, before the drain
 };
 
 }  // namespace baton

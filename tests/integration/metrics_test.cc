@@ -105,6 +105,40 @@ TEST(Metrics, ReadyzTurnsUnavailableTheMomentAStopBegins) {
   EXPECT_EQ(baton.wait_exit(), 0);
 }
 
+// --stop-delay: out of rotation at once, still serving, and the drain comes
+// by itself once the delay is over.
+TEST(Metrics, StopDelayKeepsServingWhileNotReady) {
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--metrics", "tcp://127.0.0.1:0", "--stop-delay", "10m"}));
+  const auto metrics = metrics_port(baton);
+  const auto port = serving_port(baton);
+  auto mark = baton.mark();
+  baton.signal(SIGTERM);
+  ASSERT_TRUE(baton.wait_for("not ready from now on; serving [0-9]+s more", mark)) << baton.log();
+  EXPECT_EQ(http_request(metrics, "GET", "/readyz")->status, 503);
+  auto served = http_request(port, "GET", "/healthz");
+  ASSERT_TRUE(served) << "the worker must still accept during the delay";
+  EXPECT_EQ(served->status, 200) << "and it is not draining yet";
+  EXPECT_EQ(baton.count("draining every worker", mark), 0u);
+  baton.signal(SIGTERM);  // a second stop cuts the delay short
+  EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
+}
+
+TEST(Metrics, StopDelayEndsInAGracefulDrain) {
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--stop-delay", "1s"}));
+  serving_port(baton);
+  const auto mark = baton.mark();
+  auto r = run_baton({"stop", "--wait", "--control", baton.control_path()});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
+  auto delay = baton.wait_for("serving 1s more", mark);
+  auto drain = baton.wait_for("draining every worker", mark);
+  ASSERT_TRUE(delay && drain) << baton.log();
+  EXPECT_LT(delay->line, drain->line);
+  EXPECT_EQ(baton.count("drained; exiting", mark), 1u) << "kvstore drained, not killed:\n" << baton.log();
+}
+
 // Prometheus' answer to an instant query, as a number; nullopt until it has one.
 std::optional<double> query(std::uint16_t prometheus_port, const std::string& promql) {
   std::string encoded;

@@ -28,6 +28,7 @@ const std::map<std::string, Sample>& samples() {
       {"ready_timeout", {R"("1500ms")", {"1500ms"}}},
       {"drain_timeout", {R"("2m")", {"2m"}}},
       {"kill_timeout", {R"("0s")", {"0s"}}},
+      {"stop_delay", {R"("5s")", {"5s"}}},
       {"mode", {R"("handoff")", {"handoff"}}},
       {"handoff_timeout", {R"("45s")", {"45s"}}},
       {"name", {R"("svc")", {"svc"}}},
