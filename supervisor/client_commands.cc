@@ -46,12 +46,23 @@ Exchange exchange(const ClientOptions& o, const std::string& request, std::chron
   return x;
 }
 
+// status --ready: what /readyz says, as an exit code (for HEALTHCHECK, scripts).
+int ready_check(const nlohmann::json& status) {
+  if (status.value("ready", false)) {
+    std::cout << "ready: generation " << status.value("serving_generation", 0) << " serving\n";
+    return client_exit::kOk;
+  }
+  std::cout << "not ready: " << status.value("not_ready_reason", std::string("unknown")) << "\n";
+  return client_exit::kFailed;
+}
+
 }  // namespace
 
 int run_status(const ClientOptions& o) {
   Exchange x = exchange(o, "status", kAnswerTimeout);
   if (x.exit_code != client_exit::kOk) return x.exit_code;
   const auto& status = x.reply["status"];
+  if (o.ready) return ready_check(status);
   std::cout << (o.json ? status.dump(2) + "\n" : status_text(status));
   return client_exit::kOk;
 }

@@ -11,6 +11,7 @@ struct ClientOptions {
   std::string name;     // --name: the socket of that baton in the default directory
   std::string control;  // --control PATH: exactly this socket
   bool json = false;    // status --json
+  bool ready = false;   // status --ready
   bool wait = false;    // upgrade --wait, stop --wait
   bool fast = false;    // stop --fast
   std::chrono::milliseconds timeout{0};  // --timeout for --wait; 0: as long as it takes

@@ -87,7 +87,8 @@ neither, the one baton socket there.
 
 Exit codes:
   0    done (upgrade --wait: that upgrade committed)
-  1    the upgrade failed and was rolled back, or baton refused the request
+  1    the upgrade failed and was rolled back, or baton refused the request;
+       status --ready: not ready
   2    bad command line
   3    no baton answers on the control socket
   4    --timeout passed first (the upgrade or stop goes on)
@@ -335,6 +336,10 @@ Subcommands add_subcommands(CLI::App& app, ParsedCommand& p, RunWords& words) {
       ->type_name("FILE");
   s.status = app.add_subcommand("status", "show what a running baton serves: generations, workers, last upgrade");
   s.status->add_flag("--json", p.client.json, "print JSON (fields in README) instead of a table");
+  s.status->add_flag("--ready", p.client.ready,
+                     "exit 0 if a generation serves and baton is not stopping, else 1 (as /readyz;\n"
+                     "for a container HEALTHCHECK)")
+      ->excludes("--json");
   add_client_target(s.status, p.client);
   s.upgrade = app.add_subcommand("upgrade", "upgrade a running baton, like kill -HUP");
   s.upgrade->add_flag("--wait", p.client.wait, "wait for the upgrade to end; exit 0 only if it committed");

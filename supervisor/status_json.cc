@@ -53,6 +53,8 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
           {"state", r.state},
           {"mode", r.mode},
           {"serving_generation", r.serving},
+          {"ready", r.not_ready.empty()},
+          {"not_ready_reason", r.not_ready.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.not_ready)},
           {"upgrade_pending", r.upgrade_pending},
           {"listeners", std::move(listeners)},
           {"generations", std::move(generations)},

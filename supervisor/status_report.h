@@ -32,6 +32,7 @@ struct SupervisorReport {
   std::string state;  // "starting", "serving", "upgrading", "stopping"
   std::string mode;   // "drain" or "handoff"
   std::uint64_t serving = 0;  // the serving generation, 0 if none
+  std::string not_ready;      // why a load balancer should look elsewhere; empty: ready
   bool upgrade_pending = false;
   std::vector<GenerationReport> generations;  // oldest first
   std::optional<UpgradeRecord> last_upgrade;  // the running one, or the last to finish

@@ -50,6 +50,7 @@ SupervisorReport Supervisor::report() const {
   SupervisorReport r{.state = state_text(state_),
                      .mode = options_.mode == UpgradeMode::kHandoff ? "handoff" : "drain",
                      .serving = active_,
+                     .not_ready = not_ready_reason(),
                      .upgrade_pending = upgrade_pending_,
                      .last_upgrade = last_upgrade_,
                      .upgrades_committed = upgrades_committed_,

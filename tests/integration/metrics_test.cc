@@ -112,10 +112,16 @@ TEST(Metrics, StopDelayKeepsServingWhileNotReady) {
   BatonProcess baton(baton_args(dir, {"--metrics", "tcp://127.0.0.1:0", "--stop-delay", "10m"}));
   const auto metrics = metrics_port(baton);
   const auto port = serving_port(baton);
+  auto ready = run_baton({"status", "--ready", "--control", baton.control_path()});
+  EXPECT_EQ(ready.exit_code, 0) << ready.describe();
+  EXPECT_EQ(ready.out, "ready: generation 1 serving\n");
   auto mark = baton.mark();
   baton.signal(SIGTERM);
   ASSERT_TRUE(baton.wait_for("not ready from now on; serving [0-9]+s more", mark)) << baton.log();
   EXPECT_EQ(http_request(metrics, "GET", "/readyz")->status, 503);
+  ready = run_baton({"status", "--ready", "--control", baton.control_path()});
+  EXPECT_EQ(ready.exit_code, 1) << "status --ready says what /readyz says: " << ready.describe();
+  EXPECT_EQ(ready.out, "not ready: stopping\n");
   auto served = http_request(port, "GET", "/healthz");
   ASSERT_TRUE(served) << "the worker must still accept during the delay";
   EXPECT_EQ(served->status, 200) << "and it is not draining yet";
