@@ -5,7 +5,9 @@
 // over /srv/worker, as deploy/container/README.md tells users to do: the test
 // starts with the previous release (kvstore_v1) there, copies the new one in
 // and upgrades with `podman kill --signal HUP` under load.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +15,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
+
+#include "duration.h"
 
 #include "integration/fixture.h"
 #include "support/child_process.h"
@@ -116,19 +121,33 @@ std::vector<Process> orphans(const Container& c) {
 
 bool have_podman() { return have_program("podman") && have_program("runc") && have_program("debootstrap"); }
 
-TEST(Container, PodmanRunsBatonAsPid1UpgradesUnderLoadAndStopsCleanly) {
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "the image holds a release build; the release test run covers it";
-#endif
-  if (!have_podman()) GTEST_SKIP() << "needs podman, runc and debootstrap: apt-get install podman runc debootstrap";
-  const auto started = std::chrono::steady_clock::now();
+// Makes the base image if it is missing and builds kImage (from podman's
+// layer cache when the sources did not change). Tests running side by side
+// take turns, so the second one finds the first one's layers.
+::testing::AssertionResult build_image() {
   const std::string root = BATON_SOURCE_DIR;
+  baton::UniqueFd lock(::open("/tmp/baton-container-image.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock || ::flock(lock.get(), LOCK_EX) != 0) return ::testing::AssertionFailure() << "cannot lock the image build";
   auto base = run_command({root + "/deploy/container/base-image.sh"}, 15min);
-  ASSERT_EQ(base.exit_code, 0) << base.describe();
+  if (base.exit_code != 0) return ::testing::AssertionFailure() << base.describe();
   auto build = podman({"build", "--pull=never", "--format", "docker", "-f", root + "/deploy/container/Dockerfile",
                        "-t", kImage, root},
                       20min);
-  ASSERT_EQ(build.exit_code, 0) << build.describe();
+  if (build.exit_code != 0) return ::testing::AssertionFailure() << build.describe();
+  return ::testing::AssertionSuccess();
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SKIP_UNLESS_PODMAN() GTEST_SKIP() << "the image holds a release build; the release test run covers it"
+#else
+#define SKIP_UNLESS_PODMAN() \
+  if (!have_podman()) GTEST_SKIP() << "needs podman, runc and debootstrap: apt-get install podman runc debootstrap"
+#endif
+
+TEST(Container, PodmanRunsBatonAsPid1UpgradesUnderLoadAndStopsCleanly) {
+  SKIP_UNLESS_PODMAN();
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(build_image());
   const auto built = std::chrono::steady_clock::now();
 
   WorkerVolume volume;
@@ -185,6 +204,93 @@ TEST(Container, PodmanRunsBatonAsPid1UpgradesUnderLoadAndStopsCleanly) {
   std::cout << "container: image " << seconds(built - started) << " s, run " << seconds(std::chrono::steady_clock::now() - built)
             << " s; " << stats.ok << " requests ok, " << stats.failed << " failed, " << stats.acknowledged.size()
             << " writes kept\n";
+}
+
+// deploy/kubernetes/kvstore.yaml as `podman kube play` can run it here: one
+// replica of the image just built, ports published on 127.0.0.1 only.
+std::string manifest_for_podman(std::uint16_t http, std::uint16_t admin) {
+  std::ifstream in(std::string(BATON_SOURCE_DIR) + "/deploy/kubernetes/kvstore.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const auto replace = [&](const std::string& from, const std::string& to) {
+    const auto at = yaml.find(from);
+    EXPECT_NE(at, std::string::npos) << "the manifest no longer has: " << from;
+    if (at != std::string::npos) yaml.replace(at, from.size(), to);
+  };
+  const std::string indent = "\n              ";
+  replace("replicas: 3", "replicas: 1");
+  replace("image: localhost/baton-kvstore:latest", "image: " + kImage);
+  replace("containerPort: 8080", "containerPort: 8080" + indent + "hostIP: 127.0.0.1" + indent +
+                                     "hostPort: " + std::to_string(http));
+  replace("containerPort: 9100", "containerPort: 9100" + indent + "hostIP: 127.0.0.1" + indent +
+                                     "hostPort: " + std::to_string(admin));
+  return yaml;
+}
+
+// The first match of `pattern`'s group 1 in FILE (under the source tree).
+std::string find_in(const std::string& file, const std::string& pattern) {
+  std::ifstream in(std::string(BATON_SOURCE_DIR) + "/" + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::smatch m;
+  const std::string s = text.str();
+  return std::regex_search(s, m, std::regex(pattern)) ? m[1].str() : "";
+}
+
+// podman does not apply terminationGracePeriodSeconds, so this checks the
+// arithmetic the manifest's comment states, against the files themselves.
+TEST(Container, KubernetesGracePeriodCoversTheWholeStop) {
+  const std::string yaml = "deploy/kubernetes/kvstore.yaml", toml = "deploy/container/baton.toml";
+  std::chrono::milliseconds stop{std::stoi(find_in(yaml, R"re(command: \["/bin/sleep", "([0-9]+)"\])re")) * 1000};
+  for (const char* key : {"stop_delay", "drain_timeout", "kill_timeout"}) {
+    auto d = baton::parse_duration(find_in(toml, std::string("\n") + key + R"re( *= *"([^"]+)")re"));
+    ASSERT_TRUE(d) << key << " in " << toml;
+    stop += *d;
+  }
+  const int grace = std::stoi(find_in(yaml, "terminationGracePeriodSeconds: ([0-9]+)"));
+  EXPECT_GT(std::chrono::seconds(grace), stop) << "raise terminationGracePeriodSeconds in " << yaml;
+}
+
+TEST(Container, KubePlayRunsTheKubernetesManifest) {
+  SKIP_UNLESS_PODMAN();
+  ASSERT_TRUE(build_image());
+  const std::string dir = "/tmp/baton-kube-" + std::to_string(::getpid());
+  fs::create_directories(dir);
+  const auto http = free_local_port(), admin = free_local_port();
+  std::ofstream(dir + "/kvstore.yaml") << manifest_for_podman(http, admin);
+  // What the CI machines need (runc, explicit limits), as podman's config.
+  std::ofstream(dir + "/containers.conf")
+      << "[containers]\ndefault_ulimits = [\"nofile=4096:4096\", \"nproc=4096:4096\"]\n[engine]\nruntime = \"runc\"\n";
+  const std::vector<std::string> kube{"env", "CONTAINERS_CONF=" + dir + "/containers.conf", "podman", "kube"};
+  const auto kube_run = [&](const std::string& verb) {
+    auto argv = kube;
+    argv.insert(argv.end(), {verb, dir + "/kvstore.yaml"});
+    return run_command(argv, 120s);
+  };
+  kube_run("down");  // a pod left by an earlier run that was killed
+  auto play = kube_run("play");
+  ASSERT_EQ(play.exit_code, 0) << play.describe();
+
+  // What the probes ask, on the ports they name.
+  ASSERT_TRUE(eventually([&] {
+    auto r = http_request(admin, "GET", "/readyz");
+    return r && r->status == 200;
+  })) << podman({"logs", "kvstore-pod-0-kvstore"}).err;
+  EXPECT_EQ(http_request(admin, "GET", "/healthz")->status, 200);
+  EXPECT_EQ(http_request(http, "GET", "/")->status, 200);
+
+  const std::string ctr = "kvstore-pod-0-kvstore";
+  EXPECT_EQ(podman({"exec", ctr, "id", "-u"}).out, "10001\n") << "runAsUser";
+  EXPECT_NE(podman({"exec", ctr, "sh", "-c", "echo > /usr/x"}).exit_code, 0) << "readOnlyRootFilesystem";
+  EXPECT_EQ(podman({"exec", ctr, "baton", "status", "--ready", "--name", "kvstore"}).exit_code, 0)
+      << "the control socket lives on the /tmp emptyDir";
+  EXPECT_EQ(podman({"exec", ctr, "/bin/sleep", "0"}).exit_code, 0) << "the preStop command exists in the image";
+  auto stop = podman({"pod", "stop", "kvstore-pod-0"}, 60s);
+  EXPECT_EQ(stop.exit_code, 0) << stop.describe();
+  EXPECT_EQ(podman({"inspect", "--format", "{{.State.ExitCode}}", ctr}).out, "0\n") << "a graceful stop";
+  EXPECT_EQ(kube_run("down").exit_code, 0);
+  fs::remove_all(dir);
 }
 
 }  // namespace
