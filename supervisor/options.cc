@@ -113,6 +113,11 @@ std::string check_worker_count(std::string& text) {
 void add_process_options(CLI::App* run, Options& o, RunWords& words) {
   run->add_option("-w,--workers", o.workers, "worker processes per generation, 1 to 256 (default 1)")
       ->check(CLI::Validator(check_worker_count, "1..256"));
+  run->add_option("--max-generations", o.max_generations,
+                  "at most N generations alive at once, the new one included (2 to 64, default 3);\n"
+                  "an upgrade past it waits until a draining generation has finished")
+      ->check(CLI::Range(2u, 64u))
+      ->type_name("N");
   add_duration(run, "--ready-timeout", o.ready_timeout, "how long a new worker has to say READY");
   add_duration(run, "--drain-timeout", o.drain_timeout,
                "how long an old worker has to finish its requests before SIGTERM");

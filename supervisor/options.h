@@ -24,6 +24,9 @@ struct Options {
   std::vector<ListenerSpec> listeners;
   std::vector<std::string> command;  // the worker's argv; argv[0] is resolved at every spawn
   unsigned workers = 1;
+  // At most this many generations have workers alive at once, a new one
+  // included: an upgrade past it waits for a retiring generation to finish.
+  unsigned max_generations = 3;
   std::chrono::milliseconds ready_timeout{10'000};
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds kill_timeout{5'000};

@@ -56,6 +56,8 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
           {"ready", r.not_ready.empty()},
           {"not_ready_reason", r.not_ready.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.not_ready)},
           {"upgrade_pending", r.upgrade_pending},
+          {"upgrade_pending_reason",
+           r.pending_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.pending_reason)},
           {"listeners", std::move(listeners)},
           {"generations", std::move(generations)},
           {"last_upgrade", r.last_upgrade ? upgrade_json(*r.last_upgrade) : nlohmann::json(nullptr)},

@@ -34,6 +34,7 @@ struct SupervisorReport {
   std::uint64_t serving = 0;  // the serving generation, 0 if none
   std::string not_ready;      // why a load balancer should look elsewhere; empty: ready
   bool upgrade_pending = false;
+  std::string pending_reason;  // why the queued upgrade waits, if one is queued
   std::vector<GenerationReport> generations;  // oldest first
   std::optional<UpgradeRecord> last_upgrade;  // the running one, or the last to finish
   std::uint64_t upgrades_committed = 0;

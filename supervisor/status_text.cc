@@ -29,9 +29,12 @@ std::string header(const nlohmann::json& s) {
 
 std::string upgrades(const nlohmann::json& s) {
   const auto& counts = s["upgrades"];
+  std::string queued;
+  if (s.value("upgrade_pending", false))
+    queued = s["upgrade_pending_reason"].is_string() ? ", one more queued: " + text_of(s, "upgrade_pending_reason")
+                                                     : ", one more queued";
   std::string out = fmt::format("upgrades: {} committed, {} failed{}; worker restarts: {}\n",
-                                text_of(counts, "committed"), text_of(counts, "failed"),
-                                s.value("upgrade_pending", false) ? ", one more queued" : "",
+                                text_of(counts, "committed"), text_of(counts, "failed"), queued,
                                 text_of(s, "worker_restarts"));
   if (!s["last_upgrade"].is_null()) out += "last " + upgrade_text(s["last_upgrade"]) + "\n";
   return out;

@@ -114,14 +114,13 @@ Supervisor::UpgradeRequest Supervisor::upgrade_requested(const std::string& from
     spdlog::info("upgrade ({}) ignored: stopping", from);
     return UpgradeRequest::kRefused;
   }
-  if (state_ == State::kServing) {
+  if (state_ == State::kServing && !at_generation_cap()) {
     begin_upgrade();
     return UpgradeRequest::kStarted;
   }
   if (!upgrade_pending_) {
     upgrade_pending_ = true;
-    spdlog::info("upgrade ({}) during {}: one more upgrade will follow it", from,
-                 state_ == State::kStarting ? "start-up" : "an upgrade");
+    spdlog::info("upgrade ({}) queued: {}", from, pending_reason());
   }
   return UpgradeRequest::kQueued;
 }
@@ -375,13 +374,29 @@ void Supervisor::terminate_everything() {
 }
 
 void Supervisor::run_pending_upgrade() {
-  if (upgrade_pending_ && state_ == State::kServing) {
-    upgrade_pending_ = false;
-    begin_upgrade();
+  if (!upgrade_pending_ || state_ != State::kServing) return;
+  if (at_generation_cap()) {
+    if (!cap_logged_) spdlog::info("upgrade waits: {}", pending_reason());
+    cap_logged_ = true;  // once per wait: retiring workers come and go
+    return;
   }
+  upgrade_pending_ = false;
+  cap_logged_ = false;
+  begin_upgrade();
+}
+
+bool Supervisor::at_generation_cap() const { return generations_.size() >= options_.max_generations; }
+
+std::string Supervisor::pending_reason() const {
+  if (state_ == State::kStarting) return "it follows start-up";
+  if (state_ != State::kServing) return "it follows the upgrade running now";
+  return std::to_string(generations_.size()) + " generations are alive (--max-generations " +
+         std::to_string(options_.max_generations) + "); it starts when " + gen_name(generations_.begin()->first) +
+         " has finished draining";
 }
 
 void Supervisor::collect_finished() {
+  bool retired = false;
   for (auto it = generations_.begin(); it != generations_.end();) {
     Generation& gen = it->second;
     if (gen.role == Generation::Role::kRetiring && gen.finished()) {
@@ -389,10 +404,12 @@ void Supervisor::collect_finished() {
       if (gen.served && observer_)
         observer_->generation_retired(gen.number, std::chrono::steady_clock::now() - gen.retiring_since);
       it = generations_.erase(it);
+      retired = true;
     } else {
       ++it;
     }
   }
+  if (retired) run_pending_upgrade();  // it may have waited for --max-generations
   if (state_ != State::kStopping || !generations_.empty() || loop_stopped_) return;
   loop_stopped_ = true;
   spdlog::info("stopped: every worker has exited");

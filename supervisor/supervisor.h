@@ -139,7 +139,9 @@ class Supervisor final : private WorkerEvents {
   void drain_everything(const std::string& why);  // the stop proper, after any --stop-delay
   void stop_fast();  // a second stop signal: SIGTERM what is still draining
   void terminate_everything();
-  void run_pending_upgrade();
+  void run_pending_upgrade();  // if one is queued and may start now
+  bool at_generation_cap() const;
+  std::string pending_reason() const;  // why a queued upgrade waits
   Generation* find(std::uint64_t number);
   // Forgets retired generations whose workers are all gone; once stopping
   // and nothing is left, ends the loop. Only dispatch() calls it.
@@ -156,6 +158,7 @@ class Supervisor final : private WorkerEvents {
   std::uint64_t candidate_ = 0;  // the upgrade's new generation, 0 when none
   std::optional<HandoffInFlight> handoff_;
   bool upgrade_pending_ = false;
+  bool cap_logged_ = false;  // "upgrade waits" said for this wait
   std::optional<UpgradeRecord> last_upgrade_;  // the one running, or the last to end
   std::uint64_t upgrades_committed_ = 0;
   std::uint64_t upgrades_failed_ = 0;

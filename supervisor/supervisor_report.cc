@@ -52,6 +52,7 @@ SupervisorReport Supervisor::report() const {
                      .serving = active_,
                      .not_ready = not_ready_reason(),
                      .upgrade_pending = upgrade_pending_,
+                     .pending_reason = upgrade_pending_ ? pending_reason() : "",
                      .last_upgrade = last_upgrade_,
                      .upgrades_committed = upgrades_committed_,
                      .upgrades_failed = upgrades_failed_,

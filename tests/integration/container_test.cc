@@ -130,8 +130,8 @@ bool have_podman() { return have_program("podman") && have_program("runc") && ha
   if (!lock || ::flock(lock.get(), LOCK_EX) != 0) return ::testing::AssertionFailure() << "cannot lock the image build";
   auto base = run_command({root + "/deploy/container/base-image.sh"}, 15min);
   if (base.exit_code != 0) return ::testing::AssertionFailure() << base.describe();
-  auto build = podman({"build", "--pull=never", "--format", "docker", "-f", root + "/deploy/container/Dockerfile",
-                       "-t", kImage, root},
+  auto build = podman({"build", "--pull=never", "--format", "docker", "--ulimit", "nofile=4096:4096", "--ulimit",
+                       "nproc=4096:4096", "-f", root + "/deploy/container/Dockerfile", "-t", kImage, root},
                       20min);
   if (build.exit_code != 0) return ::testing::AssertionFailure() << build.describe();
   return ::testing::AssertionSuccess();
