@@ -137,7 +137,7 @@ TEST(Control, UpgradeWaitDuringAnUpgradeWaitsForTheOneThatIncludesIt) {
   auto first = std::async(std::launch::async, [&] { return baton_client(baton, {"upgrade", "--wait"}); });
   ASSERT_TRUE(baton.wait_for("upgrade to generation 2 started", mark)) << baton.log();
   auto second = std::async(std::launch::async, [&] { return baton_client(baton, {"upgrade", "--wait"}); });
-  ASSERT_TRUE(baton.wait_for("upgrade \\(baton upgrade\\) during an upgrade", mark)) << baton.log();
+  ASSERT_TRUE(baton.wait_for("upgrade \\(baton upgrade\\) queued: it follows the upgrade running now", mark)) << baton.log();
   CommandResult third = baton_client(baton, {"upgrade"});
   EXPECT_EQ(third.exit_code, 0) << third.describe();
   EXPECT_NE(third.out.find("queued"), std::string::npos) << third.out;

@@ -153,6 +153,10 @@ class SupervisorTest : public ::testing::Test {
   void ready_generation(std::uint64_t g) {
     for (std::uint32_t i = 0; i < options_.workers; ++i) launcher_.worker(g, i)->become_ready();
   }
+  // Generation g's workers finish draining and exit.
+  void exit_generation(std::uint64_t g) {
+    for (std::uint32_t i = 0; i < options_.workers; ++i) launcher_.worker(g, i)->exit();
+  }
   Supervisor& serving() {
     Supervisor& s = start();
     ready_generation(1);
@@ -366,9 +370,25 @@ TEST_F(SupervisorTest, UpgradeRequestsStartQueueOrAreRefused) {
   EXPECT_TRUE(s.report().upgrade_pending == false && s.state() == Supervisor::State::kUpgrading)
       << "two requests during an upgrade are one follow-up";
   ready_generation(3);
+  exit_generation(1);  // else --max-generations (3) holds the next upgrade back
   EXPECT_EQ(s.request_upgrade("test"), Supervisor::UpgradeRequest::kStarted);
   s.request_stop(false, "test");
   EXPECT_EQ(s.request_upgrade("test"), Supervisor::UpgradeRequest::kRefused);
+}
+
+TEST_F(SupervisorTest, AnUpgradePastTheGenerationCapWaitsForTheOldestToFinish) {
+  options_.max_generations = 2;
+  Supervisor& s = serving();
+  EXPECT_EQ(s.request_upgrade("test"), Supervisor::UpgradeRequest::kStarted);
+  ready_generation(2);  // generation 1 drains, and stays while it does
+  EXPECT_EQ(s.request_upgrade("test"), Supervisor::UpgradeRequest::kQueued);
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(s.report().pending_reason,
+            "2 generations are alive (--max-generations 2); it starts when generation 1 has finished draining");
+  exit_generation(1);
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading) << "the queued upgrade starts once generation 1 is gone";
+  EXPECT_NE(launcher_.worker(3, 0), nullptr);
+  EXPECT_FALSE(s.report().upgrade_pending);
 }
 
 TEST_F(SupervisorTest, ReportShowsGenerationsWorkersAndTheLastUpgrade) {
