@@ -18,6 +18,7 @@
 #include "client_commands.h"
 #include "control_path.h"
 #include "control_server.h"
+#include "executable_watch.h"
 #include "listener_setup.h"
 #include "logging.h"
 #include "metrics.h"
@@ -152,6 +153,21 @@ baton::Status serve_operation(Setup& setup, baton::Supervisor& supervisor, baton
   });
 }
 
+// --watch: the worker's executable, resolved now as each spawn will resolve it.
+std::unique_ptr<baton::ExecutableWatch> watch_executable(uv_loop_t* loop, const baton::Options& options,
+                                                         baton::Supervisor& supervisor, baton::Status& st) {
+  if (!options.watch || !st) return nullptr;
+  auto path = baton::resolve_executable(options.command[0]);
+  if (!path) {
+    st = path.status();
+    return nullptr;
+  }
+  auto watch = std::make_unique<baton::ExecutableWatch>(
+      loop, *path, options.watch_settle, [&supervisor](const std::string& why) { supervisor.request_upgrade(why); });
+  st = watch->start();
+  return watch;
+}
+
 // Runs the supervisor until every worker is gone; its exit code.
 int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::ObserverList& observers,
               const sigset_t& handled) {
@@ -161,8 +177,10 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
   std::optional<Metrics> metrics;  // only with --metrics
   if (setup.metrics) observers.add(&metrics.emplace());
   observers.add(setup.control.get());
-  Supervisor supervisor(loop, std::move(options), launcher, &observers);
+  Supervisor supervisor(loop, options, launcher, &observers);
   Status st = serve_operation(setup, supervisor, metrics ? &*metrics : nullptr);
+  auto watch = watch_executable(loop, options, supervisor, st);
+  observers.add(watch.get());
   if (st) st = supervisor.start();
   // Handlers are installed: what arrived meanwhile is delivered now.
   ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);

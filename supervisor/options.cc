@@ -142,6 +142,11 @@ void add_operation_options(CLI::App* run, Options& o, RunWords& words) {
       ->type_name("PATH");
   run->add_option("--metrics", words.metrics, "serve Prometheus metrics at URL/metrics, e.g. tcp://127.0.0.1:9100")
       ->type_name("URL");
+  run->add_flag("--watch", o.watch,
+                "upgrade when the worker's executable is replaced (a rebuild, a deploy by rename),\n"
+                "once the new file is whole and has not changed for --watch-settle");
+  add_duration(run, "--watch-settle", o.watch_settle, "with --watch: how long a new file must stay unchanged",
+               std::chrono::milliseconds(10));
   run->add_option("--user", o.user, "start workers as this user (baton binds as root first)")->type_name("NAME");
   run->add_option("--group", o.group, "with --user: this group instead of the user's own")->type_name("NAME");
   run->add_option("--forward-signal", words.forward,
@@ -218,7 +223,8 @@ void apply_setting(const ConfigSetting& setting, Options& o, RunWords& words) {
   CLI::App file_app;
   add_run_options(&file_app, o, words);
   std::vector<std::string> args;
-  for (const auto& v : setting.values) args.insert(args.end(), {flag, v});
+  // --flag=VALUE: a flag without a value (--watch) takes true/false that way.
+  for (const auto& v : setting.values) args.push_back(flag + "=" + v);
   try {
     file_app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
   } catch (const CLI::ParseError& e) {

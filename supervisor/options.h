@@ -42,6 +42,8 @@ struct Options {
   std::string control;  // the control socket's path; default from `name` (control_path.h)
   std::string user, group;  // workers run as these (worker_identity.h); empty: as baton
   std::optional<ListenerSpec> metrics;  // where /metrics is served, if anywhere
+  bool watch = false;  // upgrade when the worker's executable is replaced (executable_watch.h)
+  std::chrono::milliseconds watch_settle{1'000};  // ... and has not changed for this long
   // Signals passed on to the serving workers: SIGUSR1, SIGUSR2, SIGWINCH and
   // any --forward-signal.
   std::vector<int> forward_signals = default_forward_signals();

@@ -30,6 +30,8 @@ const std::map<std::string, Sample>& samples() {
       {"drain_timeout", {R"("2m")", {"2m"}}},
       {"kill_timeout", {R"("0s")", {"0s"}}},
       {"stop_delay", {R"("5s")", {"5s"}}},
+      {"watch", {"true", {"true"}}},
+      {"watch_settle", {R"("3s")", {"3s"}}},
       {"mode", {R"("handoff")", {"handoff"}}},
       {"handoff_timeout", {R"("45s")", {"45s"}}},
       {"name", {R"("svc")", {"svc"}}},
@@ -76,7 +78,7 @@ std::vector<std::string> command_line(bool every_flag) {
     if (key == "command" || (!every_flag && key != "listen")) continue;
     std::string flag = "--" + key;
     std::replace(flag.begin(), flag.end(), '_', '-');
-    for (const auto& w : sample.words) args.insert(args.end(), {flag, w});
+    for (const auto& w : sample.words) args.push_back(flag + "=" + w);  // --watch=true too
   }
   args.push_back("--");
   for (const auto& w : samples().at("command").words) args.push_back(w);
