@@ -119,6 +119,19 @@ std::vector<Process> orphans(const Container& c) {
   return out;
 }
 
+// A worker's orphan re-parented to baton (PID 1) is reaped once it ends: no zombie.
+void expect_orphan_reaped(const Container& c) {
+  ASSERT_TRUE(eventually([&] { return !orphans(c).empty(); })) << c.logs();
+  const long orphan = orphans(c).front().pid;
+  ASSERT_EQ(c.exec({"sh", "-c", "kill " + std::to_string(orphan)}).exit_code, 0);  // no procps in slim
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& p : c.processes())
+      if (p.pid == orphan) return false;  // still there: alive, or a zombie nobody reaped
+    return true;
+  })) << "orphan " << orphan << " was not reaped";
+  for (const auto& p : c.processes()) EXPECT_NE(p.state, "Z") << "zombie " << p.pid << " " << p.command;
+}
+
 bool have_podman() { return have_program("podman") && have_program("runc") && have_program("debootstrap"); }
 
 // Makes the base image if it is missing and builds kImage (from podman's
@@ -163,16 +176,7 @@ TEST(Container, PodmanRunsBatonAsPid1UpgradesUnderLoadAndStopsCleanly) {
   auto health = podman({"healthcheck", "run", c.name()});
   EXPECT_EQ(health.exit_code, 0) << "the image's HEALTHCHECK: " << health.describe();
 
-  // An orphan re-parented to baton is reaped once it ends: no zombie.
-  ASSERT_TRUE(eventually([&] { return !orphans(c).empty(); })) << c.logs();
-  const long orphan = orphans(c).front().pid;
-  ASSERT_EQ(c.exec({"sh", "-c", "kill " + std::to_string(orphan)}).exit_code, 0);  // no procps in slim
-  EXPECT_TRUE(eventually([&] {
-    for (const auto& p : c.processes())
-      if (p.pid == orphan) return false;  // still there: alive, or a zombie nobody reaped
-    return true;
-  })) << "orphan " << orphan << " was not reaped";
-  for (const auto& p : c.processes()) EXPECT_NE(p.state, "Z") << "zombie " << p.pid << " " << p.command;
+  expect_orphan_reaped(c);
 
   // A new release in the volume, then SIGHUP through the runtime, under load.
   LoadClient load({.port = port, .keepalive_connections = 4, .close_connections = 2, .writes = true,
