@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "integration/fixture.h"
+#include "support/child_process.h"
 #include "support/command.h"
 
 namespace testing_support {
@@ -31,14 +32,21 @@ std::size_t most_generations_alive(const std::string& log) {
   return most;
 }
 
-// An idle keep-alive connection to whichever generation serves now.
-baton::UniqueFd hold_connection(std::uint16_t port, long expected_generation) {
-  auto c = connect_local(port);
-  EXPECT_TRUE(c) << c.status().message();
-  if (!c) return {};
-  auto r = exchange(c->get(), "GET", "/stats");
-  EXPECT_TRUE(r && json_field(r->body, "generation") == expected_generation);
-  return std::move(c.value());
+// An idle keep-alive connection to the generation that serves now. Right
+// after an upgrade the old generation may still accept for a moment (until
+// it reads its DRAIN), so a connection that lands there is closed and
+// another one tried.
+baton::UniqueFd hold_connection(std::uint16_t port, long serving) {
+  baton::UniqueFd held;
+  EXPECT_TRUE(eventually([&] {
+    auto c = connect_local(port);
+    if (!c) return false;
+    auto r = exchange(c->get(), "GET", "/stats");
+    if (!r || json_field(r->body, "generation") != serving || r->connection_close) return false;
+    held = std::move(c.value());
+    return true;
+  })) << "no connection reached generation " << serving;
+  return held;
 }
 
 TEST(GenerationCap, TwentyUpgradesWhileOldWorkersHoldConnectionsNeverExceedIt) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # libbaton as a package: `cmake --install` baton's build into a scratch
 # prefix, build hello_worker/ outside the tree against it (find_package, then
-# pkg-config), and run each build under the installed baton: it serves,
-# upgrades and stops.
+# pkg-config), and the C worker ckv with gcc and pkg-config baton-c; run each
+# build under the installed baton: it serves, upgrades and stops.
 #   tests/package/package_test.sh BUILD-DIR [SANITIZERS]
 # SANITIZERS (address,undefined): the build's -fsanitize list; a sanitized
 # libbaton.a links only into a worker built with the same.
@@ -26,6 +26,10 @@ cmake --build "$work/cmake" >/dev/null
 echo "== pkg-config baton: $(PKG_CONFIG_PATH=$pcdir pkg-config --modversion baton)"
 # shellcheck disable=SC2046
 g++ $flags -o "$work/hello_pkgconfig" "$here/hello_worker/main.cc" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs baton)
+echo "== pkg-config baton-c: the C worker ckv, compiled as C"
+# shellcheck disable=SC2046
+gcc -std=c11 $flags -o "$work/ckv" "$here/../../worker/examples/c/"*.c \
+  $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs baton-c) -lhttp_parser
 
 # Waits (bounded) for a line matching $1 in baton's log.
 wait_log() {
@@ -37,7 +41,10 @@ wait_log() {
   echo "baton never logged '$1':"; cat "$work/log"; return 1
 }
 
-for worker in "$work/cmake/hello_worker" "$work/hello_pkgconfig"; do
+# Each worker and the start of its answer to GET /.
+for worker in "$work/cmake/hello_worker" "$work/hello_pkgconfig" "$work/ckv"; do
+  expected="hello from an installed libbaton"
+  [ "$worker" = "$work/ckv" ] && expected="baton ckv (C)"
   echo "== $(basename "$worker") under the installed baton"
   "$baton" run --listen http=tcp://127.0.0.1:0 --control "$work/control.sock" -- "$worker" >"$work/log" 2>&1 &
   pid=$!
@@ -45,13 +52,13 @@ for worker in "$work/cmake/hello_worker" "$work/hello_pkgconfig"; do
   port=$(grep -m1 -o 'listening http=tcp://127.0.0.1:[0-9]*' "$work/log")
   port=${port##*:}
   exec 3<>"/dev/tcp/127.0.0.1/$port"
-  printf 'GET / HTTP/1.1\r\nHost: test\r\n\r\n' >&3
+  printf 'GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n' >&3
   answer=$(cat <&3)
   exec 3<&-
-  grep -q "hello from an installed libbaton" <<<"$answer" || { echo "unexpected answer: $answer"; exit 1; }
+  grep -qF "$expected" <<<"$answer" || { echo "unexpected answer: $answer"; exit 1; }
   "$baton" upgrade --wait --control "$work/control.sock"
   "$baton" stop --wait --control "$work/control.sock"
   wait "$pid"
   pid=
 done
-echo "package: both builds served, upgraded and stopped"
+echo "package: the three builds served, upgraded and stopped"

@@ -1,0 +1,54 @@
+// Workers in other languages, under the real baton: ckv (C, against
+// libbaton's C API). Each is upgraded five times under load, in drain mode
+// and in handoff mode; no request fails, and in handoff mode every
+// acknowledged write and every keep-alive connection moves along.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "integration/fixture.h"
+#include "support/command.h"
+
+namespace testing_support {
+namespace {
+
+struct Case {
+  std::string worker;  // the binary
+  std::string mode;    // drain or handoff
+};
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return std::string(info.param.worker == CKV_BIN ? "C" : "Other") + "_" + info.param.mode;
+}
+
+class OtherLanguage : public ::testing::TestWithParam<Case> {};
+
+TEST_P(OtherLanguage, FiveUpgradesUnderLoadLoseNothing) {
+  const Case& c = GetParam();
+  BatonProcess baton({"--mode", c.mode, "--listen", "http=tcp://127.0.0.1:0", "--", c.worker});
+  const auto port = serving_port(baton);
+  LoadClient load({.port = port, .keepalive_connections = 4, .close_connections = 2, .writes = true,
+                   .max_duration = std::chrono::seconds(120)});
+  for (int g = 2; g <= 6; ++g) {
+    ASSERT_TRUE(traffic_flows(load, 300));
+    auto r = run_baton({"upgrade", "--wait", "--control", baton.control_path()});
+    ASSERT_EQ(r.exit_code, 0) << r.describe() << baton.log();
+  }
+  ASSERT_TRUE(traffic_flows(load, 300));
+  const LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors.front());
+  EXPECT_EQ(get_stats(port).generation, 6);
+  std::printf("[ figures  ] %s, %s mode: 5 upgrades, %llu requests ok, %llu failed, %llu reconnects\n",
+              case_name({c, 0}).c_str(), c.mode.c_str(), static_cast<unsigned long long>(stats.ok),
+              static_cast<unsigned long long>(stats.failed), static_cast<unsigned long long>(stats.reconnects));
+  if (c.mode == "handoff") {
+    expect_all_acknowledged_writes(port, stats);
+    EXPECT_EQ(stats.reconnects, 0u) << "keep-alive connections move with the state";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, OtherLanguage,
+                         ::testing::Values(Case{CKV_BIN, "drain"}, Case{CKV_BIN, "handoff"}), case_name);
+
+}  // namespace
+}  // namespace testing_support
