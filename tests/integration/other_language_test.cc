@@ -21,6 +21,9 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return std::string(info.param.worker == CKV_BIN ? "C" : "Other") + "_" + info.param.mode;
 }
 
+// How GoogleTest (and so CTest's test list) shows a Case.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.worker << " --mode " << c.mode; }
+
 class OtherLanguage : public ::testing::TestWithParam<Case> {};
 
 TEST_P(OtherLanguage, FiveUpgradesUnderLoadLoseNothing) {
