@@ -23,6 +23,7 @@
 #include "integration/fixture.h"
 #include "support/child_process.h"
 #include "support/command.h"
+#include "support/files.h"
 
 namespace testing_support {
 namespace {
@@ -213,10 +214,7 @@ TEST(Container, PodmanRunsBatonAsPid1UpgradesUnderLoadAndStopsCleanly) {
 // deploy/kubernetes/kvstore.yaml as `podman kube play` can run it here: one
 // replica of the image just built, ports published on 127.0.0.1 only.
 std::string manifest_for_podman(std::uint16_t http, std::uint16_t admin) {
-  std::ifstream in(std::string(BATON_SOURCE_DIR) + "/deploy/kubernetes/kvstore.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string yaml = text.str();
+  std::string yaml = read_file(std::string(BATON_SOURCE_DIR) + "/deploy/kubernetes/kvstore.yaml");
   const auto replace = [&](const std::string& from, const std::string& to) {
     const auto at = yaml.find(from);
     EXPECT_NE(at, std::string::npos) << "the manifest no longer has: " << from;
@@ -234,11 +232,8 @@ std::string manifest_for_podman(std::uint16_t http, std::uint16_t admin) {
 
 // The first match of `pattern`'s group 1 in FILE (under the source tree).
 std::string find_in(const std::string& file, const std::string& pattern) {
-  std::ifstream in(std::string(BATON_SOURCE_DIR) + "/" + file);
-  std::stringstream text;
-  text << in.rdbuf();
   std::smatch m;
-  const std::string s = text.str();
+  const std::string s = read_file(std::string(BATON_SOURCE_DIR) + "/" + file);
   return std::regex_search(s, m, std::regex(pattern)) ? m[1].str() : "";
 }
 

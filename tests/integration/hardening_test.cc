@@ -16,17 +16,11 @@
 
 #include "baton/listener_socket.h"
 #include "integration/fixture.h"
+#include "support/files.h"
 #include "support/proc.h"
 
 namespace testing_support {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // ---- the command line (findings 13, 14) -------------------------------------
 

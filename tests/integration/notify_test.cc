@@ -9,10 +9,9 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "integration/fixture.h"
+#include "support/files.h"
 
 namespace testing_support {
 namespace {
@@ -55,12 +54,7 @@ std::unique_ptr<BatonProcess> start_notified(const std::vector<std::string>& arg
   return baton;
 }
 
-std::string environment_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string environment_of(pid_t pid) { return read_file("/proc/" + std::to_string(pid) + "/environ"); }
 
 TEST(Systemd, NotifiesReadyReloadingReadyAndStopping) {
   WorkerDir dir;

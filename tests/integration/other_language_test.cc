@@ -17,9 +17,8 @@ struct Case {
   std::string mode;    // drain or handoff
 };
 
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  return std::string(info.param.worker == CKV_BIN ? "C" : "Other") + "_" + info.param.mode;
-}
+std::string label(const Case& c) { return std::string(c.worker == CKV_BIN ? "C" : "Other") + "_" + c.mode; }
+std::string case_name(const ::testing::TestParamInfo<Case>& info) { return label(info.param); }
 
 // How GoogleTest (and so CTest's test list) shows a Case.
 void PrintTo(const Case& c, std::ostream* os) { *os << c.worker << " --mode " << c.mode; }
@@ -42,7 +41,7 @@ TEST_P(OtherLanguage, FiveUpgradesUnderLoadLoseNothing) {
   EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors.front());
   EXPECT_EQ(get_stats(port).generation, 6);
   std::printf("[ figures  ] %s, %s mode: 5 upgrades, %llu requests ok, %llu failed, %llu reconnects\n",
-              case_name({c, 0}).c_str(), c.mode.c_str(), static_cast<unsigned long long>(stats.ok),
+              label(c).c_str(), c.mode.c_str(), static_cast<unsigned long long>(stats.ok),
               static_cast<unsigned long long>(stats.failed), static_cast<unsigned long long>(stats.reconnects));
   if (c.mode == "handoff") {
     expect_all_acknowledged_writes(port, stats);

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <memory>
 
 #include "integration/fixture.h"
 #include "support/child_process.h"
@@ -37,11 +38,26 @@ pid_t host_pid_of_baton(const BatonProcess& unshare) {
   return baton;
 }
 
-TEST(Pid1, ReapsOrphansAndExitsZeroOnSigterm) {
-  if (!can_unshare()) GTEST_SKIP() << "needs root and unshare --pid (util-linux)";
-  WorkerDir dir;
-  dir.use_helper("orphan-maker");
-  BatonProcess baton(baton_args(dir), std::nullopt, BatonProcess::Output::kCaptured, kNamespace);
+// Each test: baton as PID 1 of a new pid namespace, running a helper worker.
+class Pid1 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!can_unshare()) GTEST_SKIP() << "needs root and unshare --pid (util-linux)";
+  }
+  BatonProcess& start(const std::string& helper_mode) {
+    dir_.use_helper(helper_mode);
+    baton_ = std::make_unique<BatonProcess>(baton_args(dir_), std::nullopt, BatonProcess::Output::kCaptured,
+                                            kNamespace);
+    return *baton_;
+  }
+
+ private:
+  WorkerDir dir_;
+  std::unique_ptr<BatonProcess> baton_;
+};
+
+TEST_F(Pid1, ReapsOrphansAndExitsZeroOnSigterm) {
+  BatonProcess& baton = start("orphan-maker");
   auto m = baton.wait_for("helper orphan pid ([0-9]+)");
   ASSERT_TRUE(m) << baton.log();
   EXPECT_TRUE(baton.wait_for("reaped orphan pid " + m->groups[1] + " \\(exit status 7\\)")) << baton.log();
@@ -52,11 +68,8 @@ TEST(Pid1, ReapsOrphansAndExitsZeroOnSigterm) {
   EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
 }
 
-TEST(Pid1, ForwardsSignalsToTheWorkers) {
-  if (!can_unshare()) GTEST_SKIP() << "needs root and unshare --pid (util-linux)";
-  WorkerDir dir;
-  dir.use_helper("records-signals");
-  BatonProcess baton(baton_args(dir), std::nullopt, BatonProcess::Output::kCaptured, kNamespace);
+TEST_F(Pid1, ForwardsSignalsToTheWorkers) {
+  BatonProcess& baton = start("records-signals");
   ASSERT_TRUE(wait_serving(baton, 1));
   const pid_t host = host_pid_of_baton(baton);
   ::kill(host, SIGUSR1);
@@ -67,11 +80,8 @@ TEST(Pid1, ForwardsSignalsToTheWorkers) {
   EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
 }
 
-TEST(Pid1, FirstGenerationFailurePassesItsCodeOutOfTheNamespace) {
-  if (!can_unshare()) GTEST_SKIP() << "needs root and unshare --pid (util-linux)";
-  WorkerDir dir;
-  dir.use_helper("exit-now");
-  BatonProcess baton(baton_args(dir), std::nullopt, BatonProcess::Output::kCaptured, kNamespace);
+TEST_F(Pid1, FirstGenerationFailurePassesItsCodeOutOfTheNamespace) {
+  BatonProcess& baton = start("exit-now");
   EXPECT_EQ(baton.wait_exit(), 3) << baton.log();
 }
 

@@ -4,9 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "support/command.h"
+#include "support/files.h"
 
 namespace testing_support {
 namespace {
@@ -24,10 +24,7 @@ TEST(SystemdUnits, DeployedUnitsVerifyCleanly) {
   const std::filesystem::path source = std::string(BATON_SOURCE_DIR) + "/deploy/systemd";
   std::vector<std::string> args{"systemd-analyze", "verify"};
   for (const auto& entry : std::filesystem::directory_iterator(source)) {
-    std::ifstream in(entry.path());
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string unit = replace_all(text.str(), "/usr/local/bin/baton", BATON_BIN);
+    std::string unit = replace_all(read_file(entry.path()), "/usr/local/bin/baton", BATON_BIN);
     unit = replace_all(unit, "/usr/local/bin/kvstore", KVSTORE_BIN);
     // A template is verified as the instance its example socket names.
     std::string name = entry.path().filename();

@@ -6,22 +6,15 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "integration/fixture.h"
 #include "support/command.h"
+#include "support/files.h"
 
 namespace testing_support {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Writes `bytes` to `path` (created 0755 if need be), appending or not.
 void write_file(const std::string& path, const std::string& bytes, bool append = false) {
@@ -53,7 +46,7 @@ class Watch : public ::testing::Test {
 };
 
 TEST_F(Watch, HalfAFileWaitsAndARenameUpgradesExactlyOnce) {
-  const std::string build = file_bytes(KVSTORE_BIN);
+  const std::string build = read_file(KVSTORE_BIN);
   // A copy in progress: the old file is unlinked (it runs on), the new one
   // is written in two parts with a pause longer than --watch-settle between.
   auto mark = baton_->mark();
@@ -69,7 +62,7 @@ TEST_F(Watch, HalfAFileWaitsAndARenameUpgradesExactlyOnce) {
 
   // A deploy by rename: written beside, renamed over. One upgrade.
   mark = baton_->mark();
-  write_file(dir_ + "/app.new", file_bytes(KVSTORE_V1_BIN));
+  write_file(dir_ + "/app.new", read_file(KVSTORE_V1_BIN));
   fs::rename(dir_ + "/app.new", app_);
   ASSERT_TRUE(wait_serving(*baton_, 3, mark)) << baton_->log();
   ASSERT_TRUE(baton_->wait_for("generation 2 retired", mark));
@@ -84,7 +77,7 @@ TEST_F(Watch, ABadBuildFailsOnceAndIsNotRetriedUntilTheFileChanges) {
   // Something else changes in the directory, and the bad file is touched by
   // nothing: no second try. The next good build is the next upgrade.
   write_file(dir_ + "/unrelated", "x");
-  write_file(dir_ + "/app.new", file_bytes(KVSTORE_BIN));
+  write_file(dir_ + "/app.new", read_file(KVSTORE_BIN));
   fs::rename(dir_ + "/app.new", app_);
   ASSERT_TRUE(wait_serving(*baton_, 3, mark)) << baton_->log();
   EXPECT_EQ(upgrades_started(), 2u) << "one failed try of the bad build, one upgrade to the good one:\n"

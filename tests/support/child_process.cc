@@ -8,12 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "baton/unique_fd.h"
+#include "support/files.h"
 
 namespace testing_support {
 
@@ -53,10 +52,7 @@ bool ChildProcess::running() {
 }
 
 std::string ChildProcess::log() const {
-  std::ifstream in(log_path_);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return read_file(log_path_);
 }
 
 bool eventually(const std::function<bool()>& check, std::chrono::milliseconds timeout) {

@@ -135,33 +135,44 @@ static void respond(conn *c, int status, const char *body, size_t length, int ke
   if (!keep_alive) c->close_after = 1;
 }
 
+static void respond_text(conn *c, int status, const char *text, int keep_alive) {
+  respond(c, status, text, strlen(text), keep_alive);
+}
+
+/* GET, PUT and DELETE /kv/KEY. */
+static void route_kv(conn *c, request *r, const char *key, int keep_alive) {
+  store *kv = &c->srv->kv;
+  const size_t key_length = strlen(key);
+  if (strcmp(r->method, "PUT") == 0) {
+    int ok = store_put(kv, key, key_length, r->body.data ? r->body.data : "", r->body.length) == 0;
+    respond_text(c, ok ? 200 : 503, ok ? "stored\n" : "out of memory\n", keep_alive);
+  } else if (strcmp(r->method, "DELETE") == 0 && store_delete(kv, key, key_length)) {
+    respond_text(c, 200, "deleted\n", keep_alive);
+  } else {
+    const store_entry *e = strcmp(r->method, "GET") == 0 ? store_get(kv, key, key_length) : NULL;
+    if (e) respond(c, 200, e->value, e->value_length, keep_alive);
+    else respond_text(c, 404, "not found\n", keep_alive);
+  }
+}
+
 static void route(conn *c, request *r, int keep_alive) {
   server *s = c->srv;
+  const unsigned long long generation = (unsigned long long)baton_generation(s->worker);
   char text[256];
-  const char *key = r->path + 4;
-  if (strncmp(r->path, "/kv/", 4) == 0 && *key) {
-    const store_entry *e = store_get(&s->kv, key, strlen(key));
-    if (strcmp(r->method, "PUT") == 0) {
-      int ok = store_put(&s->kv, key, strlen(key), r->body.data ? r->body.data : "", r->body.length) == 0;
-      { respond(c, ok ? 200 : 503, ok ? "stored\n" : "out of memory\n", ok ? 7 : 14, keep_alive); return; }
-    }
-    if (strcmp(r->method, "DELETE") == 0 && store_delete(&s->kv, key, strlen(key)))
-      { respond(c, 200, "deleted\n", 8, keep_alive); return; }
-    if (strcmp(r->method, "GET") == 0 && e) { respond(c, 200, e->value, e->value_length, keep_alive); return; }
-    { respond(c, 404, "not found\n", 10, keep_alive); return; }
+  if (strncmp(r->path, "/kv/", 4) == 0 && r->path[4]) {
+    route_kv(c, r, r->path + 4, keep_alive);
+  } else if (strcmp(r->path, "/stats") == 0) {
+    snprintf(text, sizeof text, "{\"pid\":%d,\"generation\":%llu,\"keys\":%zu,\"requests\":%lu}\n", getpid(),
+             generation, s->kv.size, s->requests);
+    respond_text(c, 200, text, keep_alive);
+  } else if (strcmp(r->path, "/healthz") == 0) {
+    respond_text(c, s->draining ? 503 : 200, s->draining ? "draining\n" : "ok\n", keep_alive);
+  } else if (strcmp(r->path, "/") == 0) {
+    snprintf(text, sizeof text, "baton ckv (C): pid %d, generation %llu\n", getpid(), generation);
+    respond_text(c, 200, text, keep_alive);
+  } else {
+    respond_text(c, 404, "not found\n", keep_alive);
   }
-  int n;
-  if (strcmp(r->path, "/stats") == 0)
-    n = snprintf(text, sizeof text, "{\"pid\":%d,\"generation\":%llu,\"keys\":%zu,\"requests\":%lu}\n", getpid(),
-                 (unsigned long long)baton_generation(s->worker), s->kv.size, s->requests);
-  else if (strcmp(r->path, "/healthz") == 0)
-    { respond(c, s->draining ? 503 : 200, s->draining ? "draining\n" : "ok\n", s->draining ? 9 : 3, keep_alive); return; }
-  else if (strcmp(r->path, "/") == 0)
-    n = snprintf(text, sizeof text, "baton ckv (C): pid %d, generation %llu\n", getpid(),
-                 (unsigned long long)baton_generation(s->worker));
-  else
-    { respond(c, 404, "not found\n", 10, keep_alive); return; }
-  respond(c, 200, text, (size_t)n, keep_alive);
 }
 
 /* Answers every whole request in `in`; what is left is an unfinished one. */
@@ -172,7 +183,7 @@ static void serve(conn *c) {
     request_result result = parse_request(c->in.data, c->in.length, &r, &used);
     if (result == REQUEST_INCOMPLETE) break;
     if (result == REQUEST_BAD) {
-      respond(c, 400, "bad request\n", 12, 0);
+      respond_text(c, 400, "bad request\n", 0);
       break;
     }
     ++c->srv->requests;
