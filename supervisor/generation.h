@@ -10,6 +10,7 @@
 
 #include "restart_backoff.h"
 #include "baton/uv_handle.h"
+#include "worker_executable.h"
 #include "worker_handle.h"
 
 namespace baton {
@@ -22,6 +23,7 @@ struct Generation {
     kCandidate,  // an upgrade's new generation, not yet READY
     kActive,     // serving traffic; crashed workers are restarted
     kRetiring,   // drained, abandoned or stopping: waiting for its workers to exit
+    kParked,     // handed off under --probation: keeps its state for a rollback, serves nothing
   };
 
   // One worker position (BATON_WORKER_INDEX). `worker` is empty between a
@@ -37,6 +39,9 @@ struct Generation {
   Role role = Role::kStarting;
   bool standby = false;  // handoff mode: its workers wait for the previous generation's state
   bool served = false;   // it was the serving generation at some point
+  bool rollback = false;  // started again from a previous generation's file (--probation)
+  // The file its workers run, held open under --probation (restarts run it too).
+  std::shared_ptr<const HeldExecutable> executable;
   std::chrono::steady_clock::time_point retiring_since{};  // when it was told to go
   std::vector<Slot> slots;
 

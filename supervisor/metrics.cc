@@ -63,6 +63,8 @@ Metrics::Metrics()
       state_bytes_(counter(*registry_, "baton_handoff_state_bytes_total", "Bytes of state handed over")),
       connections_(counter(*registry_, "baton_handoff_connections_total", "Open connections handed over")),
       restarts_(counter(*registry_, "baton_worker_restarts_total", "Serving workers restarted after a crash")),
+      rollbacks_(counter(*registry_, "baton_rollbacks_total",
+                         "Generations on probation that crashed and were rolled back (--probation)")),
       workers_(BuildGauge().Name("baton_workers").Help("Worker processes by generation and state").Register(*registry_)),
       serving_(gauge(*registry_, "baton_serving_generation", "The generation serving now, 0 if none")),
       upgrading_(gauge(*registry_, "baton_upgrade_in_progress", "1 while an upgrade runs")),
@@ -81,6 +83,8 @@ void Metrics::upgrade_finished(const UpgradeRecord& u) {
 }
 
 void Metrics::worker_restarting(std::uint64_t, std::uint32_t) { restarts_.Increment(); }
+
+void Metrics::rolled_back(const RollbackRecord&) { rollbacks_.Increment(); }
 
 void Metrics::generation_retired(std::uint64_t, std::chrono::duration<double> took) {
   drain_duration_.Observe(took.count());

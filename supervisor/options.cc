@@ -127,6 +127,10 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
                "on a graceful stop: answer /readyz 503 at once, keep serving this long, then drain\n"
                "(time for load balancers to look elsewhere)",
                std::chrono::milliseconds(0));
+  add_duration(run, "--probation", o.probation,
+               "after an upgrade: if the new generation crashes within this time of taking over,\n"
+               "roll back to the previous one on its own (0: off)",
+               std::chrono::milliseconds(0));
   run->add_option("--mode", words.mode,
                   "drain: new workers accept beside the old, which drain (default);\n"
                   "handoff: old workers pass their state and open connections to the new ones")

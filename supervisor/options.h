@@ -33,6 +33,9 @@ struct Options {
   // A graceful stop reports "not ready" at once and serves this long before
   // draining, so that load balancers polling /readyz look elsewhere first.
   std::chrono::milliseconds stop_delay{0};
+  // After an upgrade, if the new generation crashes within this time of
+  // taking over, baton rolls back to the previous one on its own (0: off).
+  std::chrono::milliseconds probation{0};
   UpgradeMode mode = UpgradeMode::kDrain;
   std::chrono::milliseconds handoff_timeout{30'000};
   std::string pid_file;

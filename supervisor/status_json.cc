@@ -4,7 +4,6 @@
 
 #include "duration.h"
 
-
 namespace baton {
 namespace {
 
@@ -38,6 +37,22 @@ nlohmann::json upgrade_json(const UpgradeRecord& u) {
   return j;
 }
 
+nlohmann::json rollback_json(const RollbackRecord& r) {
+  return {{"from_generation", r.from},
+          {"to_generation", r.to},
+          {"resumed", r.resumed},
+          {"reason", r.reason},
+          {"at", utc_timestamp(r.at_wall)},
+          {"serving_after_seconds", r.serving_after ? nlohmann::json(seconds(*r.serving_after)) : nullptr}};
+}
+
+nlohmann::json probation_json(const std::optional<SupervisorReport::ProbationReport>& p) {
+  if (!p) return nullptr;
+  return {{"generation", p->generation},
+          {"previous_generation", p->previous},
+          {"remaining_seconds", seconds(p->remaining)}};
+}
+
 nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts) {
   auto listeners = nlohmann::json::array();
   for (const auto& l : facts.listeners) listeners.push_back({{"name", l.name}, {"url", l.url()}});
@@ -62,7 +77,10 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
           {"generations", std::move(generations)},
           {"last_upgrade", r.last_upgrade ? upgrade_json(*r.last_upgrade) : nlohmann::json(nullptr)},
           {"upgrades", {{"committed", r.upgrades_committed}, {"failed", r.upgrades_failed}}},
-          {"worker_restarts", r.worker_restarts}};
+          {"worker_restarts", r.worker_restarts},
+          {"probation", probation_json(r.probation)},
+          {"rollbacks", r.rollbacks},
+          {"last_rollback", r.last_rollback ? rollback_json(*r.last_rollback) : nlohmann::json(nullptr)}};
 }
 
 }  // namespace baton

@@ -40,6 +40,14 @@ struct SupervisorReport {
   std::uint64_t upgrades_committed = 0;
   std::uint64_t upgrades_failed = 0;
   std::uint64_t worker_restarts = 0;
+  // --probation: the generation on probation, how long it has left, and where a crash would go back to.
+  struct ProbationReport {
+    std::uint64_t generation = 0, previous = 0;
+    std::chrono::duration<double> remaining{};
+  };
+  std::optional<ProbationReport> probation;
+  std::uint64_t rollbacks = 0;
+  std::optional<RollbackRecord> last_rollback;
 };
 
 }  // namespace baton

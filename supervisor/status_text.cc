@@ -37,6 +37,15 @@ std::string upgrades(const nlohmann::json& s) {
                                 text_of(counts, "committed"), text_of(counts, "failed"), queued,
                                 text_of(s, "worker_restarts"));
   if (!s["last_upgrade"].is_null()) out += "last " + upgrade_text(s["last_upgrade"]) + "\n";
+  if (const auto& p = s.value("probation", nlohmann::json()); !p.is_null())
+    out += fmt::format("generation {} on probation for {} more: a crash rolls back to generation {}\n",
+                       text_of(p, "generation"), human_duration(p.value("remaining_seconds", 0.0)),
+                       text_of(p, "previous_generation"));
+  if (const auto& r = s.value("last_rollback", nlohmann::json()); !r.is_null())
+    out += fmt::format("rollbacks: {}; last from generation {} to {} ({}): {}\n", text_of(s, "rollbacks"),
+                       text_of(r, "from_generation"), text_of(r, "to_generation"),
+                       r.value("resumed", false) ? "resumed with its state" : "its file started afresh",
+                       text_of(r, "reason"));
   return out;
 }
 

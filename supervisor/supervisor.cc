@@ -167,8 +167,12 @@ void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
       return fail_upgrade(gen, who + " " + info.describe());
     case Generation::Role::kActive:
       if (state_ == State::kStopping || drained) return spdlog::info("{} {}", who, info.describe());
-      return active_worker_exited(gen, index, who, started, info);
+      if (on_probation(gen)) roll_back(gen, who + " " + info.describe());
+      // Unless the rollback retired it, the slot restarts meanwhile.
+      if (gen.role == Generation::Role::kActive) active_worker_exited(gen, index, who, started, info);
+      return;
     case Generation::Role::kRetiring:
+    case Generation::Role::kParked:
       return spdlog::info("{} {}", who, info.describe());
   }
 }
@@ -194,8 +198,8 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
 // ---- actions --------------------------------------------------------------
 
 Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
-  WorkerConfig config{options_.command, gen.number, index, options_.ready_timeout, options_.kill_timeout,
-                      gen.standby};
+  WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
+                      options_.ready_timeout, options_.kill_timeout, gen.standby};
   auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);
@@ -219,12 +223,26 @@ void Supervisor::restart_later(Generation& gen, std::uint32_t index, std::chrono
   });
 }
 
-Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role) {
+Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
+                                    std::shared_ptr<const HeldExecutable> rollback_to) {
   Generation& gen = generations_[number];
   gen.number = number;
   gen.role = role;
-  // Only an upgrade with a serving generation behind it has state to hand off.
-  gen.standby = options_.mode == UpgradeMode::kHandoff && role == Generation::Role::kCandidate && active_ != 0;
+  gen.rollback = rollback_to != nullptr;
+  // Only an upgrade with a serving generation behind it has state to hand
+  // off; a rollback's predecessor crashed, and its state is not to be trusted.
+  gen.standby = options_.mode == UpgradeMode::kHandoff && role == Generation::Role::kCandidate && active_ != 0 &&
+                !gen.rollback;
+  if (options_.probation.count() > 0) {
+    // Held from the start, so that a rollback can run this very file again.
+    auto held = rollback_to ? Result<std::shared_ptr<const HeldExecutable>>(rollback_to)
+                            : HeldExecutable::open(options_.command[0]);
+    if (!held) {
+      gen.role = Generation::Role::kRetiring;  // nothing started; collect_finished() forgets it
+      return held.status();
+    }
+    gen.executable = std::move(held.value());
+  }
   gen.slots.resize(options_.workers);
   for (std::uint32_t i = 0; i < options_.workers; ++i) {
     if (Status st = spawn_slot(gen, i); !st) {
@@ -237,14 +255,19 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role)
   return Status::ok();
 }
 
-void Supervisor::begin_upgrade() {
+void Supervisor::begin_upgrade(std::shared_ptr<const HeldExecutable> rollback_to) {
+  end_probation("a newer upgrade started");
   const std::uint64_t g = next_generation_++;
   UpgradeRecord& upgrade = last_upgrade_.emplace();
   upgrade.sequence = upgrades_committed_ + upgrades_failed_ + 1;
   upgrade.candidate = g;
-  spdlog::info("upgrade to {} started: {}", gen_name(g), options_.command[0]);
+  if (rollback_to)
+    spdlog::info("rollback to {} started: {}{}", gen_name(g), rollback_to->path(),
+                 rollback_to->on_disk() ? "" : " (replaced on disk since: the file it was started from)");
+  else
+    spdlog::info("upgrade to {} started: {}", gen_name(g), options_.command[0]);
   if (observer_) observer_->upgrade_started(upgrade);
-  if (Status st = spawn_generation(g, Generation::Role::kCandidate); !st) {
+  if (Status st = spawn_generation(g, Generation::Role::kCandidate, std::move(rollback_to)); !st) {
     spdlog::error("upgrade to {} failed: {}; {}", gen_name(g), st.message(), who_serves());
     return finish_upgrade(UpgradeRecord::Result::kFailed, st.message());
   }
@@ -254,13 +277,18 @@ void Supervisor::begin_upgrade() {
 
 // The candidate becomes the serving generation.
 void Supervisor::promote(Generation& candidate, const std::string& how) {
-  spdlog::info("upgrade to {} complete; {}", gen_name(candidate.number), how);
+  const std::uint64_t previous = active_;
+  spdlog::info("{} to {} complete; {}", candidate.rollback ? "rollback" : "upgrade", gen_name(candidate.number), how);
   candidate.role = Generation::Role::kActive;
   candidate.served = true;
   active_ = candidate.number;
   candidate_ = 0;
   state_ = State::kServing;
   finish_upgrade(UpgradeRecord::Result::kCommitted, how);
+  if (candidate.rollback && last_rollback_ && !last_rollback_->serving_after)
+    last_rollback_->serving_after = std::chrono::steady_clock::now() - last_rollback_->crashed;
+  else if (options_.probation.count() > 0 && previous != 0)
+    start_probation(candidate, previous);
   run_pending_upgrade();
 }
 
@@ -334,6 +362,7 @@ void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
     finish_upgrade(UpgradeRecord::Result::kFailed, "baton is stopping (" + why + ")");
     candidate_ = 0;
   }
+  end_probation("baton is stopping");
   state_ = State::kStopping;
   exit_code_ = code;
   upgrade_pending_ = false;
@@ -399,7 +428,8 @@ void Supervisor::collect_finished() {
   bool retired = false;
   for (auto it = generations_.begin(); it != generations_.end();) {
     Generation& gen = it->second;
-    if (gen.role == Generation::Role::kRetiring && gen.finished()) {
+    const bool leaving = gen.role == Generation::Role::kRetiring || gen.role == Generation::Role::kParked;
+    if (leaving && gen.finished()) {
       spdlog::info("{} retired", gen_name(gen.number));
       if (gen.served && observer_)
         observer_->generation_retired(gen.number, std::chrono::steady_clock::now() - gen.retiring_since);

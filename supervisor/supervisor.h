@@ -9,6 +9,9 @@
 //                                   +-- new gen STANDBY -> HANDOFF -> all RESTORED:  (handoff mode)
 //                                   |     COMMIT new, then COMMIT old
 //                                   +-- new gen fails: kill it; old untouched, or RESUMEd
+//   --probation: a new generation that crashes within it of taking over is
+//     rolled back: the parked old workers RESUME (handoff mode), or the old
+//     executable, held open, starts again as a new generation (drain mode)
 //   any state --SIGTERM/SIGINT--> kStopping [--stop-delay: serve on, not ready] --DRAIN--> all workers gone --> exit
 //
 // Upgrades never overlap: a SIGHUP while starting or upgrading is remembered
@@ -87,6 +90,17 @@ class Supervisor final : private WorkerEvents {
     HandoffTotals totals;  // what the new workers restored so far
   };
 
+  // --probation: the generation that took over last, until it has served
+  // that long without a crash.
+  struct Probation {
+    explicit Probation(uv_loop_t* loop) : timer(loop) {}
+    std::uint64_t generation = 0;  // on probation
+    std::uint64_t previous = 0;    // the one it replaced: parked (handoff mode) or draining
+    std::shared_ptr<const HeldExecutable> previous_executable;
+    std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+    Timer timer;
+  };
+
   enum class StopPace { kDrain, kFast };
 
   // Every event (worker, signal, timer) runs through here: the handler, then
@@ -117,16 +131,25 @@ class Supervisor final : private WorkerEvents {
   void worker_refused(WorkerHandle& w, const std::string& why);
 
   // Actions.
-  Status spawn_generation(std::uint64_t number, Generation::Role role);
+  // `rollback_to`: start that held file (a rollback), not the command's file as it is now.
+  Status spawn_generation(std::uint64_t number, Generation::Role role,
+                          std::shared_ptr<const HeldExecutable> rollback_to = nullptr);
   Status spawn_slot(Generation& gen, std::uint32_t index);
   // Starts slot `index` of `gen` again after `delay`; a failed start tries again, backing off.
   void restart_later(Generation& gen, std::uint32_t index, std::chrono::milliseconds delay);
-  void begin_upgrade();
+  void begin_upgrade(std::shared_ptr<const HeldExecutable> rollback_to = nullptr);
   void promote(Generation& candidate, const std::string& how);
   void start_handoff(Generation& candidate);
   Status link_pair(WorkerHandle& from, WorkerHandle& to);
   void commit_handoff(Generation& candidate);
   void fail_upgrade(Generation& candidate, const std::string& why);
+  // --probation (supervisor_probation.cc).
+  void start_probation(Generation& gen, std::uint64_t previous);
+  void end_probation(const std::string& why);
+  bool on_probation(const Generation& gen) const;
+  void park_generation(Generation& gen);
+  void roll_back(Generation& failing, const std::string& crash);
+  void resume_parked(Generation& parked, Generation& failing);
   // Records how the upgrade ended and tells the observer.
   void finish_upgrade(UpgradeRecord::Result result, const std::string& reason);
   std::string who_serves();
@@ -169,6 +192,9 @@ class Supervisor final : private WorkerEvents {
   std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
   std::unique_ptr<OrphanReaper> reaper_;
   Timer stop_delay_;  // --stop-delay: serving on, not ready, before the drain
+  std::optional<Probation> probation_;
+  std::optional<RollbackRecord> last_rollback_;
+  std::uint64_t rollbacks_ = 0;
 };
 
 }  // namespace baton

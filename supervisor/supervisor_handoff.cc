@@ -75,7 +75,10 @@ void Supervisor::commit_handoff(Generation& candidate) {
   last_upgrade_->moved = totals;
   // New workers first: by the time an old one exits, its successor serves.
   candidate.for_each_worker([&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
-  retire(generations_.at(active_), [&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
+  Generation& old = generations_.at(active_);
+  // Under --probation the old workers keep their state until the new ones have proven themselves.
+  if (options_.probation.count() > 0) park_generation(old);
+  else retire(old, [&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
   promote(candidate, "handed over " + std::to_string(totals.state_bytes) + " bytes of state and " +
                          std::to_string(totals.connections) + " connections; paused " +
                          fmt::format("{:.1f}", pause_ms) + " ms");

@@ -23,6 +23,8 @@ class SupervisorObserver {
   virtual void upgrade_started(const UpgradeRecord& /*upgrade*/) {}
   // It ended: committed (the candidate serves) or failed (the reason says why).
   virtual void upgrade_finished(const UpgradeRecord& /*upgrade*/) {}
+  // A generation on probation crashed and baton rolls back (--probation).
+  virtual void rolled_back(const RollbackRecord& /*rollback*/) {}
   // A serving worker that crashed is being started again.
   virtual void worker_restarting(std::uint64_t /*generation*/, std::uint32_t /*index*/) {}
   // A generation that served is gone: `took` from being told to go (DRAIN,
@@ -44,6 +46,7 @@ class ObserverList final : public SupervisorObserver {
   void serving(std::uint64_t g) override { each([&](auto* o) { o->serving(g); }); }
   void upgrade_started(const UpgradeRecord& u) override { each([&](auto* o) { o->upgrade_started(u); }); }
   void upgrade_finished(const UpgradeRecord& u) override { each([&](auto* o) { o->upgrade_finished(u); }); }
+  void rolled_back(const RollbackRecord& r) override { each([&](auto* o) { o->rolled_back(r); }); }
   void worker_restarting(std::uint64_t g, std::uint32_t i) override {
     each([&](auto* o) { o->worker_restarting(g, i); });
   }

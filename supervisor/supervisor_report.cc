@@ -20,6 +20,7 @@ const char* role_text(Generation::Role r) {
     case Generation::Role::kCandidate: return "candidate";
     case Generation::Role::kActive: return "serving";
     case Generation::Role::kRetiring: return "retiring";
+    case Generation::Role::kParked: return "parked";
   }
   return "?";
 }
@@ -56,7 +57,13 @@ SupervisorReport Supervisor::report() const {
                      .last_upgrade = last_upgrade_,
                      .upgrades_committed = upgrades_committed_,
                      .upgrades_failed = upgrades_failed_,
-                     .worker_restarts = worker_restarts_};
+                     .worker_restarts = worker_restarts_,
+                     .rollbacks = rollbacks_,
+                     .last_rollback = last_rollback_};
+  if (probation_) {
+    const auto left = probation_->since + options_.probation - std::chrono::steady_clock::now();
+    r.probation = SupervisorReport::ProbationReport{probation_->generation, probation_->previous, left};
+  }
   for (const auto& [number, gen] : generations_) {
     GenerationReport g{.number = number, .role = role_text(gen.role)};
     for (std::uint32_t i = 0; i < gen.slots.size(); ++i) {

@@ -1,6 +1,6 @@
 // What one upgrade did: kept by the supervisor for `baton status`, handed to
 // observers (systemd, the control socket's waiters, metrics) as it starts
-// and ends.
+// and ends. And what a rollback after cutover did.
 #pragma once
 
 #include <chrono>
@@ -33,6 +33,18 @@ struct UpgradeRecord {
   std::chrono::duration<double> duration() const {
     return (result == Result::kRunning ? std::chrono::steady_clock::now() : finished) - started;
   }
+};
+
+// A rollback after cutover (--probation): the generation that took over
+// crashed, and baton went back to the one before it.
+struct RollbackRecord {
+  std::uint64_t from = 0;  // the generation on probation that crashed
+  std::uint64_t to = 0;    // the generation serving again: the previous one resumed, or its executable restarted
+  bool resumed = false;    // handoff mode: the previous workers were parked, with their state, and serve again
+  std::string reason;      // the crash, in the log's words
+  std::chrono::system_clock::time_point at_wall = std::chrono::system_clock::now();
+  std::chrono::steady_clock::time_point crashed = std::chrono::steady_clock::now();
+  std::optional<std::chrono::duration<double>> serving_after;  // crash to serving again, once it does
 };
 
 inline const char* result_name(UpgradeRecord::Result r) {

@@ -55,3 +55,41 @@ Result<std::string> resolve_executable(const std::string& name) {
 }
 
 }  // namespace baton
+
+namespace baton {
+
+std::string exec_error_hint(int err) {
+  switch (err) {
+    case ENOENT: return "check the path; it is looked up again at every upgrade";
+    case EACCES: return "make it executable (chmod +x) and check the directories on its path";
+    case ENOEXEC: return "it is neither a binary nor a script with a #! line; add one (#!/bin/sh)";
+    case EISDIR: return "give the path of the worker's executable, not of its directory";
+    case EMFILE:
+    case ENFILE: return "the open-files limit is reached";
+    case EAGAIN:
+    case ENOMEM: return "the system is out of processes or memory";
+    default: return "check the worker command";
+  }
+}
+
+Result<std::shared_ptr<const HeldExecutable>> HeldExecutable::open(const std::string& name) {
+  auto path = resolve_executable(name);
+  if (!path) return path.status().with_hint(exec_error_hint(path.status().error_number()));
+  UniqueFd fd(::open(path->c_str(), O_PATH | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0)
+    return Status::from_errno(errno, "hold the worker's executable " + *path).with_hint(exec_error_hint(errno));
+  return std::shared_ptr<const HeldExecutable>(new HeldExecutable(std::move(fd), *path, st.st_dev, st.st_ino));
+}
+
+bool HeldExecutable::on_disk() const {
+  struct stat st {};
+  return ::stat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_;
+}
+
+std::string HeldExecutable::exec_path() const {
+  if (on_disk()) return path_;
+  return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(fd_.get());
+}
+
+}  // namespace baton

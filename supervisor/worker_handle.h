@@ -28,6 +28,8 @@ enum class WorkerState {
   kHandingOff, // handoff mode: HANDOFF sent (old: quiescing and sending; new: restoring)
   kSent,       // old worker: its state and connections are on the link
   kRestored,   // new worker: state loaded, connections adopted; waiting for COMMIT
+  kParking,    // old worker, --probation: PARK sent instead of COMMIT; waiting for PARKED
+  kParked,     // old worker: keeps its state, serves nothing; waits for COMMIT or RESUME
   kReady,      // serving
   kDraining,   // told to finish (DRAIN, COMMIT to an old worker, SIGTERM)
   kExited,
@@ -36,7 +38,8 @@ enum class WorkerState {
 const char* state_name(WorkerState state);  // "ready", "standing by", ...
 
 struct WorkerConfig {
-  std::vector<std::string> command;  // argv; argv[0] is looked up at this spawn
+  std::vector<std::string> command;  // argv; argv[0] is looked up at this spawn...
+  std::string executable;            // ...unless this names the file to exec (a held one)
   std::uint64_t generation = 0;
   std::uint32_t index = 0;
   std::chrono::milliseconds ready_timeout{10'000};  // for READY, or STANDBY in handoff mode
@@ -110,8 +113,13 @@ class WorkerHandle {
   // or sent) exits, and meets the drain_timeout / kill_timeout escalation if
   // it does not.
   virtual void commit(std::chrono::milliseconds drain_timeout) = 0;
-  // RESUME: the handoff is off; an old worker serves again as before.
+  // RESUME: the handoff is off; an old worker serves again as before. Also
+  // brings a parked worker back (a rollback).
   virtual void resume() = 0;
+  // PARK instead of COMMIT (--probation): an old worker keeps its state and
+  // waits, serving nothing, for COMMIT (exit) or RESUME. One that cannot
+  // park gets COMMIT at once, and `drain_timeout` to finish.
+  virtual void park(std::chrono::milliseconds drain_timeout) = 0;
 };
 
 class WorkerLauncher {

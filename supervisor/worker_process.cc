@@ -34,20 +34,6 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
   return out;
 }
 
-std::string spawn_hint(int err) {
-  switch (err) {
-    case ENOENT: return "check the path; it is looked up again at every upgrade";
-    case EACCES: return "make it executable (chmod +x) and check the directories on its path";
-    case ENOEXEC: return "it is neither a binary nor a script with a #! line; add one (#!/bin/sh)";
-    case EISDIR: return "give the path of the worker's executable, not of its directory";
-    case EMFILE:
-    case ENFILE: return "the open-files limit is reached";
-    case EAGAIN:
-    case ENOMEM: return "the system is out of processes or memory";
-    default: return "check the worker command";
-  }
-}
-
 }  // namespace
 
 const char* state_name(WorkerState s) {
@@ -58,6 +44,8 @@ const char* state_name(WorkerState s) {
     case WorkerState::kHandingOff: return "handing off";
     case WorkerState::kSent: return "sent its state";
     case WorkerState::kRestored: return "restored";
+    case WorkerState::kParking: return "parking";
+    case WorkerState::kParked: return "parked";
     case WorkerState::kReady: return "ready";
     case WorkerState::kDraining: return "draining";
     case WorkerState::kExited: return "exited";
@@ -83,8 +71,9 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
                                                             const std::vector<BoundListener>& listeners,
                                                             OutputRelays& relays, WorkerEvents& events,
                                                             const WorkerIdentity* identity) {
-  auto executable = resolve_executable(config.command[0]);
-  if (!executable) return executable.status().with_hint(spawn_hint(executable.status().error_number()));
+  auto executable = config.executable.empty() ? resolve_executable(config.command[0])
+                                               : Result<std::string>(config.executable);
+  if (!executable) return executable.status().with_hint(exec_error_hint(executable.status().error_number()));
   auto ends = Channel::make_pair();
   if (!ends) return ends.status();
   auto out = relays.create();
@@ -101,7 +90,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   if (int rc = w->exec(loop, *executable, worker_end.fd(), **out, **err, identity); rc != 0) {
     relays.discard(*out);
     relays.discard(*err);
-    return Status::from_errno(-rc, "start worker " + c.command[0]).with_hint(spawn_hint(-rc));
+    return Status::from_errno(-rc, "start worker " + c.command[0]).with_hint(exec_error_hint(-rc));
   }
   // worker_end closes as it goes out of scope: the child holds the only copy,
   // so its exit shows up as EOF on our end.
@@ -221,9 +210,11 @@ void WorkerProcess::handle(const Envelope& m) {
     return reject("protocol error: " + got + " carried " + (m.fds_lost ? "more" : std::to_string(m.fds.size())) +
                   " fds; workers never send fds (they were closed)");
   const bool handoff_reply =
-      m.type == MessageType::kError || m.type == MessageType::kSent || m.type == MessageType::kRestored;
-  if (handoff_reply && late_handoff_reply_ok_) return ignore_late_handoff_reply(got);
+      m.type == MessageType::kError || m.type == MessageType::kSent || m.type == MessageType::kRestored ||
+      m.type == MessageType::kParked;
+  if (handoff_reply && late_replies_ > 0) return ignore_late_handoff_reply(got);
   if (state_ == State::kHandingOff) return on_handoff_reply(m);
+  if (state_ == State::kParking) return on_park_reply(m);
   if (m.type == MessageType::kError) {
     auto e = m.as<Error>();
     return reject(e ? "reported an error: " + printable(e->message) : "protocol error: " + e.status().message());
@@ -296,6 +287,8 @@ void WorkerProcess::escalate_to_kill() {
 
 void WorkerProcess::drain(std::chrono::milliseconds drain_timeout) {
   if (state_ == State::kExited || state_ == State::kDraining) return;
+  // A parked worker serves nothing: it has nothing to drain.
+  if (state_ == State::kParking || state_ == State::kParked) return commit(drain_timeout);
   resume();  // an old worker in the middle of a handoff serves again first
   if (state_ != State::kReady) return terminate();
   state_ = State::kDraining;
@@ -310,7 +303,7 @@ void WorkerProcess::drain(std::chrono::milliseconds drain_timeout) {
 void WorkerProcess::terminate() {
   if (state_ == State::kExited) return;
   // Stopped in the middle of a handoff: its SENT, RESTORED or ERROR may be on the way.
-  late_handoff_reply_ok_ = late_handoff_reply_ok_ || state_ == State::kHandingOff;
+  expect_late_reply();
   state_ = State::kDraining;
   send_signal(SIGTERM);
   escalate_to_kill();

@@ -8,6 +8,8 @@
 //   new: kWelcomed --STANDBY--> kStandby --HANDOFF--> kHandingOff --RESTORED--> kRestored --COMMIT--> kReady
 //   old: kReady --HANDOFF--> kHandingOff --SENT--> kSent --COMMIT--> kDraining (exits)
 //                  kHandingOff or kSent --RESUME (after a failure, or its own ERROR)--> kReady
+//   old, --probation: kSent --PARK--> kParking --PARKED--> kParked --COMMIT--> kDraining (exits)
+//                                                             kParked --RESUME (a rollback)--> kReady
 //
 //   any state --process exit--> kExited
 //
@@ -71,6 +73,7 @@ class WorkerProcess final : public WorkerHandle {
                        std::chrono::milliseconds timeout, int link_fd) override;
   void commit(std::chrono::milliseconds drain_timeout) override;
   void resume() override;
+  void park(std::chrono::milliseconds drain_timeout) override;
 
  private:
   using State = WorkerState;
@@ -88,10 +91,14 @@ class WorkerProcess final : public WorkerHandle {
   void on_hello(const Envelope& message);
   void on_welcomed(const Envelope& message);
   void on_handoff_reply(const Envelope& message);  // worker_process_handoff.cc
+  void on_park_reply(const Envelope& message);     // worker_process_handoff.cc
   void send_signal(int signal);
   // After `grace` past `what` ("DRAIN", "COMMIT"): SIGTERM, then SIGKILL after kill_timeout.
   void terminate_after(std::chrono::milliseconds grace, const char* what);
   void escalate_to_kill();
+  bool handed_off() const;
+  // Counts a reply the worker may still send from where it stands now.
+  void expect_late_reply();
   void ignore_late_handoff_reply(const std::string& what);
   void kill_now(const std::string& reason);
 
@@ -105,7 +112,10 @@ class WorkerProcess final : public WorkerHandle {
   std::chrono::steady_clock::time_point started_at_;
   std::vector<std::uint32_t> state_versions_;  // from STANDBY
   bool handoff_sender_ = false;
-  bool late_handoff_reply_ok_ = false;  // RESUMEd before its SENT/ERROR arrived
+  std::chrono::milliseconds park_grace_{0};  // drain timeout for a worker that cannot park
+  // Replies still on their way that no longer matter: SENT or ERROR crossing
+  // a RESUME, PARK or stop; PARKED or ERROR crossing a COMMIT.
+  unsigned late_replies_ = 0;
 
   // Declared in this order so that on destruction the poll handle stops
   // watching before the channel fd closes.

@@ -1,6 +1,6 @@
 // WorkerProcess, handoff mode: HANDOFF with the link, the worker's replies
-// (SENT, RESTORED, ERROR), COMMIT, RESUME, and the replies that may cross a
-// RESUME.
+// (SENT, RESTORED, ERROR), COMMIT, RESUME, PARK (--probation), and the
+// replies that may cross a RESUME or PARK.
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -22,7 +22,7 @@ Status WorkerProcess::begin_handoff(HandoffRole role, const std::vector<std::uin
   const int fds[] = {link_fd};
   if (Status st = channel_.send(h, fds); !st) return st.with_context(name_ + ": sending HANDOFF");
   handoff_sender_ = sender;
-  late_handoff_reply_ok_ = false;
+  late_replies_ = 0;
   state_ = State::kHandingOff;
   return Status::ok();
 }
@@ -47,12 +47,17 @@ void WorkerProcess::on_handoff_reply(const Envelope& m) {
   events_.on_restored(*this, {restored->state_bytes, restored->connections});
 }
 
+// An old worker between its HANDOFF and its exit: one COMMIT or PARK may go to it.
+bool WorkerProcess::handed_off() const {
+  return handoff_sender_ && (state_ == State::kSent || state_ == State::kHandingOff);
+}
+
 void WorkerProcess::commit(std::chrono::milliseconds drain_timeout) {
   // An old worker's SENT may still be on its way: its successor's RESTORED
   // already proves that everything arrived.
-  const bool old = handoff_sender_ && (state_ == State::kSent || state_ == State::kHandingOff);
+  const bool old = handed_off() || state_ == State::kParking || state_ == State::kParked;
   if (state_ != State::kRestored && !old) return;
-  late_handoff_reply_ok_ = state_ == State::kHandingOff;
+  expect_late_reply();
   if (Status st = channel_.send(Commit{}); !st) {
     if (!old) return reject("sending COMMIT: " + st.message());
     spdlog::warn("{}: could not send COMMIT ({}); sending SIGTERM", name_, st.message());
@@ -67,16 +72,46 @@ void WorkerProcess::commit(std::chrono::milliseconds drain_timeout) {
   terminate_after(drain_timeout, "COMMIT");
 }
 
+void WorkerProcess::park(std::chrono::milliseconds drain_timeout) {
+  if (!handed_off()) return;
+  if (Status st = channel_.send(Park{}); !st) {
+    spdlog::warn("{}: could not send PARK ({}); sending SIGTERM", name_, st.message());
+    return terminate();
+  }
+  expect_late_reply();
+  park_grace_ = drain_timeout;
+  state_ = State::kParking;
+}
+
+void WorkerProcess::on_park_reply(const Envelope& m) {
+  if (m.type == MessageType::kParked) {
+    if (auto parked = m.as<Parked>(); !parked) return reject("protocol error: " + parked.status().message());
+    state_ = State::kParked;
+    return spdlog::debug("{} parked", name_);
+  }
+  auto e = m.as<Error>();
+  if (!e) return reject("protocol error: " + e.status().message() + " (PARKED or ERROR expected after PARK)");
+  spdlog::info("{} cannot park ({}): a rollback will start its executable afresh; sending COMMIT", name_,
+               printable(e->message));
+  state_ = State::kSent;  // answered: COMMIT expects no further reply
+  commit(park_grace_);
+}
+
+// Also ends a park: the rollback of a successor on probation.
 void WorkerProcess::resume() {
-  if (!handoff_sender_ || (state_ != State::kHandingOff && state_ != State::kSent)) return;
+  if (!handed_off() && state_ != State::kParked) return;
   if (Status st = channel_.send(Resume{}); !st) return reject("sending RESUME: " + st.message());
   // Its SENT or ERROR may already be on the way, crossing our RESUME.
-  late_handoff_reply_ok_ = state_ == State::kHandingOff;
+  expect_late_reply();
   state_ = State::kReady;
 }
 
+void WorkerProcess::expect_late_reply() {
+  if (state_ == State::kHandingOff || state_ == State::kParking) ++late_replies_;
+}
+
 void WorkerProcess::ignore_late_handoff_reply(const std::string& what) {
-  late_handoff_reply_ok_ = false;
+  --late_replies_;
   spdlog::debug("{}: {} arrived after the handoff was called off; ignored", name_, what);
 }
 

@@ -41,6 +41,8 @@ std::string message_type_name(std::uint16_t type) {
     case MessageType::kRestored: return "RESTORED";
     case MessageType::kCommit: return "COMMIT";
     case MessageType::kResume: return "RESUME";
+    case MessageType::kPark: return "PARK";
+    case MessageType::kParked: return "PARKED";
     case MessageType::kStateBegin: return "STATE_BEGIN";
     case MessageType::kStateChunk: return "STATE_CHUNK";
     case MessageType::kStateEnd: return "STATE_END";

@@ -31,7 +31,9 @@ enum class MessageType : std::uint16_t {
   kSent = 9,       // old worker -> supervisor: state and connections are on the link
   kRestored = 10,  // new worker -> supervisor: state loaded, connections adopted
   kCommit = 11,    // supervisor -> both: new serves, old exits
-  kResume = 12,    // supervisor -> old worker: handoff abandoned, serve again
+  kResume = 12,    // supervisor -> old worker: handoff abandoned (or rolled back), serve again
+  kPark = 13,      // supervisor -> old worker: instead of COMMIT under --probation: keep the state, wait
+  kParked = 14,    // old worker -> supervisor: handed-over connections closed, state kept
 
   // Handoff link, old worker -> new worker (PROTOCOL.md, "The handoff stream").
   kStateBegin = 20,
@@ -190,6 +192,16 @@ struct Commit {
 
 struct Resume {
   static constexpr MessageType kType = MessageType::kResume;
+  template <class A> void serialize(A&) {}
+};
+
+struct Park {
+  static constexpr MessageType kType = MessageType::kPark;
+  template <class A> void serialize(A&) {}
+};
+
+struct Parked {
+  static constexpr MessageType kType = MessageType::kParked;
   template <class A> void serialize(A&) {}
 };
 

@@ -34,6 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case MessageType::kRestored: decode<Restored>(e); break;
     case MessageType::kCommit: decode<Commit>(e); break;
     case MessageType::kResume: decode<Resume>(e); break;
+    case MessageType::kPark: decode<Park>(e); break;
+    case MessageType::kParked: decode<Parked>(e); break;
     case MessageType::kStateBegin: decode<StateBegin>(e); break;
     case MessageType::kStateChunk: (void)chunk_payload(e.body); decode<StateChunk>(e); break;
     case MessageType::kStateEnd: decode<StateEnd>(e); break;

@@ -72,6 +72,17 @@ pid_t ready_pid(const BatonProcess& baton, std::uint64_t g, std::uint32_t index,
   return m ? static_cast<pid_t>(std::stol(m->groups[1])) : -1;
 }
 
+std::uint16_t metrics_port(const BatonProcess& baton) {
+  auto m = baton.wait_for("metrics at http://127.0.0.1:([0-9]+)/metrics");
+  return m ? static_cast<std::uint16_t>(std::stoi(m->groups[1])) : 0;
+}
+
+double metric_sample(const std::string& exposition, const std::string& series) {
+  const auto at = exposition.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(exposition.substr(at + series.size() + 2));
+}
+
 ::testing::AssertionResult traffic_flows(const LoadClient& load, std::uint64_t more) {
   auto base = load.completed();
   auto deadline = std::chrono::steady_clock::now() + 30s;

@@ -53,6 +53,11 @@ pid_t ready_pid(const BatonProcess& baton, std::uint64_t generation, std::uint32
 // proof that traffic flows at this point of the test.
 ::testing::AssertionResult traffic_flows(const LoadClient& load, std::uint64_t more);
 
+// The port of baton's --metrics listener, from its log (0 if it never says).
+std::uint16_t metrics_port(const BatonProcess& baton);
+// The value of one sample line ("name{labels} value") in an exposition, -1 if absent.
+double metric_sample(const std::string& exposition, const std::string& series);
+
 // Reads every acknowledged write back; fails the test for each one lost.
 void expect_all_acknowledged_writes(std::uint16_t port, const LoadStats& stats);
 

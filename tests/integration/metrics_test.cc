@@ -29,18 +29,6 @@ class TempDir {
   std::string path_;
 };
 
-std::uint16_t metrics_port(const BatonProcess& baton) {
-  auto m = baton.wait_for("metrics at http://127.0.0.1:([0-9]+)/metrics");
-  return m ? static_cast<std::uint16_t>(std::stoi(m->groups[1])) : 0;
-}
-
-// The value of one sample line ("name{labels} value"), -1 if absent.
-double sample(const std::string& exposition, const std::string& series) {
-  const auto at = exposition.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(exposition.substr(at + series.size() + 2));
-}
-
 void upgrade(const BatonProcess& baton, int expected_exit) {
   auto r = run_baton({"upgrade", "--wait", "--control", baton.control_path()});
   ASSERT_EQ(r.exit_code, expected_exit) << r.describe();
@@ -59,14 +47,14 @@ TEST(Metrics, ExpositionCountsUpgradesAndPassesPromtool) {
   auto r = http_request(port, "GET", "/metrics");
   ASSERT_TRUE(r && r->status == 200);
   const std::string& text = r->body;
-  EXPECT_EQ(sample(text, "baton_upgrades_total{result=\"committed\"}"), 1) << text;
-  EXPECT_EQ(sample(text, "baton_upgrades_total{result=\"failed\"}"), 1) << text;
-  EXPECT_EQ(sample(text, "baton_handoff_pause_seconds_count"), 1) << text;
-  EXPECT_EQ(sample(text, "baton_upgrade_duration_seconds_count"), 2) << text;
-  EXPECT_EQ(sample(text, "baton_workers{generation=\"2\",state=\"ready\"}"), 1) << text;
-  EXPECT_EQ(sample(text, "baton_serving_generation"), 2) << text;
-  EXPECT_GT(sample(text, "process_open_fds"), 3) << text;
-  EXPECT_GT(sample(text, "process_resident_memory_bytes"), 0) << text;
+  EXPECT_EQ(metric_sample(text, "baton_upgrades_total{result=\"committed\"}"), 1) << text;
+  EXPECT_EQ(metric_sample(text, "baton_upgrades_total{result=\"failed\"}"), 1) << text;
+  EXPECT_EQ(metric_sample(text, "baton_handoff_pause_seconds_count"), 1) << text;
+  EXPECT_EQ(metric_sample(text, "baton_upgrade_duration_seconds_count"), 2) << text;
+  EXPECT_EQ(metric_sample(text, "baton_workers{generation=\"2\",state=\"ready\"}"), 1) << text;
+  EXPECT_EQ(metric_sample(text, "baton_serving_generation"), 2) << text;
+  EXPECT_GT(metric_sample(text, "process_open_fds"), 3) << text;
+  EXPECT_GT(metric_sample(text, "process_resident_memory_bytes"), 0) << text;
   EXPECT_EQ(http_request(port, "GET", "/other")->status, 404);
 
   if (!have_program("promtool")) GTEST_SKIP() << "promtool not found: install the Debian package prometheus";

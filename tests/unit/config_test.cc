@@ -30,6 +30,7 @@ const std::map<std::string, Sample>& samples() {
       {"drain_timeout", {R"("2m")", {"2m"}}},
       {"kill_timeout", {R"("0s")", {"0s"}}},
       {"stop_delay", {R"("5s")", {"5s"}}},
+      {"probation", {R"("2m")", {"2m"}}},
       {"watch", {"true", {"true"}}},
       {"watch_settle", {R"("3s")", {"3s"}}},
       {"mode", {R"("handoff")", {"handoff"}}},

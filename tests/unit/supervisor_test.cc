@@ -47,9 +47,14 @@ class FakeWorker final : public WorkerHandle {
     state_ = state_ == WorkerState::kRestored ? WorkerState::kReady : WorkerState::kDraining;
   }
   void resume() override {
-    if (state_ != WorkerState::kHandingOff && state_ != WorkerState::kSent) return;
+    if (state_ != WorkerState::kHandingOff && state_ != WorkerState::kSent && state_ != WorkerState::kParked) return;
     ++resumes;
     state_ = WorkerState::kReady;
+  }
+  // A fake parks at once (PARKED without a round trip).
+  void park(std::chrono::milliseconds) override {
+    ++parks;
+    state_ = WorkerState::kParked;
   }
 
   // Test controls.
@@ -78,7 +83,7 @@ class FakeWorker final : public WorkerHandle {
   }
 
   const WorkerConfig config;
-  int drains = 0, terminates = 0, commits = 0, resumes = 0;
+  int drains = 0, terminates = 0, commits = 0, resumes = 0, parks = 0;
   std::vector<int> forwarded;
   std::string rejected;
   std::vector<std::uint32_t> versions;
@@ -558,6 +563,97 @@ TEST_F(HandoffSupervisorTest, StopDuringHandoffResumesThenDrainsTheOld) {
   s.handle_signal(SIGTERM);
   EXPECT_EQ(launcher_.worker(1, 0)->drains, 1);
   EXPECT_EQ(launcher_.worker(2, 0)->terminates, 1);
+}
+
+// --probation. The command must be a real file: baton holds it open.
+class ProbationTest : public HandoffSupervisorTest {
+ protected:
+  ProbationTest() {
+    options_.command = {"/bin/sh"};
+    options_.probation = std::chrono::milliseconds(60'000);
+  }
+  // Generation 2 took over from generation 1 by handoff.
+  Supervisor& handed_over() {
+    Supervisor& s = standing_by();
+    launcher_.worker(2, 0)->restored();
+    launcher_.worker(2, 1)->restored();
+    EXPECT_EQ(s.state(), Supervisor::State::kServing);
+    return s;
+  }
+};
+
+TEST_F(ProbationTest, OldWorkersParkInsteadOfExiting) {
+  Supervisor& s = handed_over();
+  for (std::uint32_t i : {0u, 1u}) {
+    EXPECT_EQ(launcher_.worker(1, i)->parks, 1);
+    EXPECT_EQ(launcher_.worker(1, i)->commits, 0) << "kept, with their state, until the probation ends";
+  }
+  const SupervisorReport r = s.report();
+  ASSERT_TRUE(r.probation.has_value());
+  EXPECT_EQ(r.probation->generation, 2u);
+  EXPECT_EQ(r.probation->previous, 1u);
+  EXPECT_EQ(r.generations.front().role, "parked");
+}
+
+TEST_F(ProbationTest, ACrashOnProbationResumesTheParkedGeneration) {
+  Supervisor& s = handed_over();
+  launcher_.worker(2, 1)->exit(1);
+  EXPECT_EQ(launcher_.worker(1, 0)->resumes, 1);
+  EXPECT_EQ(launcher_.worker(1, 1)->resumes, 1);
+  EXPECT_EQ(launcher_.worker(2, 0)->drains, 1) << "the survivor of the bad generation drains";
+  const SupervisorReport r = s.report();
+  EXPECT_EQ(r.serving, 1u);
+  EXPECT_EQ(r.rollbacks, 1u);
+  ASSERT_TRUE(r.last_rollback.has_value());
+  EXPECT_TRUE(r.last_rollback->resumed);
+  EXPECT_EQ(r.last_rollback->to, 1u);
+  EXPECT_FALSE(r.probation.has_value());
+  launcher_.worker(2, 0)->exit();
+  EXPECT_EQ(launcher_.launches, 4) << "nothing restarts: the parked workers serve again";
+}
+
+TEST_F(ProbationTest, ProbationEndsWithCommitToTheParkedWorkers) {
+  options_.probation = std::chrono::milliseconds(20);
+  Supervisor& s = handed_over();
+  ASSERT_TRUE(run_until([&] { return launcher_.worker(1, 0)->commits == 1; }));
+  EXPECT_EQ(launcher_.worker(1, 1)->commits, 1);
+  EXPECT_FALSE(s.report().probation.has_value());
+  launcher_.worker(2, 0)->exit(1);
+  EXPECT_EQ(launcher_.worker(1, 0)->resumes, 0) << "after the probation a crash is an ordinary restart";
+}
+
+TEST_F(ProbationTest, ANewerUpgradeEndsTheProbation) {
+  Supervisor& s = handed_over();
+  s.handle_signal(SIGHUP);
+  EXPECT_EQ(launcher_.worker(1, 0)->commits, 1);
+  EXPECT_FALSE(s.report().probation.has_value());
+}
+
+TEST_F(ProbationTest, InDrainModeTheHeldFileStartsAgain) {
+  options_.mode = UpgradeMode::kDrain;
+  Supervisor& s = serving();
+  s.handle_signal(SIGHUP);
+  ready_generation(2);
+  exit_generation(1);
+  launcher_.worker(2, 0)->exit(0, SIGSEGV);
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading) << "the rollback is an upgrade to the old file";
+  ASSERT_NE(launcher_.worker(3, 0), nullptr);
+  EXPECT_EQ(launcher_.worker(3, 0)->config.executable, "/bin/sh") << "the file is still on disk: its path";
+  EXPECT_FALSE(launcher_.worker(3, 0)->config.standby);
+  ready_generation(3);
+  EXPECT_EQ(s.report().serving, 3u);
+  EXPECT_EQ(launcher_.worker(2, 1)->drains, 1);
+  ASSERT_TRUE(s.report().last_rollback.has_value());
+  EXPECT_FALSE(s.report().last_rollback->resumed);
+  EXPECT_TRUE(s.report().last_rollback->serving_after.has_value());
+  EXPECT_FALSE(s.report().probation.has_value()) << "a rollback is not itself on probation";
+}
+
+TEST_F(ProbationTest, StopEndsTheProbation) {
+  Supervisor& s = handed_over();
+  s.handle_signal(SIGTERM);
+  EXPECT_EQ(launcher_.worker(1, 0)->commits, 1);
+  EXPECT_EQ(launcher_.worker(2, 0)->drains, 1);
 }
 
 }  // namespace

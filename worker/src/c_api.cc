@@ -63,6 +63,7 @@ baton::HandoffSource source_of(const baton_handoff_source& c) {
   };
   s.resume = [c] { if (c.resume) c.resume(c.data); };
   s.committed = [c] { if (c.committed) c.committed(c.data); };
+  if (c.park) s.park = [c] { c.park(c.data); };
   return s;
 }
 

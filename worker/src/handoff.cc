@@ -1,8 +1,9 @@
 // libbaton's side of a handoff (PROTOCOL.md, "Handoff mode"). The old worker
 // streams its state and connections to the new one over the link baton gave
 // them both; baton only hears SENT / RESTORED / ERROR and decides COMMIT or
-// RESUME. Both sides block on the link with the handoff's deadline: the old
-// worker is paused at that point and the new one is not serving yet.
+// RESUME (under --probation, PARK comes first: keep the state until then).
+// Both sides block on the link with the handoff's deadline: the old worker
+// is paused at that point and the new one is not serving yet.
 #include <algorithm>
 #include <string>
 
@@ -99,15 +100,28 @@ void Worker::Impl::handle_commit() {
     if (target_.commit) target_.commit();
     return;
   }
-  if (handoff_ == HandoffStage::kSent) {
+  if (handoff_ == HandoffStage::kSent || handoff_ == HandoffStage::kParked) {
     // Nothing follows COMMIT for the old worker: stop watching so its loop can end.
     poll_.close();
     if (source_.committed) source_.committed();
   }
 }
 
+// The successor serves on probation: let go of its connections, keep the state.
+void Worker::Impl::handle_park() {
+  if (handoff_ != HandoffStage::kSent) return;
+  if (!source_.park) {
+    (void)channel_.send(Error{"this worker cannot park (no park callback in on_handoff); it exits on COMMIT"});
+    return;
+  }
+  handoff_ = HandoffStage::kParked;
+  source_.park();
+  (void)channel_.send(Parked{});
+}
+
 void Worker::Impl::handle_resume() {
-  if (handoff_ != HandoffStage::kSending && handoff_ != HandoffStage::kSent) return;
+  if (handoff_ != HandoffStage::kSending && handoff_ != HandoffStage::kSent && handoff_ != HandoffStage::kParked)
+    return;
   handoff_ = HandoffStage::kNone;
   if (source_.resume) source_.resume();
 }

@@ -175,6 +175,7 @@ bool Worker::Impl::handle(Envelope& m) {
   switch (m.type) {
     case MessageType::kHandoff: handle_handoff(m); return true;
     case MessageType::kCommit: handle_commit(); return true;
+    case MessageType::kPark: handle_park(); return true;
     case MessageType::kResume: handle_resume(); return true;
     default: break;
   }

@@ -54,12 +54,13 @@ class Worker::Impl {
   void send_handoff(UniqueFd link, Deadline deadline);
   void receive_handoff(UniqueFd link, Deadline deadline);
   void handle_commit();
+  void handle_park();
   void handle_resume();
 
   bool ready_sent_ = false;
   bool drain_delivered_ = false;
   bool standby_ = false;  // WELCOME asked for STANDBY
-  enum class HandoffStage { kNone, kSending, kSent, kReceived } handoff_ = HandoffStage::kNone;
+  enum class HandoffStage { kNone, kSending, kSent, kParked, kReceived } handoff_ = HandoffStage::kNone;
   const HandoffFaults faults_ = handoff_faults();
 };
 

@@ -286,6 +286,14 @@ static void resume(void *data) {
   for (conn *c = s->conns; c; c = c->next) watch(c);
 }
 
+/* baton --probation: the successor serves on probation. Keep the store and
+   the listener for a resume; the lent connections are the successor's. */
+static void park(void *data) {
+  server *s = data;
+  while (s->conns) close_conn(s->conns);
+  fprintf(stderr, "ckv[%d]: handed over; parked with %zu keys\n", getpid(), s->kv.size);
+}
+
 static void committed(void *data) {
   server *s = data;
   stop_listening(s);
@@ -357,7 +365,7 @@ int main(void) {
   uv_timer_init(s.loop, &s.deadline);
   s.deadline.data = &s;
   baton_on_drain(s.worker, on_drain, &s);
-  baton_handoff_source source = {STATE_VERSION, &s, quiesce, save_state, export_connections, resume, committed};
+  baton_handoff_source source = {STATE_VERSION, &s, quiesce, save_state, export_connections, resume, committed, park};
   static const uint32_t versions[] = {STATE_VERSION};
   baton_handoff_target target = {versions, 1, &s, load_state, adopt_connections, commit};
   baton_on_handoff(s.worker, &source);

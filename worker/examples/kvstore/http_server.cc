@@ -152,6 +152,10 @@ void HttpServer::resume() {
 
 void HttpServer::abandon() {
   close_listeners();
+  park();
+}
+
+void HttpServer::park() {
   detached_.clear();
   // Closing connections finish writing their last response, then close, so
   // no response is cut at COMMIT; every other one belongs to the successor now.

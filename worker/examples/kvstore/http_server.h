@@ -50,9 +50,12 @@ class HttpServer final : private ConnectionOwner {
   // Handoff, old side.
   void quiesce(std::function<void()> quiesced);  // stop accepting and reading; calls back at once
   std::vector<baton::ExportedConnection> export_connections();
-  void resume();   // the handoff was abandoned
-  // The successor serves: close every fd (no shutdown) but those of closing
-  // connections, which finish their last response; then the loop ends.
+  void resume();   // the handoff was abandoned, or the successor rolled back
+  // The successor serves on probation: close what was handed over (no
+  // shutdown); closing connections finish their last response. The state
+  // and the listeners stay, for resume().
+  void park();
+  // The successor serves: park(), and close the listeners; then the loop ends.
   void abandon();
   // Handoff, new side: connections wait until start_serving().
   void adopt_connections(std::vector<baton::HandedConnection> connections);

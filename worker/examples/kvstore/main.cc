@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <unistd.h>
@@ -36,6 +37,26 @@ struct Flags {
   std::vector<std::string> listen{"http=tcp://127.0.0.1:8080"};
   unsigned standalone_drain_ms = 30'000;
   std::vector<std::uint32_t> extra_versions;
+  unsigned crash_after_ms = 0;
+};
+
+// --crash-after: a build that fails soon after taking over, to try baton's
+// --probation on. Armed once this worker serves.
+class CrashLater {
+ public:
+  CrashLater(uv_loop_t* loop, unsigned ms) : loop_(loop), ms_(ms) {}
+  void arm() {
+    if (ms_ == 0 || !timer_.init(loop_, uv_timer_init, nullptr)) return;
+    uv_timer_start(timer_.get(), [](uv_timer_t*) {
+      log("crashing on purpose (--crash-after)");
+      std::_Exit(70);
+    }, ms_, 0);
+  }
+
+ private:
+  uv_loop_t* loop_;
+  unsigned ms_;
+  baton::UvHandle<uv_timer_t> timer_;
 };
 
 // How kvstore stops: by DRAIN from baton, or by SIGTERM/SIGINT when alone.
@@ -111,12 +132,19 @@ void hand_off_on_request(baton::Worker& w, HttpServer& server, Stopping& stoppin
             server.abandon();
             stopping.stop_watching_signals();
           },
+      .park =
+          [&] {
+            log("handed off; parked with " + std::to_string(server.state().store.size()) +
+                " keys while the successor is on probation");
+            server.park();
+          },
   });
 }
 
 // New side: load the predecessor's store (any schema up to ours, plus
 // --accept-state-version) and adopt its connections; serve on COMMIT.
-void restore_on_request(baton::Worker& w, HttpServer& server, const std::vector<std::uint32_t>& extra_versions) {
+void restore_on_request(baton::Worker& w, HttpServer& server, const std::vector<std::uint32_t>& extra_versions,
+                        CrashLater& crash) {
   std::vector<std::uint32_t> loads;
   for (std::uint32_t v = 1; v <= KVSTORE_STATE_VERSION; ++v) loads.push_back(v);
   loads.insert(loads.end(), extra_versions.begin(), extra_versions.end());
@@ -132,6 +160,7 @@ void restore_on_request(baton::Worker& w, HttpServer& server, const std::vector<
           [&] {
             log("committed: serving " + std::to_string(server.state().store.size()) + " keys");
             server.start_serving();
+            crash.arm();
           },
   });
 }
@@ -147,6 +176,9 @@ int main(int argc, char** argv) {
       ->type_name("NAME=URL");
   app.add_option("--drain-ms", flags.standalone_drain_ms,
                  "when run without baton: how long SIGTERM lets connections finish");
+  app.add_option("--crash-after", flags.crash_after_ms,
+                 "exit with status 70 this many ms after starting to serve (to try baton --probation)")
+      ->type_name("MS");
   app.add_option("--accept-state-version", flags.extra_versions,
                  "handoff mode: also load this (newer) state version, repeatable; this build writes version " +
                      std::to_string(KVSTORE_STATE_VERSION));
@@ -176,7 +208,8 @@ int main(int argc, char** argv) {
   Stopping stopping(loop, w, server, std::chrono::milliseconds(flags.standalone_drain_ms));
   drain_on_request(w, stopping);
   hand_off_on_request(w, server, stopping);
-  restore_on_request(w, server, flags.extra_versions);
+  CrashLater crash(loop, flags.crash_after_ms);
+  restore_on_request(w, server, flags.extra_versions, crash);
 
   // While a predecessor's state is on its way, accept nothing: COMMIT starts it.
   if (!w.awaiting_handoff()) server.start_accepting();
@@ -184,6 +217,7 @@ int main(int argc, char** argv) {
     log("could not report READY: " + st.message());
     return 1;
   }
+  if (!w.awaiting_handoff()) crash.arm();
   uv_run(loop, UV_RUN_DEFAULT);
   return 0;
 }

@@ -84,6 +84,9 @@ typedef struct baton_handoff_source {
   void (*export_connections)(void *data, baton_connections *out);
   void (*resume)(void *data);    /* the handoff was abandoned: accept and read again */
   void (*committed)(void *data); /* the successor serves: close what was lent, finish, exit */
+  /* Optional (baton --probation): close what was lent but keep the state and
+     the listeners; resume or committed follows. NULL: this worker cannot park. */
+  void (*park)(void *data);
 } baton_handoff_source;
 void baton_on_handoff(baton_worker *w, const baton_handoff_source *source);
 

@@ -76,6 +76,13 @@ struct HandoffSource {
   // The new worker serves now: close what was handed over (without
   // shutdown()), finish any connection kept back, and exit.
   std::function<void()> committed;
+  // Optional (baton --probation): the new worker serves, on probation. Close
+  // what was handed over and finish any connection kept back, as for
+  // committed(), but keep the state and the listeners and do not exit: if
+  // the new worker crashes, resume() follows (accept and serve again from
+  // the state as it was at the handoff); if not, committed() (exit). Without
+  // it, baton is told this worker cannot park and commits it at once.
+  std::function<void()> park;
 };
 
 // Handoff mode, the new worker's side.
