@@ -1,7 +1,9 @@
 // Workers in other languages, under the real baton: ckv (C, against
-// libbaton's C API). Each is upgraded five times under load, in drain mode
-// and in handoff mode; no request fails, and in handoff mode every
-// acknowledged write and every keep-alive connection moves along.
+// libbaton's C API) and pykv (Python, standard library only, from
+// shared/PROTOCOL.md alone). Each is upgraded five times under load, in
+// drain mode and in handoff mode; no request fails, and in handoff mode
+// every acknowledged write and every keep-alive connection moves along.
+// pykv and kvstore also hand their store and connections to each other.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -17,7 +19,7 @@ struct Case {
   std::string mode;    // drain or handoff
 };
 
-std::string label(const Case& c) { return std::string(c.worker == CKV_BIN ? "C" : "Other") + "_" + c.mode; }
+std::string label(const Case& c) { return std::string(c.worker == CKV_BIN ? "C" : "Python") + "_" + c.mode; }
 std::string case_name(const ::testing::TestParamInfo<Case>& info) { return label(info.param); }
 
 // How GoogleTest (and so CTest's test list) shows a Case.
@@ -50,7 +52,30 @@ TEST_P(OtherLanguage, FiveUpgradesUnderLoadLoseNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, OtherLanguage,
-                         ::testing::Values(Case{CKV_BIN, "drain"}, Case{CKV_BIN, "handoff"}), case_name);
+                         ::testing::Values(Case{CKV_BIN, "drain"}, Case{CKV_BIN, "handoff"}, Case{PYKV_BIN, "drain"},
+                                           Case{PYKV_BIN, "handoff"}),
+                         case_name);
+
+// C++ to Python to C++: the store and the open connections cross languages
+// both ways, because pykv reads and writes kvstore's state layout.
+TEST(OtherLanguage, KvstoreAndPykvHandTheirStoreAndConnectionsToEachOther) {
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--mode", "handoff"}));
+  const auto port = serving_port(baton);
+  LoadClient load({.port = port, .keepalive_connections = 4, .close_connections = 2, .writes = true});
+  for (const std::string worker : {PYKV_BIN, KVSTORE_BIN}) {
+    ASSERT_TRUE(traffic_flows(load, 300));
+    dir.use_script("exec " + worker + " \"$@\"");
+    auto r = run_baton({"upgrade", "--wait", "--control", baton.control_path()});
+    ASSERT_EQ(r.exit_code, 0) << r.describe() << baton.log();
+  }
+  ASSERT_TRUE(traffic_flows(load, 300));
+  const LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors.front());
+  EXPECT_EQ(stats.reconnects, 0u) << "keep-alive connections move between the languages";
+  expect_all_acknowledged_writes(port, stats);
+  EXPECT_TRUE(baton.wait_for("pykv\\[[0-9]+\\]: committed: serving [0-9]+ keys")) << baton.log();
+}
 
 }  // namespace
 }  // namespace testing_support
