@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Real components the tests start: prometheus (promtool too), systemd
 # (systemd-analyze), haproxy (the fleet), podman with runc and debootstrap
-# (the container: its base image is made locally).
-scripts/install-deps.sh prometheus systemd haproxy podman runc debootstrap
+# (the container: its base image is made locally), python3 (pykv).
+scripts/install-deps.sh prometheus systemd haproxy podman runc debootstrap python3
 scripts/build.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)"
