@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "control_client.h"
 #include "control_path.h"
@@ -56,6 +57,39 @@ int ready_check(const nlohmann::json& status) {
   return client_exit::kFailed;
 }
 
+// The status of whatever baton answers on the socket now; none (quietly)
+// while it is re-executing itself.
+std::optional<nlohmann::json> status_now(const std::string& path) {
+  auto client = ControlClient::connect(path);
+  if (!client) return std::nullopt;
+  auto reply = client->ask("status", kAnswerTimeout);
+  if (!reply || !reply->value("ok", false)) return std::nullopt;
+  return (*reply)["status"];
+}
+
+// upgrade --self: baton answers just before it re-executes; the new baton
+// then answers with its self-upgrade count one higher.
+int run_self_upgrade(const ClientOptions& o) {
+  Exchange x = exchange(o, "upgrade self", kAnswerTimeout);
+  if (x.exit_code != client_exit::kOk) return x.exit_code;
+  const std::uint64_t expected = x.reply.value("self_upgrades", 0u);
+  const auto path = client_control_path(o.name, o.control);
+  const auto limit = o.timeout.count() > 0 ? o.timeout : std::chrono::milliseconds(30'000);
+  for (const auto deadline = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < deadline;) {
+    // The control socket stays bound across the exec: a connection waits in its backlog until the new baton accepts.
+    auto status = status_now(*path);
+    if (!status) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // no baton bound yet: do not spin
+    if (status && status->value("self_upgrades", 0u) >= expected) {
+      std::cout << "baton (pid " << status->value("pid", 0) << ") re-executed itself in place: version "
+                << status->value("version", "?") << ", serving generation " << status->value("serving_generation", 0)
+                << " with the same workers\n";
+      return client_exit::kOk;
+    }
+  }
+  std::cerr << "baton: the new baton did not answer within " << format_duration(limit) << "; see baton's log\n";
+  return client_exit::kTimedOut;
+}
+
 }  // namespace
 
 int run_status(const ClientOptions& o) {
@@ -68,6 +102,7 @@ int run_status(const ClientOptions& o) {
 }
 
 int run_upgrade(const ClientOptions& o) {
+  if (o.self) return run_self_upgrade(o);
   Exchange x = exchange(o, o.wait ? "upgrade wait" : "upgrade", o.wait ? o.timeout : kAnswerTimeout);
   if (x.exit_code == client_exit::kTimedOut) std::cerr << "baton: the upgrade goes on; follow it with: baton status\n";
   if (!x.reply.contains("upgrade")) return x.exit_code;  // the error is printed

@@ -14,6 +14,7 @@ struct ClientOptions {
   bool ready = false;   // status --ready
   bool wait = false;    // upgrade --wait, stop --wait
   bool fast = false;    // stop --fast
+  bool self = false;    // upgrade --self: baton itself, re-executed in place
   std::chrono::milliseconds timeout{0};  // --timeout for --wait; 0: as long as it takes
 };
 

@@ -15,7 +15,7 @@ namespace {
 constexpr std::size_t kMaxRequest = 1024;
 constexpr std::chrono::milliseconds kRequestDeadline{5'000};
 constexpr int kBacklog = 64;
-constexpr const char* kRequests = "status, upgrade [wait], stop [fast] [wait]";
+constexpr const char* kRequests = "status, upgrade [wait], upgrade self, stop [fast] [wait]";
 
 // Text from a client may be any bytes: invalid UTF-8 becomes U+FFFD rather than an exception.
 std::string reply(const nlohmann::json& j) {
@@ -109,6 +109,7 @@ void ControlServer::handle(StreamConnection& c, const std::string& line) {
     spdlog::debug("control socket: status");
     return c.write(reply({{"ok", true}, {"status", status_json(supervisor_->report(), facts_)}}), true);
   }
+  if (command == "upgrade" && words.size() == 2 && words[1] == "self") return handle_self_upgrade(c);
   if (command == "upgrade" && only_words(words, {"wait"})) return handle_upgrade(c, has_word(words, "wait"));
   if (command == "stop" && only_words(words, {"fast", "wait"}))
     return handle_stop(c, has_word(words, "fast"), has_word(words, "wait"));
@@ -127,6 +128,21 @@ void ControlServer::handle_upgrade(StreamConnection& c, bool wait) {
   if (!wait)
     c.write(reply({{"ok", true}, {"upgrade", outcome == Supervisor::UpgradeRequest::kStarted ? "started" : "queued"}}),
             true);
+}
+
+void ControlServer::handle_self_upgrade(StreamConnection& c) {
+  spdlog::info("control socket: self-upgrade requested");
+  if (!self_upgrade_) return c.write(error_reply("this baton cannot upgrade itself"), true);
+  const std::string why = self_upgrade_([&] {
+    // Now and whole: the exec follows at once, and closes this connection.
+    const std::string r = reply({{"ok", true},
+                                 {"self_upgrade", "handing over"},
+                                 {"pid", ::getpid()},
+                                 {"self_upgrades", facts_.self_upgrades + 1}});
+    (void)::send(c.fd(), r.data(), r.size(), MSG_NOSIGNAL);
+  });
+  spdlog::error("self-upgrade refused: {}", why);
+  c.write(error_reply(why), true);
 }
 
 void ControlServer::handle_stop(StreamConnection& c, bool fast, bool wait) {

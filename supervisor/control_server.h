@@ -18,11 +18,13 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "baton/listener_socket.h"
+#include "handover_table.h"
 #include "status_json.h"
 #include "stream_server.h"
 #include "supervisor.h"
@@ -35,6 +37,17 @@ class ControlServer final : public SupervisorObserver, private StreamConnection:
   // Binds the socket at `facts.control_socket` (removing a stale one, refusing
   // one a live process answers on). Nothing is accepted before serve().
   static Result<std::unique_ptr<ControlServer>> open(uv_loop_t* loop, ServiceFacts facts);
+  // On a socket bound already (baton upgrade --self).
+  static std::unique_ptr<ControlServer> adopt(uv_loop_t* loop, ServiceFacts facts, BoundListener socket) {
+    return std::unique_ptr<ControlServer>(new ControlServer(loop, std::move(facts), std::move(socket)));
+  }
+  // For the handover table: the listening socket (its file is removed at exit by whoever owns it then).
+  HandoverSocket handover_socket() const { return {server_.spec().to_string(), server_.fd(), true}; }
+  const ServiceFacts& facts() const { return facts_; }
+  // `upgrade self`: runs `self_upgrade`, which returns only if baton could
+  // not re-execute itself (why), after calling `answer` just before the exec.
+  using SelfUpgrade = std::function<std::string(const std::function<void()>& answer)>;
+  void on_self_upgrade(SelfUpgrade self_upgrade) { self_upgrade_ = std::move(self_upgrade); }
   ~ControlServer();
 
   // Starts answering requests on behalf of `supervisor` (which must outlive
@@ -61,9 +74,11 @@ class ControlServer final : public SupervisorObserver, private StreamConnection:
   void handle(StreamConnection& c, const std::string& line);
   void handle_upgrade(StreamConnection& c, bool wait);
   void handle_stop(StreamConnection& c, bool fast, bool wait);
+  void handle_self_upgrade(StreamConnection& c);
   void answer_waiters(std::uint64_t sequence, const std::string& error, const UpgradeRecord* u);
 
   ServiceFacts facts_;
+  SelfUpgrade self_upgrade_;
   StreamServer server_;  // owns the socket file: removed when baton exits
   Supervisor* supervisor_ = nullptr;
   std::vector<Waiter> waiters_;

@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 #include "baton/listener_socket.h"
@@ -26,6 +27,8 @@
 #include "options.h"
 #include "orphan_reaper.h"
 #include "pid_file.h"
+#include "self_upgrade.h"
+#include "service_setup.h"
 #include "supervisor.h"
 #include "systemd_notify.h"
 #include "worker_executable.h"
@@ -33,6 +36,9 @@
 #include "worker_process.h"
 
 namespace {
+
+using baton::SelfImage;
+using baton::Setup;
 
 // A supervisor and its workers may hold many connections and fds in flight:
 // use all the headroom the hard limit allows.
@@ -88,61 +94,6 @@ void prepare_process(const baton::Options& options) {
   baton::become_subreaper();
 }
 
-// What `baton run` opens before any worker starts; a failure here exits with
-// kSetup and nothing running.
-struct Setup {
-  std::vector<baton::BoundListener> listeners;
-  std::optional<baton::PidFile> pid_file;
-  std::unique_ptr<baton::ControlServer> control;
-  std::unique_ptr<baton::MetricsServer> metrics;
-  std::optional<baton::WorkerIdentity> identity;  // --user
-};
-
-baton::ServiceFacts facts_of(const baton::Options& options, const Setup& setup, const std::string& control) {
-  baton::ServiceFacts facts{.name = options.name, .control_socket = control};
-  for (const auto& l : setup.listeners) facts.listeners.push_back(l.spec());
-  if (setup.metrics) facts.metrics = "http://" + setup.metrics->url().substr(std::string("tcp://").size());
-  return facts;
-}
-
-// The control socket, and the metrics listener if asked for.
-baton::Status open_operation(uv_loop_t* loop, const baton::Options& options, Setup& setup) {
-  using namespace baton;
-  if (options.metrics) {
-    auto metrics = MetricsServer::open(loop, *options.metrics);
-    if (!metrics) return metrics.status();
-    setup.metrics = std::move(metrics.value());
-  }
-  auto path = server_control_path(options.name, options.control);
-  if (!path) return path.status();
-  auto control = ControlServer::open(loop, facts_of(options, setup, *path));
-  if (!control) return control.status();
-  setup.control = std::move(control.value());
-  return Status::ok();
-}
-
-int open_setup(uv_loop_t* loop, const baton::Options& options, Setup& setup) {
-  auto opened = baton::open_listeners(options.listeners);
-  if (!opened) {
-    spdlog::error("{}", opened.status().message());
-    return baton::exit_code::kSetup;
-  }
-  setup.listeners = std::move(opened.value());
-  if (!options.pid_file.empty()) {
-    auto pf = baton::PidFile::create(options.pid_file);
-    if (!pf) {
-      spdlog::error("{}", pf.status().message());
-      return baton::exit_code::kSetup;
-    }
-    setup.pid_file.emplace(std::move(pf.value()));
-  }
-  if (baton::Status st = open_operation(loop, options, setup); !st) {
-    spdlog::error("{}", st.message());
-    return baton::exit_code::kSetup;
-  }
-  return baton::exit_code::kOk;
-}
-
 // Starts the control socket and the metrics on behalf of `supervisor`.
 baton::Status serve_operation(Setup& setup, baton::Supervisor& supervisor, baton::Metrics* metrics) {
   if (baton::Status st = setup.control->serve(supervisor); !st) return st;
@@ -178,10 +129,14 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
   if (setup.metrics) observers.add(&metrics.emplace());
   observers.add(setup.control.get());
   Supervisor supervisor(loop, options, launcher, &observers);
+  setup.control->on_self_upgrade([&](const std::function<void()>& answer) {
+    return upgrade_self(supervisor, setup, answer);
+  });
   Status st = serve_operation(setup, supervisor, metrics ? &*metrics : nullptr);
   auto watch = watch_executable(loop, options, supervisor, st);
   observers.add(watch.get());
-  if (st) st = supervisor.start();
+  if (st) st = setup.adopted ? supervisor.adopt(*setup.adopted) : supervisor.start();
+  if (st && setup.adopted) log_takeover(*setup.adopted);
   // Handlers are installed: what arrived meanwhile is delivered now.
   ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
   int code = exit_code::kOk;
@@ -200,7 +155,7 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
 }
 
 // `baton run`.
-int run(baton::Options options, sigset_t handled) {
+int run(baton::Options options, sigset_t handled, SelfImage self) {
   using namespace baton;
   std::optional<WorkerIdentity> identity;
   if (!options.user.empty()) {
@@ -215,18 +170,27 @@ int run(baton::Options options, sigset_t handled) {
   for (int s : options.forward_signals) sigaddset(&handled, s);
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   prepare_process(options);
+  auto handover = inherited_handover();
+  if (handover && !*handover) {
+    // The check before the exec read this same table: only a bug gets here.
+    spdlog::error("cannot take over from the previous baton: {}", handover->status().message());
+    return exit_code::kInternal;
+  }
   uv_loop_t loop;
   uv_loop_init(&loop);
   int code = exit_code::kOk;
   {
     Setup setup;
     setup.identity = std::move(identity);
+    setup.self = std::move(self);
+    if (handover) setup.adopted = std::move(handover->value());
     code = open_setup(&loop, options, setup);
     if (code == exit_code::kOk) {
       // Before any worker starts: workers must not inherit NOTIFY_SOCKET.
       std::unique_ptr<SystemdNotifier> notifier = SystemdNotifier::from_environment();
       ObserverList observers;
       observers.add(notifier.get());
+      setup.notifier = notifier.get();
       code = supervise(&loop, std::move(options), setup, observers, handled);
     }
     // Leaving this scope closes the control socket: `baton stop --wait` returns.
@@ -260,10 +224,11 @@ int main(int argc, char** argv) {
   using namespace baton;
   // A worker on its way to its --user: before anything else (no signal mask to leave behind).
   if (argc > 1 && std::strcmp(argv[1], kExecAs) == 0) return exec_as_main(argc, argv);
+  if (argc > 1 && std::strcmp(argv[1], kCheckHandover) == 0) return check_handover_main();
   const sigset_t handled = handled_signals();
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   ParsedCommand parsed = parse_command_line(argc, argv);
-  if (parsed.command == Command::kRun) return run(std::move(parsed.options), handled);
+  if (parsed.command == Command::kRun) return run(std::move(parsed.options), handled, baton::self_image(argc, argv));
   // Client commands keep the default signal actions: Ctrl-C ends a --wait.
   ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
   if (!parsed.command) return parsed.exit_code;

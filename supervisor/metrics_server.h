@@ -18,6 +18,7 @@
 #include <string>
 
 #include "baton/listener_socket.h"
+#include "handover_table.h"
 #include "stream_server.h"
 
 namespace baton {
@@ -31,6 +32,12 @@ class MetricsServer final : private StreamConnection::Events {
 
   // Binds `spec` (TCP) now, so that a taken port stops baton before any worker starts.
   static Result<std::unique_ptr<MetricsServer>> open(uv_loop_t* loop, const ListenerSpec& spec);
+  // On a socket bound already (baton upgrade --self).
+  static std::unique_ptr<MetricsServer> adopt(uv_loop_t* loop, BoundListener socket) {
+    return std::unique_ptr<MetricsServer>(new MetricsServer(loop, std::move(socket)));
+  }
+  // For the handover table: the listening socket.
+  HandoverSocket handover_socket() const { return {server_.spec().to_string(), server_.fd(), false}; }
   ~MetricsServer();
 
   Status serve(Routes routes);

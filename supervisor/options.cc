@@ -358,6 +358,9 @@ Subcommands add_subcommands(CLI::App& app, ParsedCommand& p, RunWords& words) {
   add_client_target(s.status, p.client);
   s.upgrade = app.add_subcommand("upgrade", "upgrade a running baton, like kill -HUP");
   s.upgrade->add_flag("--wait", p.client.wait, "wait for the upgrade to end; exit 0 only if it committed");
+  s.upgrade->add_flag("--self", p.client.self,
+                      "upgrade baton itself: re-execute its binary in place (same pid, same workers);\n"
+                      "exit 0 once the new baton answers");
   add_wait_timeout(s.upgrade, p.client);
   add_client_target(s.upgrade, p.client);
   s.stop = app.add_subcommand("stop", "stop a running baton: drain its workers (SIGTERM), or --fast (SIGQUIT)");

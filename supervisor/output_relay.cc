@@ -1,6 +1,9 @@
 #include "output_relay.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <string_view>
 
 #include "logging.h"
 
@@ -25,6 +28,30 @@ Result<OutputRelay*> OutputRelays::create() {
   return relay;
 }
 
+Result<OutputRelay*> OutputRelays::adopt(int fd) {
+  auto relay = create();
+  if (!relay) {
+    ::close(fd);
+    return relay;
+  }
+  if (int rc = uv_pipe_open((*relay)->pipe_.get(), fd); rc != 0) {
+    ::close(fd);
+    discard(*relay);
+    return Status::from_errno(-rc, "adopt a worker's output pipe");
+  }
+  return relay;
+}
+
+int OutputRelays::fd_of(const std::string& who, const char* stream) const {
+  for (const auto& r : relays_) {
+    uv_os_fd_t fd = -1;
+    if (r->who_ == who && std::string_view(r->stream_name_) == stream &&
+        uv_fileno(reinterpret_cast<const uv_handle_t*>(r->pipe_.get()), &fd) == 0)
+      return fd;
+  }
+  return -1;
+}
+
 void OutputRelays::finish(std::chrono::milliseconds limit) {
   Timer deadline(loop_);
   bool expired = false;
@@ -34,6 +61,7 @@ void OutputRelays::finish(std::chrono::milliseconds limit) {
 
 void OutputRelay::start(std::string who, const char* stream_name) {
   who_ = std::move(who);
+  stream_name_ = stream_name;
   logger_ = worker_output_logger(stream_name);
   uv_read_start(
       stream(),

@@ -43,6 +43,7 @@ class OutputRelay {
   std::list<std::unique_ptr<OutputRelay>>::iterator self_;
   UvHandle<uv_pipe_t> pipe_;
   std::string who_;
+  const char* stream_name_ = "";
   std::shared_ptr<spdlog::logger> logger_;  // "stdout" or "stderr" (logging.h)
   std::string partial_;  // the start of a line whose end has not arrived
   char buffer_[4096];
@@ -57,6 +58,10 @@ class OutputRelays {
 
   // A new relay with its pipe initialized, owned here until EOF (or discard()).
   Result<OutputRelay*> create();
+  // A relay for a pipe already open (baton upgrade --self); it owns `fd`.
+  Result<OutputRelay*> adopt(int fd);
+  // The pipe fd of the relay started for `who`'s `stream`, -1 if none reads it now.
+  int fd_of(const std::string& who, const char* stream) const;
   // A relay whose worker never started, or whose pipe reached EOF.
   void discard(OutputRelay* relay) { relays_.erase(relay->self_); }
   // Runs the loop until every relay has reached EOF (the workers' last

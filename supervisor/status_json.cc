@@ -63,6 +63,7 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
           {"pid", ::getpid()},
           {"version", BATON_VERSION},
           {"uptime_seconds", seconds(std::chrono::steady_clock::now() - facts.started)},
+          {"self_upgrades", facts.self_upgrades},
           {"control_socket", facts.control_socket},
           {"metrics", facts.metrics.empty() ? nlohmann::json(nullptr) : nlohmann::json(facts.metrics)},
           {"state", r.state},

@@ -23,6 +23,7 @@ struct ServiceFacts {
   std::string metrics;  // the metrics URL, empty without --metrics
   std::vector<ListenerSpec> listeners;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::uint64_t self_upgrades = 0;  // times this baton re-executed itself in place
 };
 
 nlohmann::json upgrade_json(const UpgradeRecord& u);

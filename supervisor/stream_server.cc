@@ -44,4 +44,10 @@ void StreamServer::forget(StreamConnection& c) {
   connections_.remove_if([&](const auto& owned) { return owned.get() == &c; });
 }
 
+int StreamServer::fd() const {
+  uv_os_fd_t fd = -1;
+  if (handle_.stream() == nullptr || uv_fileno(reinterpret_cast<uv_handle_t*>(handle_.stream()), &fd) != 0) return -1;
+  return fd;
+}
+
 }  // namespace baton

@@ -35,6 +35,8 @@ class StreamServer {
   // Call from Events::on_closed: destroys the connection.
   void forget(StreamConnection& c);
   const ListenerSpec& spec() const { return socket_.spec(); }
+  // The listening socket's fd, once listen() has handed it to libuv (-1 before).
+  int fd() const;
 
  private:
   void accept_one();

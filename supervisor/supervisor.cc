@@ -18,6 +18,17 @@ Supervisor::Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launche
 Supervisor::~Supervisor() = default;
 
 Status Supervisor::start() {
+  if (Status st = install_handlers(); !st) return st;
+  state_ = State::kStarting;
+  if (Status st = spawn_generation(next_generation_++, Generation::Role::kStarting); !st) {
+    signals_.clear();
+    reaper_.reset();
+    return st;
+  }
+  return Status::ok();
+}
+
+Status Supervisor::install_handlers() {
   std::vector<int> handled{SIGHUP, SIGTERM, SIGINT, SIGQUIT};
   handled.insert(handled.end(), options_.forward_signals.begin(), options_.forward_signals.end());
   for (int signum : handled) {
@@ -29,12 +40,6 @@ Status Supervisor::start() {
     signals_.push_back(std::move(h));
   }
   reaper_ = std::make_unique<OrphanReaper>(loop_, [this](pid_t pid) { return is_worker(pid); });
-  state_ = State::kStarting;
-  if (Status st = spawn_generation(next_generation_++, Generation::Role::kStarting); !st) {
-    signals_.clear();
-    reaper_.reset();
-    return st;
-  }
   return Status::ok();
 }
 

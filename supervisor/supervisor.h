@@ -31,6 +31,7 @@
 #include "baton/status.h"
 #include "baton/uv_handle.h"
 #include "generation.h"
+#include "handover_table.h"
 #include "worker_handle.h"
 #include "options.h"
 #include "orphan_reaper.h"
@@ -57,6 +58,12 @@ class Supervisor final : private WorkerEvents {
   // Installs the signal handlers and starts generation 1. An error means the
   // worker could not be executed at all; nothing is left running.
   Status start();
+  // baton upgrade --self (supervisor_handover.cc). Why baton cannot hand
+  // over right now (empty: it can); the supervisor's part of the table; and,
+  // in the new baton, taking it all over instead of start().
+  std::string cannot_hand_over() const;
+  Result<HandoverTable> handover_table() const;
+  Status adopt(const HandoverTable& table);
   // Valid once the loop has stopped.
   int exit_code() const { return exit_code_; }
   State state() const { return state_; }
@@ -129,6 +136,9 @@ class Supervisor final : private WorkerEvents {
   void worker_sent(WorkerHandle& w, const HandoffTotals& totals);
   void worker_restored(WorkerHandle& w, const HandoffTotals& totals);
   void worker_refused(WorkerHandle& w, const std::string& why);
+
+  Status install_handlers();
+  void adopt_generation(const HandoverGeneration& record);
 
   // Actions.
   // `rollback_to`: start that held file (a rollback), not the command's file as it is now.

@@ -47,7 +47,7 @@ std::unique_ptr<SystemdNotifier> SystemdNotifier::from_environment() {
     spdlog::warn("socket for NOTIFY_SOCKET: {}; systemd will not hear from baton", std::strerror(errno));
     return nullptr;
   }
-  return std::unique_ptr<SystemdNotifier>(new SystemdNotifier(std::move(fd), addr, length));
+  return std::unique_ptr<SystemdNotifier>(new SystemdNotifier(std::move(fd), addr, length, path));
 }
 
 bool SystemdNotifier::send(const std::string& message) {

@@ -36,14 +36,17 @@ class SystemdNotifier final : public SupervisorObserver {
 
   // Sends one notification; false (and a warning) if it could not.
   bool send(const std::string& message);
+  // NOTIFY_SOCKET as it was given (baton upgrade --self passes it on).
+  const std::string& path() const { return path_; }
 
  private:
-  SystemdNotifier(UniqueFd fd, const sockaddr_un& addr, socklen_t length)
-      : fd_(std::move(fd)), addr_(addr), length_(length) {}
+  SystemdNotifier(UniqueFd fd, const sockaddr_un& addr, socklen_t length, std::string path)
+      : fd_(std::move(fd)), addr_(addr), length_(length), path_(std::move(path)) {}
 
   UniqueFd fd_;
   sockaddr_un addr_;
   socklen_t length_;
+  std::string path_;
 };
 
 }  // namespace baton

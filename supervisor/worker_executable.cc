@@ -82,6 +82,13 @@ Result<std::shared_ptr<const HeldExecutable>> HeldExecutable::open(const std::st
   return std::shared_ptr<const HeldExecutable>(new HeldExecutable(std::move(fd), *path, st.st_dev, st.st_ino));
 }
 
+std::shared_ptr<const HeldExecutable> HeldExecutable::adopt(UniqueFd fd, std::string path) {
+  ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
+  struct stat st {};
+  ::fstat(fd.get(), &st);
+  return std::shared_ptr<const HeldExecutable>(new HeldExecutable(std::move(fd), std::move(path), st.st_dev, st.st_ino));
+}
+
 bool HeldExecutable::on_disk() const {
   struct stat st {};
   return ::stat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_;

@@ -28,8 +28,11 @@ class HeldExecutable {
  public:
   // Resolves `name` as resolve_executable() does and opens it (O_PATH).
   static Result<std::shared_ptr<const HeldExecutable>> open(const std::string& name);
+  // One held already (baton upgrade --self), as `path` named it then.
+  static std::shared_ptr<const HeldExecutable> adopt(UniqueFd fd, std::string path);
 
   const std::string& path() const { return path_; }
+  int fd() const { return fd_.get(); }
   // True while path() still names the held file.
   bool on_disk() const;
   // What to exec: path() while it names the held file (the process keeps its

@@ -17,6 +17,7 @@
 
 #include "baton/handoff_stream.h"
 #include "baton/status.h"
+#include "handover_table.h"
 
 namespace baton {
 
@@ -128,6 +129,15 @@ class WorkerLauncher {
   // Starts a worker that reports to `events` (which must outlive it). Fails
   // when it cannot be executed at all.
   virtual Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) = 0;
+  // baton upgrade --self: what the handover table records of a worker, and
+  // the worker taken over from that record by the next baton.
+  virtual Result<HandoverWorker> handover(const WorkerHandle& w) const {
+    return Status::error(w.name() + " cannot be handed over");
+  }
+  virtual Result<std::unique_ptr<WorkerHandle>> adopt(WorkerConfig /*config*/, const HandoverWorker& /*worker*/,
+                                                      WorkerEvents& /*events*/) {
+    return Status::error("this launcher cannot take workers over");
+  }
 };
 
 }  // namespace baton

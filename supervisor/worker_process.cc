@@ -163,14 +163,17 @@ WorkerProcess::~WorkerProcess() {
 }
 
 void WorkerProcess::on_process_exit(uv_process_t* process, std::int64_t status, int signal) {
-  auto* self = static_cast<WorkerProcess*>(process->data);
-  if (self == nullptr) return;
-  self->state_ = State::kExited;
-  self->deadline_.stop();
-  self->poll_.close();
-  self->process_.close();
-  // The owner may destroy *self here: nothing touches it afterwards.
-  self->events_.on_exit(*self, WorkerExit{status, signal, self->rejected_});
+  if (auto* self = static_cast<WorkerProcess*>(process->data)) self->exited(status, signal);
+}
+
+void WorkerProcess::exited(std::int64_t status, int signal) {
+  state_ = State::kExited;
+  deadline_.stop();
+  poll_.close();
+  process_.close();
+  exit_poll_.close();
+  // The owner may destroy *this here: nothing touches it afterwards.
+  events_.on_exit(*this, WorkerExit{status, signal, rejected_});
 }
 
 void WorkerProcess::on_readable(uv_poll_t* poll, int status, int /*events*/) {
@@ -266,12 +269,21 @@ void WorkerProcess::on_welcomed(const Envelope& m) {
 
 void WorkerProcess::send_signal(int signal) {
   if (state_ == State::kExited) return;
-  int rc = uv_process_kill(process_.get(), signal);
+  // An adopted worker is still our child, unreaped: its pid cannot be reused.
+  int rc = pidfd_ ? (::kill(pid_, signal) == 0 ? 0 : -errno) : uv_process_kill(process_.get(), signal);
   if (rc != 0 && rc != UV_ESRCH) spdlog::error("{}: kill(SIG{}): {}", name_, sigabbrev_np(signal), uv_strerror(rc));
 }
 
+void WorkerProcess::set_due(std::chrono::milliseconds in, const char* action, std::function<void()> fire) {
+  due_action_ = action;
+  deadline_.start(in, [this, fire = std::move(fire)] {
+    due_action_ = "";
+    fire();
+  });
+}
+
 void WorkerProcess::terminate_after(std::chrono::milliseconds grace, const char* what) {
-  deadline_.start(grace, [this, grace, what] {
+  set_due(grace, "sigterm", [this, grace, what] {
     spdlog::warn("{} still running {} after {}; sending SIGTERM", name_, format_duration(grace), what);
     send_signal(SIGTERM);
     escalate_to_kill();
@@ -279,7 +291,7 @@ void WorkerProcess::terminate_after(std::chrono::milliseconds grace, const char*
 }
 
 void WorkerProcess::escalate_to_kill() {
-  deadline_.start(config_.kill_timeout, [this] {
+  set_due(config_.kill_timeout, "sigkill", [this] {
     spdlog::warn("{} still running {} after SIGTERM; sending SIGKILL", name_, format_duration(config_.kill_timeout));
     send_signal(SIGKILL);
   });

@@ -38,6 +38,7 @@
 #include "baton/status.h"
 #include "baton/uv_handle.h"
 #include "left_behind.h"
+#include "handover_table.h"
 #include "output_relay.h"
 #include "worker_handle.h"
 #include "worker_identity.h"
@@ -53,7 +54,15 @@ class WorkerProcess final : public WorkerHandle {
                                                       const std::vector<BoundListener>& listeners,
                                                       OutputRelays& relays, WorkerEvents& events,
                                                       const WorkerIdentity* identity = nullptr);
+  // A worker a previous baton started, taken over after `baton upgrade
+  // --self` (worker_process_adopt.cc): its exit is watched through a pidfd.
+  static Result<std::unique_ptr<WorkerProcess>> adopt(uv_loop_t* loop, WorkerConfig config,
+                                                      const HandoverWorker& worker,
+                                                      const std::vector<BoundListener>& listeners,
+                                                      OutputRelays& relays, WorkerEvents& events);
   ~WorkerProcess() override;
+  // What the next baton needs to adopt this worker; only ready, draining and parked ones can be.
+  HandoverWorker handover(const OutputRelays& relays) const;
 
   pid_t pid() const override { return pid_; }
   WorkerState state() const override { return state_; }
@@ -84,6 +93,8 @@ class WorkerProcess final : public WorkerHandle {
            const WorkerIdentity* identity);
   Status start_watching(uv_loop_t* loop);
   static void on_process_exit(uv_process_t* process, std::int64_t status, int signal);
+  void exited(std::int64_t status, int signal);
+  Status watch_exit_by_pidfd(uv_loop_t* loop);
   static void on_readable(uv_poll_t* poll, int status, int events);
   void read_channel();
   // One message from the worker, by where it stands in the protocol.
@@ -96,6 +107,8 @@ class WorkerProcess final : public WorkerHandle {
   // After `grace` past `what` ("DRAIN", "COMMIT"): SIGTERM, then SIGKILL after kill_timeout.
   void terminate_after(std::chrono::milliseconds grace, const char* what);
   void escalate_to_kill();
+  // Starts deadline_ for `action` ("sigterm" or "sigkill"), remembered for a handover.
+  void set_due(std::chrono::milliseconds in, const char* action, std::function<void()> fire);
   bool handed_off() const;
   // Counts a reply the worker may still send from where it stands now.
   void expect_late_reply();
@@ -123,6 +136,10 @@ class WorkerProcess final : public WorkerHandle {
   UvHandle<uv_poll_t> poll_;
   UvHandle<uv_process_t> process_;
   Timer deadline_;  // ready deadline, then drain / kill escalation
+  const char* due_action_ = "";  // what deadline_ does when it fires: "sigterm", "sigkill" ("" otherwise)
+  // An adopted worker is not libuv's child: its exit shows on a pidfd.
+  UniqueFd pidfd_;
+  UvHandle<uv_poll_t> exit_poll_;
 };
 
 // Starts WorkerProcesses on one loop, handing each the same listeners.
@@ -134,6 +151,9 @@ class ProcessLauncher final : public WorkerLauncher {
                   std::optional<WorkerIdentity> identity = std::nullopt)
       : loop_(loop), listeners_(listeners), identity_(std::move(identity)), relays_(loop) {}
   Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) override;
+  Result<HandoverWorker> handover(const WorkerHandle& w) const override;
+  Result<std::unique_ptr<WorkerHandle>> adopt(WorkerConfig config, const HandoverWorker& worker,
+                                              WorkerEvents& events) override;
   OutputRelays& relays() { return relays_; }
   LeftBehind& left_behind() { return left_behind_; }
 

@@ -30,6 +30,7 @@ class BoundListener {
   // The spec with the port the kernel chose when port 0 was asked.
   const ListenerSpec& spec() const { return spec_; }
   int fd() const { return fd_.get(); }
+  bool owns_path() const { return owns_path_; }
   // Hands the socket over; the unix socket path stays owned by this object.
   UniqueFd take_fd() { return std::move(fd_); }
 

@@ -80,6 +80,10 @@ class Timer {
     cb_ = nullptr;
   }
   bool active() const { return uv_is_active(handle_.base()) != 0; }
+  // Until it fires (0 when not armed).
+  std::chrono::milliseconds due_in() const {
+    return active() ? std::chrono::milliseconds(uv_timer_get_due_in(handle_.get())) : std::chrono::milliseconds(0);
+  }
 
  private:
   static void fire(uv_timer_t* t) {

@@ -40,12 +40,12 @@ bool names_control_socket(const std::vector<std::string>& run_args) {
 }  // namespace
 
 BatonProcess::BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation,
-                           Output output, std::vector<std::string> wrapper) {
+                           Output output, std::vector<std::string> wrapper, std::string binary) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   baton::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
   std::vector<std::string> args = std::move(wrapper);
-  args.insert(args.end(), {BATON_BIN, "run"});
+  args.insert(args.end(), {binary, "run"});
   if (!names_control_socket(run_args)) {
     char dir[] = "/tmp/baton-control-XXXXXX";
     if (::mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp failed");

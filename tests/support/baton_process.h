@@ -42,9 +42,10 @@ class BatonProcess {
   // execs its arguments in place, like `unshare -m`) goes in front, so the
   // pid is still baton's. Unless ARGS name a control socket (--control,
   // --name, --config), baton gets one in a directory of its own, so that
-  // tests running side by side never meet.
+  // tests running side by side never meet. `binary`: another baton than the build's.
   explicit BatonProcess(std::vector<std::string> run_args, std::optional<Activation> activation = std::nullopt,
-                        Output output = Output::kCaptured, std::vector<std::string> wrapper = {});
+                        Output output = Output::kCaptured, std::vector<std::string> wrapper = {},
+                        std::string binary = BATON_BIN);
   // Stops baton (SIGTERM, then SIGKILL) if a test left it running, and reaps it.
   ~BatonProcess();
 

@@ -1,0 +1,103 @@
+// WorkerProcess across `baton upgrade --self`: what the old baton writes
+// about a worker into the handover table, and how the new one takes it over.
+// The worker never notices: its channel, its output pipes and its parent
+// (the same PID) stay; only the deadline timers start again from what was
+// left of them.
+#include <spdlog/spdlog.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "worker_process.h"
+
+namespace baton {
+namespace {
+
+Result<WorkerState> adoptable_state(const std::string& name) {
+  for (WorkerState s : {WorkerState::kReady, WorkerState::kDraining, WorkerState::kParked})
+    if (name == state_name(s)) return s;
+  return Status::error("a worker in state \"" + name + "\" cannot be taken over");
+}
+
+void set_cloexec(int fd) { ::fcntl(fd, F_SETFD, FD_CLOEXEC); }
+
+}  // namespace
+
+HandoverWorker WorkerProcess::handover(const OutputRelays& relays) const {
+  HandoverWorker h{.pid = pid_,
+                   .channel_fd = channel_.fd(),
+                   .out_fd = relays.fd_of(name_, "stdout"),
+                   .err_fd = relays.fd_of(name_, "stderr"),
+                   .state = state_name(state_),
+                   .uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count(),
+                   .handoff_sender = handoff_sender_,
+                   .state_versions = state_versions_};
+  if (deadline_.active() && *due_action_ != '\0') {
+    h.deadline = due_action_;
+    h.deadline_ms = deadline_.due_in().count();
+  }
+  return h;
+}
+
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, WorkerConfig config,
+                                                            const HandoverWorker& h,
+                                                            const std::vector<BoundListener>& listeners,
+                                                            OutputRelays& relays, WorkerEvents& events) {
+  auto state = adoptable_state(h.state);
+  if (!state) return state.status();
+  for (int fd : {h.channel_fd, h.out_fd, h.err_fd})
+    if (fd >= 0) set_cloexec(fd);
+  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, events));
+  w->pid_ = h.pid;
+  w->name_ = "worker " + std::to_string(w->config_.generation) + "." + std::to_string(w->config_.index) + " (pid " +
+             std::to_string(h.pid) + ")";
+  w->state_ = *state;
+  w->started_at_ = std::chrono::steady_clock::now() -
+                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       std::chrono::duration<double>(h.uptime_seconds));
+  w->handoff_sender_ = h.handoff_sender;
+  w->state_versions_ = h.state_versions;
+  w->channel_ = Channel(UniqueFd(h.channel_fd));
+  for (auto [fd, stream] : {std::pair{h.out_fd, "stdout"}, std::pair{h.err_fd, "stderr"}}) {
+    if (fd < 0) continue;  // its pipe had reached EOF
+    if (auto relay = relays.adopt(fd)) (*relay)->start(w->name_, stream);
+  }
+  if (Status st = w->watch_exit_by_pidfd(loop); !st) return st.with_context(w->name_);
+  if (Status st = w->poll_.init(loop, uv_poll_init, w.get(), w->channel_.fd()); !st) return st;
+  uv_poll_start(w->poll_.get(), UV_READABLE | UV_DISCONNECT, &WorkerProcess::on_readable);
+  const std::chrono::milliseconds left(h.deadline_ms);
+  if (h.deadline == "sigterm") w->terminate_after(left, "its drain deadline");
+  else if (h.deadline == "sigkill") w->set_due(left, "sigkill", [p = w.get()] { p->send_signal(SIGKILL); });
+  return w;
+}
+
+// Readable once the process has exited; then it is reaped here, as libuv reaps the workers it spawned.
+Status WorkerProcess::watch_exit_by_pidfd(uv_loop_t* loop) {
+  pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  if (!pidfd_) return Status::from_errno(errno, "pidfd_open");
+  if (Status st = exit_poll_.init(loop, uv_poll_init, this, pidfd_.get()); !st) return st;
+  uv_poll_start(exit_poll_.get(), UV_READABLE, [](uv_poll_t* poll, int, int) {
+    auto* self = static_cast<WorkerProcess*>(poll->data);
+    int status = 0;
+    if (self == nullptr || ::waitpid(self->pid_, &status, WNOHANG) != self->pid_) return;
+    self->exited(WIFEXITED(status) ? WEXITSTATUS(status) : 0, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  });
+  return Status::ok();
+}
+
+Result<HandoverWorker> ProcessLauncher::handover(const WorkerHandle& w) const {
+  // The only workers this launcher starts or adopts are WorkerProcesses.
+  return static_cast<const WorkerProcess&>(w).handover(relays_);
+}
+
+Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::adopt(WorkerConfig config, const HandoverWorker& worker,
+                                                             WorkerEvents& events) {
+  auto w = WorkerProcess::adopt(loop_, std::move(config), worker, listeners_, relays_, events);
+  if (!w) return w.status();
+  left_behind_.add_group(worker.pid);
+  return std::unique_ptr<WorkerHandle>(std::move(w.value()));
+}
+
+}  // namespace baton
