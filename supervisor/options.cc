@@ -76,6 +76,7 @@ Run a service:
 Operate it (from another shell, as the same user or root):
   baton status                 generations, workers, the last upgrade
   baton upgrade --wait         upgrade; exit 0 only if the upgrade committed
+  baton upgrade --self         upgrade baton itself in place: same pid, same workers
   baton stop --wait            drain every worker, return when baton has exited
 Each subcommand has its own --help.
 )";
@@ -86,8 +87,10 @@ The socket: --control PATH, or --name NAME in the default directory
 neither, the one baton socket there.
 
 Exit codes:
-  0    done (upgrade --wait: that upgrade committed)
-  1    the upgrade failed and was rolled back, or baton refused the request;
+  0    done (upgrade --wait: that upgrade committed; upgrade --self: the
+       new baton answers)
+  1    the upgrade failed and was rolled back, or baton refused the request
+       (upgrade --self: not now, or the new binary cannot take over);
        status --ready: not ready
   2    bad command line
   3    no baton answers on the control socket
@@ -330,7 +333,8 @@ void add_wait_timeout(CLI::App* sub, ClientOptions& c) {
            if (!d) throw CLI::ValidationError("--timeout", d.status().message());
            c.timeout = *d;
          },
-         "with --wait: give up waiting after DURATION (default: as long as it takes)")
+         "with --wait: give up waiting after DURATION (default: as long as it takes;\n"
+         "upgrade --self waits 30s for the new baton unless told)")
       ->type_name("DURATION");
 }
 

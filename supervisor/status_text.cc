@@ -19,7 +19,9 @@ std::string header(const nlohmann::json& s) {
   if (state == "serving") out += "serving generation " + serving;
   else if (serving != "0") out += state + ", generation " + serving + " serving";
   else out += state;
-  out += fmt::format(", {} mode, up {}\n", text_of(s, "mode"), human_duration(s.value("uptime_seconds", 0.0)));
+  out += fmt::format(", {} mode, up {}", text_of(s, "mode"), human_duration(s.value("uptime_seconds", 0.0)));
+  if (const auto n = s.value("self_upgrades", 0u); n > 0) out += fmt::format(", re-executed in place {}x", n);
+  out += "\n";
   for (const auto& l : s.value("listeners", nlohmann::json::array()))
     out += fmt::format("  listener {:<10} {}\n", text_of(l, "name"), text_of(l, "url"));
   out += fmt::format("  control   {}\n", text_of(s, "control_socket"));
