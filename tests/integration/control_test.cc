@@ -208,7 +208,7 @@ TEST(Control, UnknownRequestIsNamedWithTheRequestsThereAre) {
   auto reply = nlohmann::json::parse(buffer, nullptr, false);
   ASSERT_FALSE(reply.is_discarded()) << buffer;
   EXPECT_EQ(reply["ok"], false);
-  EXPECT_EQ(reply["error"], "unknown request \"reboot now\"; send one of: status, upgrade [wait], stop [fast] [wait]");
+  EXPECT_EQ(reply["error"], "unknown request \"reboot now\"; send one of: status, upgrade [wait], upgrade self, stop [fast] [wait]");
 }
 
 TEST(Control, StopWaitReturnsOnceEveryWorkerIsGone) {
