@@ -12,21 +12,16 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <optional>
 
-#include "baton/listener_socket.h"
 #include "client_commands.h"
-#include "control_path.h"
 #include "control_server.h"
 #include "executable_watch.h"
-#include "listener_setup.h"
 #include "logging.h"
 #include "metrics.h"
 #include "metrics_server.h"
 #include "options.h"
 #include "orphan_reaper.h"
-#include "pid_file.h"
 #include "self_upgrade.h"
 #include "service_setup.h"
 #include "supervisor.h"
