@@ -4,9 +4,6 @@
 // hands over: serving, no upgrade or handoff in flight, no probation, and
 // every worker ready, draining or parked.
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
-
-#include <csignal>
 
 #include "supervisor.h"
 
@@ -98,8 +95,8 @@ Status Supervisor::adopt(const HandoverTable& t) {
   return Status::ok();
 }
 
-// One generation's workers; a worker that cannot be taken over is killed
-// (its parent is this process: nobody else could reap it).
+// One generation's workers; a worker that cannot be taken over has been
+// killed and reaped by then (its parent is this process: nobody else could).
 void Supervisor::adopt_generation(const HandoverGeneration& g) {
   Generation& gen = generations_.at(g.number);
   gen.served = g.served;
@@ -123,10 +120,8 @@ void Supervisor::adopt_generation(const HandoverGeneration& g) {
       gen.slots[i].worker = std::move(w.value());
       continue;
     }
-    spdlog::error("worker {}.{} (pid {}) cannot be taken over: {}; killing it", gen.number, i, s.worker->pid,
-                  w.status().message());
-    ::kill(s.worker->pid, SIGKILL);
-    ::waitpid(s.worker->pid, nullptr, 0);
+    spdlog::error("worker {}.{} (pid {}) could not be taken over, and was killed: {}", gen.number, i,
+                  s.worker->pid, w.status().message());
     if (gen.role == Generation::Role::kActive) restart_later(gen, i, std::chrono::milliseconds(0));
   }
 }

@@ -45,21 +45,22 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, Wor
                                                             const HandoverWorker& h,
                                                             const std::vector<BoundListener>& listeners,
                                                             OutputRelays& relays, WorkerEvents& events) {
-  auto state = adoptable_state(h.state);
-  if (!state) return state.status();
   for (int fd : {h.channel_fd, h.out_fd, h.err_fd})
     if (fd >= 0) set_cloexec(fd);
   std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, events));
+  // From here on, any failure below ends it: the destructor kills and reaps the pid.
   w->pid_ = h.pid;
+  w->channel_ = Channel(UniqueFd(h.channel_fd));
   w->name_ = "worker " + std::to_string(w->config_.generation) + "." + std::to_string(w->config_.index) + " (pid " +
              std::to_string(h.pid) + ")";
+  auto state = adoptable_state(h.state);
+  if (!state) return state.status();
   w->state_ = *state;
   w->started_at_ = std::chrono::steady_clock::now() -
                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                        std::chrono::duration<double>(h.uptime_seconds));
   w->handoff_sender_ = h.handoff_sender;
   w->state_versions_ = h.state_versions;
-  w->channel_ = Channel(UniqueFd(h.channel_fd));
   for (auto [fd, stream] : {std::pair{h.out_fd, "stdout"}, std::pair{h.err_fd, "stderr"}}) {
     if (fd < 0) continue;  // its pipe had reached EOF
     if (auto relay = relays.adopt(fd)) (*relay)->start(w->name_, stream);

@@ -206,6 +206,8 @@ class Supervised:
             if msg is None:  # no worker may serve without a supervisor
                 return self.finish(ORPHAN_DEADLINE, "baton is gone")
             self.handle(*msg)
+            if self.channel.fileno() not in self.server.sel.get_map():
+                return  # DRAIN or COMMIT: nothing follows
 
     def handle(self, msg_type, body, fds, lost):
         if msg_type == bc.DRAIN:
@@ -223,7 +225,8 @@ class Supervised:
         self.finish(ORPHAN_DEADLINE, f"baton sent message type {msg_type}, which pykv does not know")
 
     def finish(self, seconds, why):
-        self.server.sel.unregister(self.channel)  # nothing follows
+        if self.channel.fileno() in self.server.sel.get_map():
+            self.server.sel.unregister(self.channel)  # nothing follows
         if not self.server.draining:
             self.server.drain(seconds, why)
 
