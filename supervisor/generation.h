@@ -66,4 +66,16 @@ struct Generation {
   }
 };
 
+// The role's word in `baton status` and the handover table: "serving", "parked", ...
+inline const char* role_name(Generation::Role r) {
+  switch (r) {
+    case Generation::Role::kStarting: return "starting";
+    case Generation::Role::kCandidate: return "candidate";
+    case Generation::Role::kActive: return "serving";
+    case Generation::Role::kRetiring: return "retiring";
+    case Generation::Role::kParked: return "parked";
+  }
+  return "?";
+}
+
 }  // namespace baton

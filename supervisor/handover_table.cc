@@ -8,98 +8,34 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+// std::optional as null or the value: the pattern nlohmann/json documents
+// for types it does not know (its 3.11 has no std::optional support).
+namespace nlohmann {
+template <class T> struct adl_serializer<std::optional<T>> {
+  static void to_json(json& j, const std::optional<T>& o) { j = o ? json(*o) : json(nullptr); }
+  static void from_json(const json& j, std::optional<T>& o) {
+    o = j.is_null() ? std::nullopt : std::optional<T>(j.get<T>());
+  }
+};
+}  // namespace nlohmann
+
 namespace baton {
+
+// Field by field, under the names the table is written with; a missing one
+// is an error (json::exception) when read.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverWorker, pid, channel_fd, out_fd, err_fd, state, uptime_seconds,
+                                   handoff_sender, state_versions, deadline, deadline_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverSlot, restarts, worker, restart_in_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverGeneration, number, role, served, rollback, retiring_for_seconds,
+                                   executable_path, executable_fd, slots)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverSocket, spec, fd, owns_path)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverTable, version, written_by, self_upgrades, uptime_seconds, exec_at_ms,
+                                   listeners, control, metrics, notify_socket, next_generation, serving,
+                                   upgrades_committed, upgrades_failed, worker_restarts, rollbacks, generations)
+
 namespace {
 
 using nlohmann::json;
-
-json socket_json(const HandoverSocket& s) { return {{"spec", s.spec}, {"fd", s.fd}, {"owns_path", s.owns_path}}; }
-HandoverSocket socket_of(const json& j) { return {j.at("spec"), j.at("fd"), j.at("owns_path")}; }
-
-json worker_json(const HandoverWorker& w) {
-  return {{"pid", w.pid},
-          {"channel_fd", w.channel_fd},
-          {"out_fd", w.out_fd},
-          {"err_fd", w.err_fd},
-          {"state", w.state},
-          {"uptime_seconds", w.uptime_seconds},
-          {"handoff_sender", w.handoff_sender},
-          {"state_versions", w.state_versions},
-          {"deadline", w.deadline},
-          {"deadline_ms", w.deadline_ms}};
-}
-
-HandoverWorker worker_of(const json& j) {
-  return {j.at("pid"),          j.at("channel_fd"),     j.at("out_fd"),   j.at("err_fd"),     j.at("state"),
-          j.at("uptime_seconds"), j.at("handoff_sender"), j.at("state_versions"), j.at("deadline"), j.at("deadline_ms")};
-}
-
-json generation_json(const HandoverGeneration& g) {
-  json slots = json::array();
-  for (const auto& s : g.slots)
-    slots.push_back({{"restarts", s.restarts},
-                     {"worker", s.worker ? worker_json(*s.worker) : json(nullptr)},
-                     {"restart_in_ms", s.restart_in_ms}});
-  return {{"number", g.number},         {"role", g.role},
-          {"served", g.served},         {"rollback", g.rollback},
-          {"retiring_for_seconds", g.retiring_for_seconds},
-          {"executable_path", g.executable_path}, {"executable_fd", g.executable_fd},
-          {"slots", std::move(slots)}};
-}
-
-HandoverGeneration generation_of(const json& j) {
-  HandoverGeneration g{j.at("number"), j.at("role"),           j.at("served"), j.at("rollback"),
-                       j.at("retiring_for_seconds"), j.at("executable_path"), j.at("executable_fd"), {}};
-  for (const auto& s : j.at("slots")) {
-    HandoverSlot slot{s.at("restarts"), std::nullopt, s.at("restart_in_ms")};
-    if (!s.at("worker").is_null()) slot.worker = worker_of(s.at("worker"));
-    g.slots.push_back(std::move(slot));
-  }
-  return g;
-}
-
-json table_json(const HandoverTable& t) {
-  json listeners = json::array(), generations = json::array();
-  for (const auto& l : t.listeners) listeners.push_back(socket_json(l));
-  for (const auto& g : t.generations) generations.push_back(generation_json(g));
-  return {{"version", t.version},
-          {"written_by", t.written_by},
-          {"self_upgrades", t.self_upgrades},
-          {"uptime_seconds", t.uptime_seconds},
-          {"exec_at_ms", t.exec_at_ms},
-          {"listeners", std::move(listeners)},
-          {"control", socket_json(t.control)},
-          {"metrics", t.metrics ? socket_json(*t.metrics) : json(nullptr)},
-          {"notify_socket", t.notify_socket},
-          {"next_generation", t.next_generation},
-          {"serving", t.serving},
-          {"upgrades_committed", t.upgrades_committed},
-          {"upgrades_failed", t.upgrades_failed},
-          {"worker_restarts", t.worker_restarts},
-          {"rollbacks", t.rollbacks},
-          {"generations", std::move(generations)}};
-}
-
-HandoverTable table_of(const json& j) {
-  HandoverTable t;
-  t.version = j.at("version");
-  t.written_by = j.at("written_by");
-  t.self_upgrades = j.at("self_upgrades");
-  t.uptime_seconds = j.at("uptime_seconds");
-  t.exec_at_ms = j.at("exec_at_ms");
-  for (const auto& l : j.at("listeners")) t.listeners.push_back(socket_of(l));
-  t.control = socket_of(j.at("control"));
-  if (!j.at("metrics").is_null()) t.metrics = socket_of(j.at("metrics"));
-  t.notify_socket = j.at("notify_socket");
-  t.next_generation = j.at("next_generation");
-  t.serving = j.at("serving");
-  t.upgrades_committed = j.at("upgrades_committed");
-  t.upgrades_failed = j.at("upgrades_failed");
-  t.worker_restarts = j.at("worker_restarts");
-  t.rollbacks = j.at("rollbacks");
-  for (const auto& g : j.at("generations")) t.generations.push_back(generation_of(g));
-  return t;
-}
 
 Result<std::string> read_all(int fd) {
   std::string text;
@@ -132,7 +68,7 @@ std::vector<int> HandoverTable::fds() const {
 Result<UniqueFd> write_handover(const HandoverTable& table) {
   UniqueFd fd(::memfd_create("baton-handover", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) return Status::from_errno(errno, "memfd_create for the handover table");
-  const std::string text = table_json(table).dump();
+  const std::string text = json(table).dump();
   for (std::size_t at = 0; at < text.size();) {
     const ssize_t n = ::write(fd.get(), text.data() + at, text.size() - at);
     if (n < 0 && errno == EINTR) continue;
@@ -156,7 +92,7 @@ Result<HandoverTable> read_handover(int fd) {
                          j.value("written_by", std::string("?")) + "); this baton reads version " +
                          std::to_string(kHandoverVersion));
   try {
-    return table_of(j);
+    return j.get<HandoverTable>();
   } catch (const json::exception& e) {
     return Status::error(std::string("the handover table is incomplete: ") + e.what());
   }

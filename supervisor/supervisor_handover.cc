@@ -10,18 +10,10 @@
 namespace baton {
 namespace {
 
-const char* role_word(Generation::Role r) {
-  switch (r) {
-    case Generation::Role::kActive: return "serving";
-    case Generation::Role::kRetiring: return "retiring";
-    case Generation::Role::kParked: return "parked";
-    default: return "";
-  }
-}
-
+// Only a generation that has served can be taken over.
 Result<Generation::Role> role_of(const std::string& word) {
   for (auto r : {Generation::Role::kActive, Generation::Role::kRetiring, Generation::Role::kParked})
-    if (word == role_word(r)) return r;
+    if (word == role_name(r)) return r;
   return Status::error("a generation in role \"" + word + "\" cannot be taken over");
 }
 
@@ -54,7 +46,7 @@ Result<HandoverTable> Supervisor::handover_table() const {
                   .rollbacks = rollbacks_};
   const auto now = std::chrono::steady_clock::now();
   for (const auto& [number, gen] : generations_) {
-    HandoverGeneration g{.number = number, .role = role_word(gen.role), .served = gen.served,
+    HandoverGeneration g{.number = number, .role = role_name(gen.role), .served = gen.served,
                          .rollback = gen.rollback,
                          .retiring_for_seconds = std::chrono::duration<double>(now - gen.retiring_since).count()};
     if (gen.executable) {

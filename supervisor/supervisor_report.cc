@@ -14,17 +14,6 @@ const char* state_text(Supervisor::State s) {
   return "?";
 }
 
-const char* role_text(Generation::Role r) {
-  switch (r) {
-    case Generation::Role::kStarting: return "starting";
-    case Generation::Role::kCandidate: return "candidate";
-    case Generation::Role::kActive: return "serving";
-    case Generation::Role::kRetiring: return "retiring";
-    case Generation::Role::kParked: return "parked";
-  }
-  return "?";
-}
-
 WorkerReport report_slot(const Generation::Slot& slot, std::uint32_t index) {
   WorkerReport w{.index = index, .restarts = slot.restarts};
   if (!slot.worker) {
@@ -65,7 +54,7 @@ SupervisorReport Supervisor::report() const {
     r.probation = SupervisorReport::ProbationReport{probation_->generation, probation_->previous, left};
   }
   for (const auto& [number, gen] : generations_) {
-    GenerationReport g{.number = number, .role = role_text(gen.role)};
+    GenerationReport g{.number = number, .role = role_name(gen.role)};
     for (std::uint32_t i = 0; i < gen.slots.size(); ++i) {
       const auto& slot = gen.slots[i];
       // A retiring generation's empty slots are gone for good, not restarting.

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/fixture.h"
+#include "support/files.h"
 #include "support/command.h"
 #include "support/proc.h"
 
@@ -112,19 +113,14 @@ TEST(Control, FailedUpgradeExitsOneWithTheLogsReasonWhileServing) {
 // when each new generation may start.
 class Gate {
  public:
-  Gate() {
-    char tmpl[] = "/tmp/baton-gate-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    path_ = dir_ + "/gate";
-    EXPECT_EQ(::mkfifo(path_.c_str(), 0600), 0);
-  }
-  ~Gate() { std::filesystem::remove_all(dir_); }
+  Gate() : dir_("baton-gate"), path_(dir_.path() + "/gate") { EXPECT_EQ(::mkfifo(path_.c_str(), 0600), 0); }
   const std::string& path() const { return path_; }
   // Blocks until a worker waits at the gate, then lets it through.
   void open_once() { baton::UniqueFd w(::open(path_.c_str(), O_WRONLY | O_CLOEXEC)); }
 
  private:
-  std::string dir_, path_;
+  TempDir dir_;
+  std::string path_;
 };
 
 TEST(Control, UpgradeWaitDuringAnUpgradeWaitsForTheOneThatIncludesIt) {

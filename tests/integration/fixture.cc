@@ -10,18 +10,13 @@
 
 namespace testing_support {
 
-WorkerDir::WorkerDir() {
-  char templ[] = "/tmp/baton-test-XXXXXX";
-  dir_ = ::mkdtemp(templ);
-  worker_ = dir_ + "/worker";
-  use_kvstore();
-}
+WorkerDir::WorkerDir() : worker_(dir_.path() + "/worker") { use_kvstore(); }
 
-WorkerDir::~WorkerDir() { std::filesystem::remove_all(dir_); }
+WorkerDir::~WorkerDir() = default;
 
 void WorkerDir::install(const std::string& script) {
   // Write then rename: a spawn never sees a half-written file.
-  std::string tmp = dir_ + "/worker.tmp";
+  std::string tmp = dir_.path() + "/worker.tmp";
   {
     std::ofstream out(tmp);
     out << "#!/bin/sh\n" << script << "\n";

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "support/baton_process.h"
+#include "support/files.h"
 #include "support/http_client.h"
 #include "support/load_client.h"
 
@@ -29,7 +30,8 @@ class WorkerDir {
 
  private:
   void install(const std::string& script);
-  std::string dir_, worker_;
+  TempDir dir_;
+  std::string worker_;
 };
 
 // `baton run --listen http=tcp://127.0.0.1:0 EXTRA... -- <dir's worker>`

@@ -12,22 +12,10 @@
 #include "integration/fixture.h"
 #include "support/child_process.h"
 #include "support/command.h"
+#include "support/files.h"
 
 namespace testing_support {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/baton-metrics-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void upgrade(const BatonProcess& baton, int expected_exit) {
   auto r = run_baton({"upgrade", "--wait", "--control", baton.control_path()});
@@ -58,7 +46,7 @@ TEST(Metrics, ExpositionCountsUpgradesAndPassesPromtool) {
   EXPECT_EQ(http_request(port, "GET", "/other")->status, 404);
 
   if (!have_program("promtool")) GTEST_SKIP() << "promtool not found: install the Debian package prometheus";
-  TempDir tmp;
+  TempDir tmp("baton-metrics");
   std::ofstream(tmp.path() + "/metrics.txt") << text;
   auto check = run_command({"sh", "-c", "promtool check metrics < " + tmp.path() + "/metrics.txt"});
   EXPECT_EQ(check.exit_code, 0) << check.describe();
@@ -153,7 +141,7 @@ TEST(Metrics, RealPrometheusScrapesTheUpgradeCount) {
   BatonProcess baton(baton_args(dir, {"--metrics", "tcp://127.0.0.1:0"}));
   const auto port = metrics_port(baton);
   ASSERT_TRUE(wait_serving(baton, 1));
-  TempDir tmp;
+  TempDir tmp("baton-metrics");
   std::ofstream(tmp.path() + "/prometheus.yml")
       << "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: baton\n    static_configs:\n"
       << "      - targets: ['127.0.0.1:" << port << "']\n";

@@ -16,30 +16,26 @@ namespace {
 
 class SelfDir {
  public:
-  SelfDir() {
-    char templ[] = "/tmp/baton-self-XXXXXX";
-    dir_ = ::mkdtemp(templ);
-    deploy_copy();
-  }
-  ~SelfDir() { std::filesystem::remove_all(dir_); }
-  std::string baton() const { return dir_ + "/baton"; }
+  SelfDir() : dir_("baton-self") { deploy_copy(); }
+  std::string baton() const { return dir_.path() + "/baton"; }
   // A fresh copy of the build's baton renamed over the running one's file.
   void deploy_copy() {
-    std::filesystem::copy_file(BATON_BIN, dir_ + "/baton.new", std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::rename(dir_ + "/baton.new", baton());
+    std::filesystem::copy_file(BATON_BIN, staged(), std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(staged(), baton());
   }
   // Something that is not a baton able to read the table.
   void deploy_script(const std::string& body) {
     {
-      std::ofstream out(dir_ + "/baton.new");
+      std::ofstream out(staged());
       out << "#!/bin/sh\n" << body << "\n";
     }
-    std::filesystem::permissions(dir_ + "/baton.new", std::filesystem::perms::owner_all);
-    std::filesystem::rename(dir_ + "/baton.new", baton());
+    std::filesystem::permissions(staged(), std::filesystem::perms::owner_all);
+    std::filesystem::rename(staged(), baton());
   }
 
  private:
-  std::string dir_;
+  std::string staged() const { return dir_.path() + "/baton.new"; }
+  TempDir dir_;
 };
 
 nlohmann::json status(const BatonProcess& baton) {

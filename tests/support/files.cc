@@ -1,7 +1,11 @@
 #include "support/files.h"
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace testing_support {
 
@@ -11,5 +15,13 @@ std::string read_file(const std::string& path) {
   text << in.rdbuf();
   return text.str();
 }
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string templ = "/tmp/" + prefix + "-XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp " + templ + " failed");
+  path_ = templ;
+}
+
+TempDir::~TempDir() { std::filesystem::remove_all(path_); }
 
 }  // namespace testing_support
