@@ -20,6 +20,16 @@ void Supervisor::worker_sent(WorkerHandle& w, const HandoffTotals& t) {
   spdlog::info("{} sent {} bytes of state and {} connections", w.name(), t.state_bytes, t.connections);
 }
 
+void Supervisor::worker_precopied(WorkerHandle& w, std::uint64_t bytes, std::uint32_t rounds) {
+  if (!handoff_) return;
+  const auto now = std::chrono::steady_clock::now();
+  spdlog::info("{} pre-copied {} bytes of state while serving ({} round(s) of changes, {:.1f} ms); pausing for the rest",
+               w.name(), bytes, rounds, std::chrono::duration<double, std::milli>(now - handoff_->started).count());
+  ++handoff_->precopied;
+  handoff_->precopy_bytes += bytes;
+  if (!handoff_->first_paused) handoff_->first_paused = now;
+}
+
 void Supervisor::worker_restored(WorkerHandle& w, const HandoffTotals& t) {
   Generation& gen = generations_.at(w.generation());
   spdlog::info("{} restored {} bytes of state and {} connections", w.name(), t.state_bytes, t.connections);
@@ -63,12 +73,21 @@ Status Supervisor::link_pair(WorkerHandle& from, WorkerHandle& to) {
   if (!link) return link.status();
   if (Status st = to.begin_handoff(HandoffRole::kReceiver, {}, options_.handoff_timeout, link->second.fd()); !st)
     return st;
-  return from.begin_handoff(HandoffRole::kSender, to.state_versions(), options_.handoff_timeout, link->first.fd());
+  return from.begin_handoff(HandoffRole::kSender, {to.state_versions(), to.features()}, options_.handoff_timeout,
+                            link->first.fd());
 }
 
+// The pause: from HANDOFF, or when every old worker pre-copied, from the
+// first one's PRECOPIED (each paused only then).
 void Supervisor::commit_handoff(Generation& candidate) {
-  const double pause_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - handoff_->started).count();
+  const auto now = std::chrono::steady_clock::now();
+  const bool precopied = handoff_->precopied == candidate.slots.size() && handoff_->first_paused;
+  const auto paused_since = precopied ? *handoff_->first_paused : handoff_->started;
+  const double pause_ms = std::chrono::duration<double, std::milli>(now - paused_since).count();
+  std::string precopy;
+  if (precopied)
+    precopy = fmt::format(" after pre-copying {} bytes while serving for {:.1f} ms", handoff_->precopy_bytes,
+                          std::chrono::duration<double, std::milli>(paused_since - handoff_->started).count());
   const HandoffTotals totals = handoff_->totals;
   handoff_.reset();
   last_upgrade_->pause = std::chrono::duration<double, std::milli>(pause_ms);
@@ -81,7 +100,7 @@ void Supervisor::commit_handoff(Generation& candidate) {
   else retire(old, [&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
   promote(candidate, "handed over " + std::to_string(totals.state_bytes) + " bytes of state and " +
                          std::to_string(totals.connections) + " connections; paused " +
-                         fmt::format("{:.1f}", pause_ms) + " ms");
+                         fmt::format("{:.1f}", pause_ms) + " ms" + precopy);
 }
 
 }  // namespace baton

@@ -67,6 +67,8 @@ class WorkerEvents {
   virtual void on_standby(WorkerHandle& w) = 0;
   virtual void on_sent(WorkerHandle& w, const HandoffTotals& totals) = 0;
   virtual void on_restored(WorkerHandle& w, const HandoffTotals& totals) = 0;
+  // An old worker pre-copied its state while serving (PRECOPIED): its pause starts now.
+  virtual void on_precopied(WorkerHandle& w, std::uint64_t bytes, std::uint32_t rounds) = 0;
   // The old worker answered HANDOFF with ERROR; it still holds everything and waits for RESUME.
   virtual void on_refused(WorkerHandle& w, const std::string& why) = 0;
   // Last call for this worker: the owner may destroy it from here.
@@ -78,6 +80,12 @@ class WorkerEvents {
 
 // A worker's part in a handoff: the old one sends, the new one receives.
 enum class HandoffRole { kSender, kReceiver };
+
+// What an old worker learns of its successor with HANDOFF.
+struct Successor {
+  std::vector<std::uint32_t> state_versions;  // what it loads
+  std::uint32_t features = 0;                 // what it said in FEATURES (kFeatureLoadsPrecopy, ...)
+};
 
 class WorkerHandle {
  public:
@@ -106,10 +114,13 @@ class WorkerHandle {
   // Handoff mode.
   // The state versions a standby worker said it loads.
   virtual const std::vector<std::uint32_t>& state_versions() const = 0;
-  // Sends HANDOFF with this worker's end of the link.
-  // `accepted_versions` matters to the sender only: what its successor loads.
-  virtual Status begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted_versions,
-                               std::chrono::milliseconds timeout, int link_fd) = 0;
+  // The optional parts of the protocol it said it speaks (FEATURES); 0 if it said none.
+  virtual std::uint32_t features() const = 0;
+  // Sends HANDOFF with this worker's end of the link. `successor` matters
+  // to the sender only: what it loads (and, if the sender said FEATURES
+  // itself, what the successor said: a FEATURES goes first).
+  virtual Status begin_handoff(HandoffRole role, const Successor& successor, std::chrono::milliseconds timeout,
+                               int link_fd) = 0;
   // COMMIT. A restored (new) worker starts serving; an old one (handing off
   // or sent) exits, and meets the drain_timeout / kill_timeout escalation if
   // it does not.

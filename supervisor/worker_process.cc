@@ -236,7 +236,7 @@ void WorkerProcess::on_hello(const Envelope& m) {
   if (hello->pid != static_cast<std::uint32_t>(pid_))
     spdlog::warn("{}: HELLO says pid {}; signals go to {} (a wrapper script should exec the worker)", name_,
                  hello->pid, pid_);
-  Welcome welcome{config_.generation, config_.index, {}, config_.standby ? kWelcomeStandby : 0u};
+  Welcome welcome{config_.generation, config_.index, {}, kWelcomeFeatures | (config_.standby ? kWelcomeStandby : 0u)};
   std::vector<int> fds;
   for (const auto& l : listeners_) {
     welcome.listeners.push_back({l.spec().name, l.spec().url()});
@@ -247,8 +247,9 @@ void WorkerProcess::on_hello(const Envelope& m) {
   spdlog::debug("{}: HELLO from \"{}\", sent WELCOME with {} listener(s)", name_, hello->worker_name, fds.size());
 }
 
-// WELCOME sent: READY, or in a handoff upgrade STANDBY.
+// WELCOME sent: READY, or in a handoff upgrade STANDBY; FEATURES may come first.
 void WorkerProcess::on_welcomed(const Envelope& m) {
+  if (m.type == MessageType::kFeatures) return on_features(m);
   if (config_.standby) {
     if (m.type == MessageType::kReady)
       return reject("said READY, but this is a handoff upgrade and it should say STANDBY; "
@@ -265,6 +266,14 @@ void WorkerProcess::on_welcomed(const Envelope& m) {
   state_ = State::kReady;
   deadline_.stop();
   events_.on_ready(*this);
+}
+
+void WorkerProcess::on_features(const Envelope& m) {
+  auto f = m.as<Features>();
+  if (!f) return reject("protocol error: " + f.status().message());
+  if (features_) return reject("protocol error: FEATURES twice (it comes once, before READY or STANDBY)");
+  features_ = f->flags;
+  spdlog::debug("{}: FEATURES {:#x}", name_, f->flags);
 }
 
 void WorkerProcess::send_signal(int signal) {

@@ -78,8 +78,9 @@ class WorkerProcess final : public WorkerHandle {
   void abandon(const std::string& reason) override;
 
   const std::vector<std::uint32_t>& state_versions() const override { return state_versions_; }
-  Status begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted_versions,
-                       std::chrono::milliseconds timeout, int link_fd) override;
+  std::uint32_t features() const override { return features_.value_or(0); }
+  Status begin_handoff(HandoffRole role, const Successor& successor, std::chrono::milliseconds timeout,
+                       int link_fd) override;
   void commit(std::chrono::milliseconds drain_timeout) override;
   void resume() override;
   void park(std::chrono::milliseconds drain_timeout) override;
@@ -101,6 +102,7 @@ class WorkerProcess final : public WorkerHandle {
   void handle(const Envelope& message);
   void on_hello(const Envelope& message);
   void on_welcomed(const Envelope& message);
+  void on_features(const Envelope& message);
   void on_handoff_reply(const Envelope& message);  // worker_process_handoff.cc
   void on_park_reply(const Envelope& message);     // worker_process_handoff.cc
   void send_signal(int signal);
@@ -124,6 +126,7 @@ class WorkerProcess final : public WorkerHandle {
   std::string rejected_;
   std::chrono::steady_clock::time_point started_at_;
   std::vector<std::uint32_t> state_versions_;  // from STANDBY
+  std::optional<std::uint32_t> features_;      // from FEATURES, if it said one
   bool handoff_sender_ = false;
   std::chrono::milliseconds park_grace_{0};  // drain timeout for a worker that cannot park
   // Replies still on their way that no longer matter: SENT or ERROR crossing

@@ -11,13 +11,16 @@
 
 namespace baton {
 
-Status WorkerProcess::begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted_versions,
-                                    std::chrono::milliseconds timeout, int link_fd) {
+Status WorkerProcess::begin_handoff(HandoffRole role, const Successor& successor, std::chrono::milliseconds timeout,
+                                    int link_fd) {
   const bool sender = role == HandoffRole::kSender;
   const State expected = sender ? State::kReady : State::kStandby;
   if (state_ != expected)
     return Status::error(name_ + " cannot take HANDOFF while " + state_name(state_));
-  Handoff h{sender ? Handoff::kSender : Handoff::kReceiver, accepted_versions,
+  // Only a worker that said FEATURES itself hears one (an older one would not know the type).
+  if (sender && features_)
+    if (Status st = channel_.send(Features{successor.features}); !st) return st.with_context(name_ + ": sending FEATURES");
+  Handoff h{sender ? Handoff::kSender : Handoff::kReceiver, sender ? successor.state_versions : std::vector<std::uint32_t>{},
             static_cast<std::uint32_t>(timeout.count())};
   const int fds[] = {link_fd};
   if (Status st = channel_.send(h, fds); !st) return st.with_context(name_ + ": sending HANDOFF");
@@ -34,6 +37,11 @@ void WorkerProcess::on_handoff_reply(const Envelope& m) {
     // An old worker that cannot hand off says so and keeps everything: not a fault.
     if (handoff_sender_) return events_.on_refused(*this, printable(e->message));
     return reject("reported an error: " + printable(e->message));
+  }
+  if (handoff_sender_ && m.type == MessageType::kPrecopied) {
+    auto precopied = m.as<Precopied>();
+    if (!precopied) return reject("protocol error: " + precopied.status().message());
+    return events_.on_precopied(*this, precopied->state_bytes, precopied->rounds);
   }
   if (handoff_sender_) {
     auto sent = m.as<Sent>();

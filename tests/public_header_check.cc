@@ -1,6 +1,7 @@
 // Compiled with nothing but libbaton's public headers on the include path
 // (tests/CMakeLists.txt stages them): a worker author's build needs libuv
 // and the standard library, and never sees the codec or cereal.
+#include <baton/changed_keys.h>
 #include <baton/worker.h>
 
 #if defined(CEREAL_CEREAL_HPP_) || defined(CEREAL_MACROS_HPP_)

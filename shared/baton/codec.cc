@@ -43,12 +43,15 @@ std::string message_type_name(std::uint16_t type) {
     case MessageType::kResume: return "RESUME";
     case MessageType::kPark: return "PARK";
     case MessageType::kParked: return "PARKED";
+    case MessageType::kFeatures: return "FEATURES";
+    case MessageType::kPrecopied: return "PRECOPIED";
     case MessageType::kStateBegin: return "STATE_BEGIN";
     case MessageType::kStateChunk: return "STATE_CHUNK";
     case MessageType::kStateEnd: return "STATE_END";
     case MessageType::kConnections: return "CONNECTIONS";
     case MessageType::kHandoffEnd: return "HANDOFF_END";
     case MessageType::kConnectionData: return "CONNECTION_DATA";
+    case MessageType::kStatePart: return "STATE_PART";
   }
   return "type " + std::to_string(type);
 }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <streambuf>
 
 namespace baton {
@@ -32,50 +34,6 @@ struct Xxh3 {
     void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
   };
   std::unique_ptr<XXH3_state_t, Free> state;
-};
-
-// An ostream buffer that ships every full chunk as a STATE_CHUNK.
-class ChunkSender final : public std::streambuf {
- public:
-  ChunkSender(Channel& link, Deadline deadline) : link_(link), deadline_(deadline), buf_(kMaxChunkBytes) {
-    setp(buf_.data(), buf_.data() + buf_.size());
-  }
-  Status flush_chunk() {
-    std::size_t n = static_cast<std::size_t>(pptr() - pbase());
-    if (n == 0 || !status_) return status_;
-    hash_.update(pbase(), n);
-    total_ += n;
-    // Straight from our buffer to the socket: a STATE_CHUNK's prefix and bytes, gathered.
-    std::uint8_t prefix[kChunkPrefixSize];
-    encode_chunk_prefix(n, prefix);
-    status_ = link_.send_parts(MessageType::kStateChunk,
-                               {std::span<const std::uint8_t>(prefix, kChunkPrefixSize),
-                                std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(pbase()), n)},
-                               deadline_);
-    setp(buf_.data(), buf_.data() + buf_.size());
-    return status_;
-  }
-  std::uint64_t total() const { return total_; }
-  std::uint64_t digest() const { return hash_.digest(); }
-  const Status& status() const { return status_; }
-
- protected:
-  int_type overflow(int_type ch) override {
-    if (!flush_chunk()) return traits_type::eof();
-    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
-      *pptr() = traits_type::to_char_type(ch);
-      pbump(1);
-    }
-    return traits_type::not_eof(ch);
-  }
-
- private:
-  Channel& link_;
-  Deadline deadline_;
-  std::vector<char> buf_;
-  Xxh3 hash_;
-  std::uint64_t total_ = 0;
-  Status status_;
 };
 
 // An istream buffer fed by STATE_CHUNKs as they arrive; STATE_END is its EOF.
@@ -145,28 +103,97 @@ class ChunkReceiver final : public std::streambuf {
 
 }  // namespace
 
-Result<std::uint64_t> send_state(Channel& link, std::uint32_t version,
-                                 const std::function<void(std::ostream&)>& write_state, Deadline deadline) {
-  if (Status st = link.send(StateBegin{version}, {}, deadline); !st) return st.with_context("STATE_BEGIN");
-  ChunkSender buf(link, deadline);
-  std::ostream out(&buf);
-  try {
-    write_state(out);
-  } catch (const std::exception& e) {
-    if (!buf.status()) return buf.status().with_context("sending state");
-    return Status::error(std::string("saving state: ") + e.what());
+// An ostream buffer that ships every full chunk as a STATE_CHUNK.
+class StateWriter::Buffer final : public std::streambuf {
+ public:
+  Buffer(Channel& link, Deadline deadline) : link_(link), deadline_(deadline), buf_(kMaxChunkBytes) {
+    setp(buf_.data(), buf_.data() + buf_.size());
   }
-  if (Status st = buf.flush_chunk(); !st) return st.with_context("sending state");
-  if (Status st = link.send(StateEnd{buf.total(), buf.digest()}, {}, deadline); !st) return st.with_context("STATE_END");
-  return buf.total();
+  Status flush_chunk() {
+    std::size_t n = static_cast<std::size_t>(pptr() - pbase());
+    if (n == 0 || !status_) return status_;
+    hash_.update(pbase(), n);
+    total_ += n;
+    // Straight from our buffer to the socket: a STATE_CHUNK's prefix and bytes, gathered.
+    std::uint8_t prefix[kChunkPrefixSize];
+    encode_chunk_prefix(n, prefix);
+    status_ = link_.send_parts(MessageType::kStateChunk,
+                               {std::span<const std::uint8_t>(prefix, kChunkPrefixSize),
+                                std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(pbase()), n)},
+                               deadline_);
+    setp(buf_.data(), buf_.data() + buf_.size());
+    return status_;
+  }
+  std::uint64_t total() const { return total_; }
+  std::uint64_t written() const { return total_ + static_cast<std::uint64_t>(pptr() - pbase()); }
+  // The last chunk and STATE_END.
+  Result<std::uint64_t> finish() {
+    if (Status st = flush_chunk(); !st) return st.with_context("sending state");
+    if (Status st = link_.send(StateEnd{total_, hash_.digest()}, {}, deadline_); !st)
+      return st.with_context("STATE_END");
+    return total_;
+  }
+  std::uint64_t digest() const { return hash_.digest(); }
+  const Status& status() const { return status_; }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (!flush_chunk()) return traits_type::eof();
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
+    }
+    return traits_type::not_eof(ch);
+  }
+
+ private:
+  Channel& link_;
+  Deadline deadline_;
+  std::vector<char> buf_;
+  Xxh3 hash_;
+  std::uint64_t total_ = 0;
+  Status status_;
+};
+
+Result<std::unique_ptr<StateWriter>> StateWriter::begin(Channel& link, std::uint32_t version, Deadline deadline) {
+  if (Status st = link.send(StateBegin{version}, {}, deadline); !st) return st.with_context("STATE_BEGIN");
+  return std::unique_ptr<StateWriter>(new StateWriter(std::make_unique<Buffer>(link, deadline)));
 }
 
-Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& options,
-                                    const std::function<void(std::istream&, std::uint32_t)>& read_state,
-                                    Deadline deadline) {
-  auto first = next(link, deadline, "STATE_BEGIN");
-  if (!first) return first.status();
-  auto begin = first->as<StateBegin>();
+StateWriter::StateWriter(std::unique_ptr<Buffer> buffer)
+    : buffer_(std::move(buffer)), out_(std::make_unique<std::ostream>(buffer_.get())) {}
+StateWriter::~StateWriter() = default;
+std::ostream& StateWriter::out() { return *out_; }
+const Status& StateWriter::status() const { return buffer_->status(); }
+std::uint64_t StateWriter::written() const { return buffer_->written(); }
+Result<std::uint64_t> StateWriter::end() { return buffer_->finish(); }
+
+Result<std::uint64_t> send_state(Channel& link, std::uint32_t version,
+                                 const std::function<void(std::ostream&)>& write_state, Deadline deadline) {
+  auto writer = StateWriter::begin(link, version, deadline);
+  if (!writer) return writer.status();
+  try {
+    write_state((*writer)->out());
+  } catch (const std::exception& e) {
+    if (!(*writer)->status()) return (*writer)->status().with_context("sending state");
+    return Status::error(std::string("saving state: ") + e.what());
+  }
+  return (*writer)->end();
+}
+
+Result<std::uint64_t> send_state_part(Channel& link, StatePart::Kind kind, std::uint32_t version,
+                                      const std::function<void(std::ostream&)>& write_state, Deadline deadline) {
+  if (Status st = link.send(StatePart{kind}, {}, deadline); !st) return st.with_context("STATE_PART");
+  return send_state(link, version, write_state, deadline);
+}
+
+namespace {
+
+// One STATE_BEGIN (already received as `first`) .. STATE_END stream.
+Result<std::uint64_t> receive_stream(Channel& link, const StateReceiveOptions& options, const Envelope& first,
+                                     const std::function<void(std::istream&, std::uint32_t)>& read_state,
+                                     Deadline deadline) {
+  auto begin = first.as<StateBegin>();
   if (!begin) return begin.status().with_context("state stream");
   if (std::find(options.accepted.begin(), options.accepted.end(), begin->version) == options.accepted.end())
     return Status::error("state version " + std::to_string(begin->version) + " is not one this worker loads " +
@@ -192,6 +219,83 @@ Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& op
                          " bytes, received " + std::to_string(buf.total()));
   if (buf.end().checksum != buf.digest()) return Status::error("state stream: checksum mismatch (corrupted in transit)");
   return buf.total();
+}
+
+const char* part_name(std::uint8_t kind) {
+  switch (kind) {
+    case StatePart::kSnapshot: return "the snapshot";
+    case StatePart::kChanges: return "a round of changes";
+    case StatePart::kFinalChanges: return "the final changes";
+    default: return "an unknown part";
+  }
+}
+
+// Checks one STATE_PART against the order snapshot, changes*, final.
+Result<StatePart::Kind> part_kind(const Envelope& m, bool first) {
+  if (m.type != MessageType::kStatePart)
+    return Status::error("state stream: expected STATE_PART after " + std::string(first ? "nothing" : "a part") +
+                         ", got " + message_type_name(static_cast<std::uint16_t>(m.type)));
+  auto part = m.as<StatePart>();
+  if (!part) return part.status().with_context("state stream");
+  if (part->kind > StatePart::kFinalChanges)
+    return Status::error("state stream: STATE_PART of unknown kind " + std::to_string(part->kind));
+  if (first != (part->kind == StatePart::kSnapshot))
+    return Status::error(std::string("state stream: ") + part_name(part->kind) +
+                         (first ? " before the snapshot" : " after the snapshot; it comes once, first"));
+  return static_cast<StatePart::Kind>(part->kind);
+}
+
+// The pre-copy form, from its first STATE_PART to the final changes.
+Result<ReceivedState> receive_parts(Channel& link, const StateReceiveOptions& options, const StateLoaders& loaders,
+                                    Envelope part, Deadline deadline) {
+  if (!loaders.snapshot || !loaders.changes)
+    return Status::error("the old worker pre-copies its state, but this worker does not load pre-copied state");
+  ReceivedState got{0, 0, 0};
+  std::optional<std::uint32_t> version;
+  for (;;) {
+    auto kind = part_kind(part, got.parts == 0);
+    if (!kind) return kind.status();
+    auto load = [&, kind = *kind](std::istream& in, std::uint32_t v) {
+      if (version && *version != v)
+        throw std::runtime_error("a part of version " + std::to_string(v) + " after version " +
+                                 std::to_string(*version));
+      version = v;
+      (kind == StatePart::kSnapshot ? loaders.snapshot : loaders.changes)(in, v);
+    };
+    auto begin = next(link, deadline, "STATE_BEGIN");
+    if (!begin) return begin.status();
+    StateReceiveOptions left = options;
+    left.max_bytes = options.max_bytes - got.bytes;
+    auto bytes = receive_stream(link, left, *begin, load, deadline);
+    if (!bytes) return bytes.status().with_context(std::string("receiving ") + part_name(*kind));
+    got.bytes += *bytes;
+    ++got.parts;
+    if (*kind == StatePart::kFinalChanges) return got;
+    got.precopy_bytes += *bytes;
+    auto following = next(link, deadline, "STATE_PART");
+    if (!following) return following.status();
+    part = std::move(*following);
+  }
+}
+
+}  // namespace
+
+Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& options,
+                                    const std::function<void(std::istream&, std::uint32_t)>& read_state,
+                                    Deadline deadline) {
+  auto first = next(link, deadline, "STATE_BEGIN");
+  if (!first) return first.status();
+  return receive_stream(link, options, *first, read_state, deadline);
+}
+
+Result<ReceivedState> receive_state_parts(Channel& link, const StateReceiveOptions& options,
+                                          const StateLoaders& loaders, Deadline deadline) {
+  auto first = next(link, deadline, "STATE_BEGIN or STATE_PART");
+  if (!first) return first.status();
+  if (first->type == MessageType::kStatePart) return receive_parts(link, options, loaders, std::move(*first), deadline);
+  auto bytes = receive_stream(link, options, *first, loaders.state, deadline);
+  if (!bytes) return bytes.status();
+  return ReceivedState{*bytes, 0, 1};
 }
 
 namespace {

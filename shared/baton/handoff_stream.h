@@ -4,6 +4,12 @@
 //   STATE_BEGIN(version)  STATE_CHUNK*  STATE_END(total_length, xxh3-64)
 //   CONNECTIONS* (fds attached)  HANDOFF_END(connections)
 //
+// or, pre-copied ("Pre-copy"), the state in parts, each its own checked stream:
+//
+//   STATE_PART(snapshot) STATE_BEGIN..STATE_END    while the old worker serves
+//   (STATE_PART(changes) STATE_BEGIN..STATE_END)*  while it serves
+//   STATE_PART(final) STATE_BEGIN..STATE_END       in the pause; connections follow
+//
 // The state is streamed: the sender serializes straight into chunks and the
 // receiver deserializes from them as they arrive, so neither side (and never
 // the supervisor) holds a second copy of it. Both ends block with a deadline;
@@ -14,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <istream>
+#include <memory>
 #include <ostream>
 #include <span>
 #include <string>
@@ -37,6 +44,31 @@ struct HandoffTotals {
 // archive, say); throwing from it aborts the handoff.
 Result<std::uint64_t> send_state(Channel& link, std::uint32_t version,
                                  const std::function<void(std::ostream&)>& write_state, Deadline deadline);
+// One part of a pre-copied state: STATE_PART(kind), then send_state().
+Result<std::uint64_t> send_state_part(Channel& link, StatePart::Kind kind, std::uint32_t version,
+                                      const std::function<void(std::ostream&)>& write_state, Deadline deadline);
+
+// One STATE_BEGIN..STATE_END stream written over as many calls as the sender
+// likes: pre-copy writes its snapshot a slice per loop turn, serving between.
+class StateWriter {
+ public:
+  // Sends STATE_BEGIN. Every later send waits at most until `deadline`.
+  static Result<std::unique_ptr<StateWriter>> begin(Channel& link, std::uint32_t version, Deadline deadline);
+  ~StateWriter();
+  // Full chunks leave as they fill; a broken link sets status() and fails the stream.
+  std::ostream& out();
+  const Status& status() const;
+  std::uint64_t written() const;  // bytes written to out() so far
+  // Sends the last chunk and STATE_END; returns the stream's length.
+  Result<std::uint64_t> end();
+
+  class Buffer;
+
+ private:
+  explicit StateWriter(std::unique_ptr<Buffer> buffer);
+  std::unique_ptr<Buffer> buffer_;
+  std::unique_ptr<std::ostream> out_;
+};
 // Sends every connection (the kernel copies the fds to the peer) and HANDOFF_END.
 Status send_connections(Channel& link, std::span<const ExportedConnection> connections, Deadline deadline);
 
@@ -50,6 +82,20 @@ struct StateReceiveOptions {
 Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& options,
                                     const std::function<void(std::istream&, std::uint32_t version)>& read_state,
                                     Deadline deadline);
+// The whole state in either form. `state` loads the one-part form; a receiver
+// that takes pre-copy also gives `snapshot` and `changes` (each called per part).
+struct StateLoaders {
+  std::function<void(std::istream&, std::uint32_t version)> state;
+  std::function<void(std::istream&, std::uint32_t version)> snapshot;
+  std::function<void(std::istream&, std::uint32_t version)> changes;
+};
+struct ReceivedState {
+  std::uint64_t bytes = 0;          // every part
+  std::uint64_t precopy_bytes = 0;  // the parts before the final changes (0: one-part form)
+  std::uint32_t parts = 1;
+};
+Result<ReceivedState> receive_state_parts(Channel& link, const StateReceiveOptions& options,
+                                          const StateLoaders& loaders, Deadline deadline);
 // Receives CONNECTIONS batches until HANDOFF_END; at most `max_connections`.
 Result<std::vector<HandedConnection>> receive_connections(Channel& link, std::uint32_t max_connections,
                                                           Deadline deadline);

@@ -34,6 +34,9 @@ enum class MessageType : std::uint16_t {
   kResume = 12,    // supervisor -> old worker: handoff abandoned (or rolled back), serve again
   kPark = 13,      // supervisor -> old worker: instead of COMMIT under --probation: keep the state, wait
   kParked = 14,    // old worker -> supervisor: handed-over connections closed, state kept
+  kFeatures = 15,   // worker -> supervisor before READY/STANDBY: the optional parts it speaks;
+                    // supervisor -> old worker before HANDOFF: what its receiver speaks
+  kPrecopied = 16,  // old worker -> supervisor: pre-copy done while serving; it pauses now
 
   // Handoff link, old worker -> new worker (PROTOCOL.md, "The handoff stream").
   kStateBegin = 20,
@@ -42,6 +45,7 @@ enum class MessageType : std::uint16_t {
   kConnections = 23,
   kHandoffEnd = 24,
   kConnectionData = 25,  // more bytes of one connection: pending input beyond its CONNECTIONS entry, unsent output
+  kStatePart = 26,       // pre-copy: what the next STATE_BEGIN..STATE_END holds (snapshot, changes)
 };
 
 // Human name for logs ("HELLO", "type 77" for unknown values).
@@ -114,7 +118,8 @@ struct ListenerInfo {
 };
 
 // WELCOME flags.
-inline constexpr std::uint32_t kWelcomeStandby = 1;  // handoff follows: say STANDBY, do not accept yet
+inline constexpr std::uint32_t kWelcomeStandby = 1;   // handoff follows: say STANDBY, do not accept yet
+inline constexpr std::uint32_t kWelcomeFeatures = 2;  // this supervisor takes FEATURES (and may send one)
 
 // Carries one fd per listener, in the order of `listeners`.
 struct Welcome {
@@ -185,6 +190,23 @@ struct Restored {
   template <class A> void serialize(A& ar) { ar(state_bytes, connections); }
 };
 
+// FEATURES flags: optional parts of the protocol (PROTOCOL.md, "Pre-copy").
+inline constexpr std::uint32_t kFeatureSendsPrecopy = 1;  // as an old worker, it can pre-copy its state
+inline constexpr std::uint32_t kFeatureLoadsPrecopy = 2;  // as a new worker, it loads a pre-copied state
+
+struct Features {
+  static constexpr MessageType kType = MessageType::kFeatures;
+  std::uint32_t flags = 0;
+  template <class A> void serialize(A& ar) { ar(flags); }
+};
+
+struct Precopied {
+  static constexpr MessageType kType = MessageType::kPrecopied;
+  std::uint64_t state_bytes = 0;  // sent while serving: the snapshot and the rounds of changes
+  std::uint32_t rounds = 0;       // rounds of changes sent while serving
+  template <class A> void serialize(A& ar) { ar(state_bytes, rounds); }
+};
+
 struct Commit {
   static constexpr MessageType kType = MessageType::kCommit;
   template <class A> void serialize(A&) {}
@@ -222,6 +244,18 @@ struct StateEnd {
   std::uint64_t total_length = 0;  // sum of the chunks' sizes
   std::uint64_t checksum = 0;      // XXH3-64 (seed 0) of the concatenated chunks
   template <class A> void serialize(A& ar) { ar(total_length, checksum); }
+};
+
+// Pre-copy form of the state: each STATE_BEGIN..STATE_END follows a STATE_PART.
+struct StatePart {
+  static constexpr MessageType kType = MessageType::kStatePart;
+  enum Kind : std::uint8_t {
+    kSnapshot = 0,      // the first part, sent while serving: every entry, as it was when its turn came
+    kChanges = 1,       // sent while serving: entries changed since the previous part
+    kFinalChanges = 2,  // sent in the pause: the last changes; connections follow
+  };
+  std::uint8_t kind = kSnapshot;
+  template <class A> void serialize(A& ar) { ar(kind); }
 };
 
 struct ConnectionInfo {

@@ -36,12 +36,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case MessageType::kResume: decode<Resume>(e); break;
     case MessageType::kPark: decode<Park>(e); break;
     case MessageType::kParked: decode<Parked>(e); break;
+    case MessageType::kFeatures: decode<Features>(e); break;
+    case MessageType::kPrecopied: decode<Precopied>(e); break;
     case MessageType::kStateBegin: decode<StateBegin>(e); break;
     case MessageType::kStateChunk: (void)chunk_payload(e.body); decode<StateChunk>(e); break;
     case MessageType::kStateEnd: decode<StateEnd>(e); break;
     case MessageType::kConnections: decode<Connections>(e); break;
     case MessageType::kHandoffEnd: decode<HandoffEnd>(e); break;
     case MessageType::kConnectionData: decode<ConnectionData>(e); break;
+    case MessageType::kStatePart: decode<StatePart>(e); break;
     case MessageType::kFds: break;
   }
   return 0;

@@ -34,10 +34,11 @@ class FakeWorker final : public WorkerHandle {
   void reject(const std::string& reason) override { rejected = reason; }
   void abandon(const std::string& reason) override { rejected = reason; }
   const std::vector<std::uint32_t>& state_versions() const override { return versions; }
-  Status begin_handoff(HandoffRole role, const std::vector<std::uint32_t>& accepted, std::chrono::milliseconds,
+  std::uint32_t features() const override { return 0; }
+  Status begin_handoff(HandoffRole role, const Successor& successor, std::chrono::milliseconds,
                        int link_fd) override {
     handoff_role = role == HandoffRole::kSender ? "sender" : "receiver";
-    handoff_accepted = accepted;
+    handoff_accepted = successor.state_versions;
     link_was_valid = ::fcntl(link_fd, F_GETFD) != -1;
     state_ = WorkerState::kHandingOff;
     return Status::ok();

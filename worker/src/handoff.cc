@@ -3,9 +3,12 @@
 // them both; baton only hears SENT / RESTORED / ERROR and decides COMMIT or
 // RESUME (under --probation, PARK comes first: keep the state until then).
 // Both sides block on the link with the handoff's deadline: the old worker
-// is paused at that point and the new one is not serving yet.
+// is paused at that point and the new one is not serving yet. Pre-copy
+// (precopy_sender.h) is the exception: the old worker sends its snapshot a
+// slice per loop turn while it serves, and pauses only for the last changes.
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "worker_impl.h"
 
@@ -32,19 +35,71 @@ void Worker::Impl::handle_handoff(Envelope& m) {
   if (std::find(ok.begin(), ok.end(), source_.state_version) == ok.end())
     return refuse("its state version " + std::to_string(source_.state_version) +
                   " is not one the new worker loads " + versions_text(ok));
-  handoff_ = HandoffStage::kSending;
-  // quiesce() may finish later (a response still being written): the link
-  // waits in the callback, owned by a shared_ptr the callback holds.
-  auto held = std::make_shared<UniqueFd>(std::move(link));
-  source_.quiesce([this, held, deadline] { send_handoff(std::move(*held), deadline); });
+  ++handoff_serial_;
+  link_.emplace(std::move(link));
+  if (source_.start_snapshot && (peer_features_ & kFeatureLoadsPrecopy) != 0) return start_precopy(deadline);
+  quiesce_then_send(deadline);
 }
 
-void Worker::Impl::send_handoff(UniqueFd link_fd, Deadline deadline) {
-  if (handoff_ != HandoffStage::kSending) return;  // RESUMEd meanwhile
-  Channel link(std::move(link_fd));
-  // Our own failure (save_state threw) is reported, so baton rolls back at
-  // once. A broken link is not ours to report: the new worker died or
-  // stalled, baton sees that itself and sends RESUME either way.
+// Pre-copy: the state streams while this worker serves on; the pause comes after.
+void Worker::Impl::start_precopy(Deadline deadline) {
+  handoff_ = HandoffStage::kPrecopying;
+  precopy_ = std::make_unique<PrecopySender>(loop_, *link_, source_.state_version, source_.start_snapshot(),
+                                             deadline, faults_);
+  Status st = precopy_->start([this, deadline](const PrecopySender::Outcome& o) { on_precopied(o, deadline); });
+  if (!st) on_precopied({st}, deadline);
+}
+
+void Worker::Impl::on_precopied(const PrecopySender::Outcome& outcome, Deadline deadline) {
+  if (!outcome.status) {
+    // As in send_handoff: our own failure is reported; a broken link is baton's to see.
+    if (outcome.failed_in_application) (void)channel_.send(Error{outcome.status.message().substr(0, kMaxStringBytes)});
+    return;  // still serving: wait for RESUME
+  }
+  const PrecopyTotals& t = precopy_->totals();
+  (void)channel_.send(Precopied{t.bytes, t.rounds});
+  quiesce_then_send(deadline);
+}
+
+void Worker::Impl::quiesce_then_send(Deadline deadline) {
+  handoff_ = HandoffStage::kSending;
+  // quiesce() may finish later (a response still being written); a RESUME
+  // meanwhile, or a later handoff, makes this callback stale.
+  source_.quiesce([this, deadline, serial = handoff_serial_] {
+    if (serial == handoff_serial_ && handoff_ == HandoffStage::kSending) send_handoff(deadline);
+  });
+}
+
+void Worker::Impl::send_handoff(Deadline deadline) {
+  auto bytes = send_state_for_handoff(deadline);
+  if (!bytes) return;  // wait for RESUME
+  std::vector<ExportedConnection> connections = source_.export_connections();
+  if (Status st = send_connections(*link_, connections, deadline); !st) {
+    // Refused by our own limits: say why, so baton rolls back at once and logs
+    // it. A broken link (errno set) is the other worker's; baton sees that itself.
+    if (st.error_number() == 0)
+      (void)channel_.send(Error{("handing over connections: " + st.message()).substr(0, kMaxStringBytes)});
+    return;  // wait for RESUME
+  }
+  handoff_ = HandoffStage::kSent;
+  end_handoff();  // everything is on the link: our end may close
+  (void)channel_.send(Sent{*bytes, static_cast<std::uint32_t>(connections.size())});
+}
+
+// The whole state, or after a pre-copy the final changes; the bytes of every
+// part. Our own failure (save_state threw) is reported, so baton rolls back
+// at once. A broken link is not ours to report: the new worker died or
+// stalled, baton sees that itself and sends RESUME either way.
+Result<std::uint64_t> Worker::Impl::send_state_for_handoff(Deadline deadline) {
+  if (precopy_) {
+    std::uint64_t bytes = 0;
+    auto sent = precopy_->send_final(bytes, faults_.after_save_state);
+    if (!sent.status) {
+      if (sent.failed_in_application) (void)channel_.send(Error{sent.status.message().substr(0, kMaxStringBytes)});
+      return sent.status;
+    }
+    return precopy_->totals().bytes + bytes;
+  }
   bool saving_failed = false;
   auto save = [&](std::ostream& out) {
     try {
@@ -55,32 +110,35 @@ void Worker::Impl::send_handoff(UniqueFd link_fd, Deadline deadline) {
       throw;
     }
   };
-  auto bytes = send_state(link, source_.state_version, save, deadline);
-  if (!bytes) {
-    if (saving_failed) (void)channel_.send(Error{bytes.status().message()});
-    return;  // wait for RESUME
-  }
-  std::vector<ExportedConnection> connections = source_.export_connections();
-  if (Status st = send_connections(link, connections, deadline); !st) {
-    // Refused by our own limits: say why, so baton rolls back at once and logs
-    // it. A broken link (errno set) is the other worker's; baton sees that itself.
-    if (st.error_number() == 0)
-      (void)channel_.send(Error{("handing over connections: " + st.message()).substr(0, kMaxStringBytes)});
-    return;  // wait for RESUME
-  }
-  handoff_ = HandoffStage::kSent;
-  (void)channel_.send(Sent{*bytes, static_cast<std::uint32_t>(connections.size())});
+  auto bytes = send_state(*link_, source_.state_version, save, deadline);
+  if (!bytes && saving_failed) (void)channel_.send(Error{bytes.status().message().substr(0, kMaxStringBytes)});
+  return bytes;
+}
+
+// The old side's link and pre-copy are done with (committed, parked, resumed).
+void Worker::Impl::end_handoff() {
+  precopy_.reset();
+  link_.reset();
 }
 
 void Worker::Impl::receive_handoff(UniqueFd link_fd, Deadline deadline) {
   Channel link(faults_.wrap_link ? faults_.wrap_link(std::move(link_fd)) : std::move(link_fd));
-  auto load = [&](std::istream& in, std::uint32_t version) {
-    if (faults_.before_load_state) faults_.before_load_state(in);
-    target_.load_state(in, version);
+  // Each loader behind the fault hook a test build may set before it.
+  auto hooked = [](const std::function<void(std::istream&)>& fault,
+                   const std::function<void(std::istream&, std::uint32_t)>& load) {
+    return [&fault, &load](std::istream& in, std::uint32_t version) {
+      if (fault) fault(in);
+      load(in, version);
+    };
   };
-  auto bytes = receive_state(link, {target_.state_versions}, load, deadline);
-  if (!bytes) {
-    (void)channel_.send(Error{"restoring state: " + bytes.status().message()});
+  StateLoaders loaders{hooked(faults_.before_load_state, target_.load_state), nullptr, nullptr};
+  if (target_.load_snapshot && target_.load_changes) {
+    loaders.snapshot = hooked(faults_.before_load_state, target_.load_snapshot);
+    loaders.changes = hooked(faults_.before_load_changes, target_.load_changes);
+  }
+  auto state = receive_state_parts(link, {target_.state_versions}, loaders, deadline);
+  if (!state) {
+    (void)channel_.send(Error{("restoring state: " + state.status().message()).substr(0, kMaxStringBytes)});
     return;  // baton kills this worker and resumes the old one
   }
   auto connections = receive_connections(link, 1'000'000, deadline);
@@ -91,7 +149,7 @@ void Worker::Impl::receive_handoff(UniqueFd link_fd, Deadline deadline) {
   const auto count = static_cast<std::uint32_t>(connections->size());
   if (target_.adopt_connections) target_.adopt_connections(std::move(connections.value()));
   handoff_ = HandoffStage::kReceived;
-  (void)channel_.send(Restored{*bytes, count});
+  (void)channel_.send(Restored{state->bytes, count});
 }
 
 void Worker::Impl::handle_commit() {
@@ -120,10 +178,14 @@ void Worker::Impl::handle_park() {
 }
 
 void Worker::Impl::handle_resume() {
-  if (handoff_ != HandoffStage::kSending && handoff_ != HandoffStage::kSent && handoff_ != HandoffStage::kParked)
-    return;
-  handoff_ = HandoffStage::kNone;
-  if (source_.resume) source_.resume();
+  const HandoffStage stage = std::exchange(handoff_, HandoffStage::kNone);
+  end_handoff();
+  // Pre-copying, it never stopped serving: there is nothing to resume.
+  if (stage == HandoffStage::kSending || stage == HandoffStage::kSent || stage == HandoffStage::kParked) {
+    if (source_.resume) source_.resume();
+  } else if (stage != HandoffStage::kPrecopying) {
+    handoff_ = stage;  // a RESUME with no handoff of ours to call off
+  }
 }
 
 }  // namespace baton

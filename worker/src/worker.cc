@@ -108,6 +108,7 @@ Status Worker::Impl::handshake(UniqueFd channel_fd) {
   generation_ = welcome->generation;
   index_ = welcome->worker_index;
   standby_ = (welcome->flags & kWelcomeStandby) != 0;
+  features_ = (welcome->flags & kWelcomeFeatures) != 0;
   for (std::size_t i = 0; i < welcome->listeners.size(); ++i) {
     const auto& info = welcome->listeners[i];
     auto spec = parse_listener_spec(info.name + "=" + info.url);
@@ -132,6 +133,12 @@ Result<UniqueFd> Worker::Impl::take_listener(std::string_view name) {
 Status Worker::Impl::ready() {
   if (ready_sent_ || !channel_.valid()) return Status::ok();
   ready_sent_ = true;
+  // The optional parts it speaks, to a baton that takes FEATURES (an older one would not).
+  std::uint32_t flags = 0;
+  if (source_.start_snapshot) flags |= kFeatureSendsPrecopy;
+  if (target_.load_snapshot && target_.load_changes) flags |= kFeatureLoadsPrecopy;
+  if (features_ && flags != 0)
+    if (Status st = channel_.send(Features{flags}); !st) return st;
   // Without a target this worker cannot receive state: READY lets baton say so.
   if (awaiting_handoff()) return channel_.send(Standby{target_.state_versions});
   return channel_.send(Ready{});
@@ -177,6 +184,9 @@ bool Worker::Impl::handle(Envelope& m) {
     case MessageType::kCommit: handle_commit(); return true;
     case MessageType::kPark: handle_park(); return true;
     case MessageType::kResume: handle_resume(); return true;
+    case MessageType::kFeatures:
+      if (auto f = m.as<Features>()) peer_features_ = f->flags;
+      return true;
     default: break;
   }
   auto drain = m.as<Drain>();

@@ -2,12 +2,15 @@
 // does not need to see lives here: the channel, its poll handle, the
 // handshake, and the handoff (handoff.cc).
 //
-// Message order, as PROTOCOL.md gives it: HELLO -> WELCOME, then READY (or
-// STANDBY), then DRAIN; or, in handoff mode, HANDOFF -> SENT/RESTORED ->
-// COMMIT or RESUME. Everything runs on the loop's thread.
+// Message order, as PROTOCOL.md gives it: HELLO -> WELCOME, then (FEATURES)
+// READY or STANDBY, then DRAIN; or, in handoff mode, (FEATURES) HANDOFF ->
+// (PRECOPIED) SENT/RESTORED -> COMMIT or RESUME. Everything runs on the loop's thread.
 #pragma once
 
 #include <uv.h>
+
+#include <memory>
+#include <optional>
 
 #include "baton/channel.h"
 #include "baton/handoff_stream.h"
@@ -15,6 +18,7 @@
 #include "baton/uv_handle.h"
 #include "baton/worker.h"
 #include "handoff_faults.h"
+#include "precopy_sender.h"
 
 namespace baton {
 
@@ -51,17 +55,28 @@ class Worker::Impl {
   void deliver_drain(const DrainRequest& request);
   // handoff.cc
   void handle_handoff(Envelope& message);
-  void send_handoff(UniqueFd link, Deadline deadline);
+  void start_precopy(Deadline deadline);
+  void on_precopied(const PrecopySender::Outcome& outcome, Deadline deadline);
+  void quiesce_then_send(Deadline deadline);
+  void send_handoff(Deadline deadline);
+  Result<std::uint64_t> send_state_for_handoff(Deadline deadline);
   void receive_handoff(UniqueFd link, Deadline deadline);
+  void end_handoff();
   void handle_commit();
   void handle_park();
   void handle_resume();
 
   bool ready_sent_ = false;
   bool drain_delivered_ = false;
-  bool standby_ = false;  // WELCOME asked for STANDBY
-  enum class HandoffStage { kNone, kSending, kSent, kParked, kReceived } handoff_ = HandoffStage::kNone;
+  bool standby_ = false;   // WELCOME asked for STANDBY
+  bool features_ = false;  // WELCOME said baton takes FEATURES
+  std::uint32_t peer_features_ = 0;  // the successor's, from baton's FEATURES before HANDOFF
+  enum class HandoffStage { kNone, kPrecopying, kSending, kSent, kParked, kReceived } handoff_ = HandoffStage::kNone;
+  std::uint64_t handoff_serial_ = 0;  // tells a late quiesce callback from the current handoff's
   const HandoffFaults faults_ = handoff_faults();
+  // The old side's link to its successor, from HANDOFF to SENT or RESUME.
+  std::optional<Channel> link_;
+  std::unique_ptr<PrecopySender> precopy_;  // after link_: gone before it
 };
 
 }  // namespace baton

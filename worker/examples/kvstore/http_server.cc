@@ -84,7 +84,10 @@ Response HttpServer::handle(const Request& request) {
   const bool write = request.method == "PUT" || request.method == "DELETE";
   facts_.writes = state_.writes + (write ? 1 : 0);
   Response r = route(request, state_.store, facts_);
-  if (write && r.status == 200) ++state_.writes;
+  if (write && r.status == 200) {
+    ++state_.writes;
+    state_.changed.touch(kv_key(request.path));
+  }
   return r;
 }
 

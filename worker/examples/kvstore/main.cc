@@ -17,6 +17,7 @@
 #include "baton/uv_handle.h"
 #include "baton/worker.h"
 #include "http_server.h"
+#include "kv_snapshot.h"
 #include "kv_state.h"
 
 #ifndef KVSTORE_STATE_VERSION
@@ -38,6 +39,7 @@ struct Flags {
   unsigned standalone_drain_ms = 30'000;
   std::vector<std::uint32_t> extra_versions;
   unsigned crash_after_ms = 0;
+  bool precopy = true;
 };
 
 // --crash-after: a build that fails soon after taking over, to try baton's
@@ -111,8 +113,8 @@ void drain_on_request(baton::Worker& w, Stopping& stopping) {
 }
 
 // Old side of a handoff: the store and every open connection move to the next binary.
-void hand_off_on_request(baton::Worker& w, HttpServer& server, Stopping& stopping) {
-  w.on_handoff({
+void hand_off_on_request(baton::Worker& w, HttpServer& server, Stopping& stopping, bool precopy) {
+  baton::HandoffSource source{
       .state_version = KVSTORE_STATE_VERSION,
       .quiesce = [&](std::function<void()> quiesced) { server.quiesce(std::move(quiesced)); },
       .save_state =
@@ -138,17 +140,20 @@ void hand_off_on_request(baton::Worker& w, HttpServer& server, Stopping& stoppin
                 " keys while the successor is on probation");
             server.park();
           },
-  });
+  };
+  // With pre-copy the store streams while we serve; the pause carries only what changed.
+  if (precopy)
+    source.start_snapshot = [&] { return std::make_unique<kvstore::KvSnapshot>(server.state(), KVSTORE_STATE_VERSION); };
+  w.on_handoff(std::move(source));
 }
 
 // New side: load the predecessor's store (any schema up to ours, plus
 // --accept-state-version) and adopt its connections; serve on COMMIT.
-void restore_on_request(baton::Worker& w, HttpServer& server, const std::vector<std::uint32_t>& extra_versions,
-                        CrashLater& crash) {
+void restore_on_request(baton::Worker& w, HttpServer& server, const Flags& flags, CrashLater& crash) {
   std::vector<std::uint32_t> loads;
   for (std::uint32_t v = 1; v <= KVSTORE_STATE_VERSION; ++v) loads.push_back(v);
-  loads.insert(loads.end(), extra_versions.begin(), extra_versions.end());
-  w.on_restore({
+  loads.insert(loads.end(), flags.extra_versions.begin(), flags.extra_versions.end());
+  baton::HandoffTarget target{
       .state_versions = loads,
       .load_state =
           [&](std::istream& in, std::uint32_t) {
@@ -162,7 +167,12 @@ void restore_on_request(baton::Worker& w, HttpServer& server, const std::vector<
             server.start_serving();
             crash.arm();
           },
-  });
+  };
+  if (flags.precopy) {
+    target.load_snapshot = [&](std::istream& in, std::uint32_t) { kvstore::load_snapshot(server.state(), in); };
+    target.load_changes = [&](std::istream& in, std::uint32_t v) { kvstore::load_changes(server.state(), in, v); };
+  }
+  w.on_restore(std::move(target));
 }
 
 }  // namespace
@@ -182,6 +192,9 @@ int main(int argc, char** argv) {
   app.add_option("--accept-state-version", flags.extra_versions,
                  "handoff mode: also load this (newer) state version, repeatable; this build writes version " +
                      std::to_string(KVSTORE_STATE_VERSION));
+  app.add_flag("!--no-precopy", flags.precopy,
+               "handoff mode: send the whole store in the pause, as workers without pre-copy do "
+               "(by default it streams while serving and the pause carries only what changed)");
   CLI11_PARSE(app, argc, argv);
   // A write to a client that reset, or to stderr once baton (which reads it)
   // is gone, must fail with EPIPE, not kill the process with SIGPIPE.
@@ -207,9 +220,9 @@ int main(int argc, char** argv) {
 
   Stopping stopping(loop, w, server, std::chrono::milliseconds(flags.standalone_drain_ms));
   drain_on_request(w, stopping);
-  hand_off_on_request(w, server, stopping);
+  hand_off_on_request(w, server, stopping, flags.precopy);
   CrashLater crash(loop, flags.crash_after_ms);
-  restore_on_request(w, server, flags.extra_versions, crash);
+  restore_on_request(w, server, flags, crash);
 
   // While a predecessor's state is on its way, accept nothing: COMMIT starts it.
   if (!w.awaiting_handoff()) server.start_accepting();

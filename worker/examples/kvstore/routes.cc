@@ -36,7 +36,7 @@ Response route(const Request& r, Store& store, const ServerFacts& facts) {
   }
   if (path == "/stats") return r.method == "GET" ? stats(store, facts) : not_allowed("GET");
   if (path.substr(0, 4) == "/kv/") {
-    std::string key(path.substr(4));
+    std::string key(kv_key(path));
     if (key.empty()) return text(400, "missing key: use /kv/KEY\n");
     if (r.method == "PUT") {
       store[key] = r.body;
@@ -51,6 +51,8 @@ Response route(const Request& r, Store& store, const ServerFacts& facts) {
   }
   return text(404, "not found\n");
 }
+
+std::string_view kv_key(std::string_view path) { return path.substr(0, 4) == "/kv/" ? path.substr(4) : ""; }
 
 const char* reason_phrase(int status) {
   switch (status) {

@@ -12,7 +12,9 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
+#include <functional>
+#include <map>
+#include <string_view>
 
 namespace kvstore {
 
@@ -41,11 +43,15 @@ struct ServerFacts {
   bool draining = false;
 };
 
-using Store = std::unordered_map<std::string, std::string>;
+// Ordered, so a pre-copy's snapshot can go on from the last key it wrote
+// however the store changed meanwhile (kv_snapshot.h).
+using Store = std::map<std::string, std::string, std::less<>>;
 
 inline constexpr std::size_t kMaxBodyBytes = 1 << 20;
 
 Response route(const Request& request, Store& store, const ServerFacts& facts);
+// The KEY of /kv/KEY ("" for any other path).
+std::string_view kv_key(std::string_view path);
 const char* reason_phrase(int status);
 
 }  // namespace kvstore

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <cstddef>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -57,6 +58,25 @@ struct DrainRequest {
   std::chrono::milliseconds deadline{0};
 };
 
+// Pre-copy, the old worker's side (optional; worker/README.md, "Pre-copy"):
+// a snapshot written a few entries at a time while this worker still serves,
+// then what changed meanwhile. It records which entries change (are written
+// or deleted) from its creation to its destruction; ChangedKeys
+// (baton/changed_keys.h) does that bookkeeping for a keyed store.
+class StateSnapshot {
+ public:
+  virtual ~StateSnapshot() = default;
+  // Writes the next few entries (a few KiB up to a MiB) into `out`, the same
+  // stream on every call; false once every entry is written. An entry
+  // changed after its turn is sent again with the changes.
+  virtual bool write_slice(std::ostream& out) = 0;
+  // How many entries changed since the snapshot began or the last write_changes().
+  virtual std::size_t changed() const = 0;
+  // Writes those entries as they are now (a deleted one as deleted) and
+  // forgets them. Called in rounds while serving, and once in the pause.
+  virtual void write_changes(std::ostream& out) = 0;
+};
+
 // Handoff mode (baton run --mode handoff), the old worker's side: how it
 // gives its state and open connections to its successor. All on the loop.
 struct HandoffSource {
@@ -83,6 +103,10 @@ struct HandoffSource {
   // the state as it was at the handoff); if not, committed() (exit). Without
   // it, baton is told this worker cannot park and commits it at once.
   std::function<void()> park;
+  // Optional: pre-copy. Start recording changes and return the snapshot.
+  // Used when the successor loads pre-copied state (else save_state is);
+  // the pause then carries only the changes made since, not the whole state.
+  std::function<std::unique_ptr<StateSnapshot>()> start_snapshot;
 };
 
 // Handoff mode, the new worker's side.
@@ -93,6 +117,11 @@ struct HandoffTarget {
   std::function<void(std::vector<HandedConnection>)> adopt_connections;
   // Start accepting and serving (adopted connections first process their pending bytes).
   std::function<void()> commit;
+  // Optional, both or neither: load a pre-copied state. load_snapshot reads
+  // what StateSnapshot::write_slice wrote, load_changes one round of
+  // write_changes (rounds arrive in order; apply each over what is there).
+  std::function<void(std::istream&, std::uint32_t version)> load_snapshot;
+  std::function<void(std::istream&, std::uint32_t version)> load_changes;
 };
 
 class Worker {

@@ -1,0 +1,129 @@
+#include "precopy_sender.h"
+
+#include <limits>
+#include <string>
+
+namespace baton {
+namespace {
+
+constexpr std::uint64_t kBytesPerTurn = 256 * 1024;  // then the loop serves again
+constexpr std::uint32_t kMaxRounds = 8;
+constexpr std::size_t kFewEnoughForThePause = 64;  // changed entries
+
+// Sends one part; a throw from `write` is the application's unless the link broke first.
+PrecopySender::Outcome send_part(Channel& link, StatePart::Kind kind, std::uint32_t version,
+                                 const std::function<void(std::ostream&)>& write, Deadline deadline,
+                                 std::uint64_t& bytes) {
+  bool threw = false;
+  auto r = send_state_part(link, kind, version, [&](std::ostream& out) {
+    try {
+      write(out);
+    } catch (...) {
+      threw = true;
+      throw;
+    }
+  }, deadline);
+  if (!r) return {r.status(), threw && r.status().error_number() == 0};
+  bytes = *r;
+  return {Status::ok()};
+}
+
+}  // namespace
+
+PrecopySender::PrecopySender(uv_loop_t* loop, Channel& link, std::uint32_t version,
+                             std::unique_ptr<StateSnapshot> snapshot, Deadline deadline, const HandoffFaults& faults)
+    : loop_(loop), link_(link), version_(version), snapshot_(std::move(snapshot)), deadline_(deadline),
+      faults_(faults) {}
+
+PrecopySender::~PrecopySender() { *alive_ = false; }
+
+Status PrecopySender::start(Done done) {
+  done_ = std::move(done);
+  if (Status st = link_.send(StatePart{StatePart::kSnapshot}, {}, deadline_); !st) return st.with_context("STATE_PART");
+  auto writer = StateWriter::begin(link_, version_, deadline_);
+  if (!writer) return writer.status();
+  writer_ = std::move(*writer);
+  if (Status st = poll_.init(loop_, uv_poll_init, this, link_.fd()); !st) return st;
+  uv_poll_start(poll_.get(), UV_WRITABLE, on_writable);
+  return Status::ok();
+}
+
+void PrecopySender::on_writable(uv_poll_t* poll, int, int) {
+  // An error on the link (the successor died) shows as a failed send in turn().
+  if (auto* self = static_cast<PrecopySender*>(poll->data)) self->turn();
+}
+
+// One loop turn's worth: a few slices of the snapshot, or one round of changes.
+void PrecopySender::turn() {
+  if (Channel::Clock::now() >= deadline_) return finish({Status::error("pre-copy not done by the handoff's deadline")});
+  if (!writer_) {
+    if (!another_round()) return finish({Status::ok()});
+    last_round_ = snapshot_->changed();
+    std::uint64_t bytes = 0;
+    Outcome sent = send_part(link_, StatePart::kChanges, version_,
+                             [this](std::ostream& out) { snapshot_->write_changes(out); }, deadline_, bytes);
+    if (!sent.status) return finish(std::move(sent));
+    totals_.bytes += bytes;
+    ++totals_.rounds;
+    return;
+  }
+  bool more = false;
+  try {
+    more = write_slices();
+  } catch (const std::exception& e) {
+    if (!writer_->status()) return finish({writer_->status().with_context("pre-copying the snapshot")});
+    return finish({Status::error(std::string("writing the snapshot: ") + e.what()), true});
+  }
+  if (!writer_->status()) return finish({writer_->status().with_context("pre-copying the snapshot")});
+  if (more) return hold();
+  auto bytes = writer_->end();
+  writer_.reset();
+  if (!bytes) return finish({bytes.status()});
+  totals_.bytes += *bytes;
+}
+
+bool PrecopySender::write_slices() {
+  const std::uint64_t start = writer_->written();
+  bool more = true;
+  while (more && writer_->status() && writer_->written() - start < kBytesPerTurn)
+    more = snapshot_->write_slice(writer_->out());
+  return more;
+}
+
+// Rounds go on while the changes shrink: once writes arrive as fast as a
+// round carries them away, more rounds would not shorten the pause.
+bool PrecopySender::another_round() const {
+  const std::size_t changed = snapshot_->changed();
+  if (changed <= kFewEnoughForThePause || totals_.rounds >= kMaxRounds) return false;
+  return totals_.rounds == 0 || changed < last_round_;
+}
+
+// A test build may hold the snapshot after its first turn (LIBBATON_FAULT=hold-snapshot).
+void PrecopySender::hold() {
+  if (!faults_.hold_snapshot || held_once_) return;
+  held_once_ = true;
+  uv_poll_stop(poll_.get());
+  faults_.hold_snapshot(loop_, [this, alive = std::weak_ptr<bool>(alive_)] {
+    if (auto still = alive.lock(); still && *still && poll_.get()) uv_poll_start(poll_.get(), UV_WRITABLE, on_writable);
+  });
+}
+
+void PrecopySender::finish(Outcome outcome) {
+  poll_.close();
+  writer_.reset();
+  if (!outcome.status) snapshot_.reset();  // the handoff is over: stop recording changes
+  Done done = std::exchange(done_, nullptr);
+  if (done) done(outcome);  // last: it may destroy this
+}
+
+PrecopySender::Outcome PrecopySender::send_final(std::uint64_t& bytes, const std::function<void()>& after_write) {
+  if (!snapshot_) return {Status::error("pre-copy ended early")};
+  Outcome sent = send_part(link_, StatePart::kFinalChanges, version_, [&](std::ostream& out) {
+    snapshot_->write_changes(out);
+    if (after_write) after_write();
+  }, deadline_, bytes);
+  snapshot_.reset();
+  return sent;
+}
+
+}  // namespace baton
