@@ -38,6 +38,12 @@ TEST(Handoff, TwentyUpgradesLoseNoAcknowledgedWrite) {
   EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors[0]);
   EXPECT_EQ(stats.reconnects, 0u) << "connections move with the state: none is closed";
   expect_all_acknowledged_writes(port, stats);
+  // kvstore pre-copies: each store streamed while its writer served, the pause carried the changes.
+  const std::string log = baton.log();
+  std::size_t precopied = 0;
+  for (auto at = log.find("after pre-copying"); at != std::string::npos; at = log.find("after pre-copying", at + 1))
+    ++precopied;
+  EXPECT_EQ(precopied, 20u) << log;
   auto s = http_request(port, "GET", "/stats");
   ASSERT_TRUE(s);
   EXPECT_EQ(json_field(s->body, "generation"), 21);

@@ -6,14 +6,17 @@ namespace testing_support {
 
 std::thread start_corrupting_relay(baton::Channel from, baton::Channel to, Corrupt what) {
   const auto target = what == Corrupt::kFirstChunk ? baton::MessageType::kStateChunk : baton::MessageType::kStateEnd;
-  return std::thread([from = std::move(from), to = std::move(to), target]() mutable {
+  return std::thread([from = std::move(from), to = std::move(to), target, what]() mutable {
     using namespace std::chrono_literals;
     bool corrupted = false;
+    int parts = 0;  // STATE_PARTs seen: kChangesChecksum waits for the second
     for (;;) {
       auto r = from.receive_wait(30s);
       if (!r || r->outcome != baton::Channel::Outcome::kMessage) return;
       baton::Envelope& m = r->message;
-      if (m.type == target && !corrupted && !m.body.empty()) {
+      if (m.type == baton::MessageType::kStatePart) ++parts;
+      const bool its_turn = what != Corrupt::kChangesChecksum || parts >= 2;
+      if (m.type == target && its_turn && !corrupted && !m.body.empty()) {
         m.body.back() ^= 0x5A;
         corrupted = true;
       }

@@ -18,6 +18,9 @@ enum class Corrupt {
   kFirstChunk,
   // A byte of STATE_END's checksum: the state loads, the checksum refuses it.
   kChecksum,
+  // Pre-copy: a byte of the checksum of the first part after the snapshot
+  // (a round of changes, or the final one).
+  kChangesChecksum,
 };
 
 // Relays on a thread of its own until HANDOFF_END, a closed end or an error.

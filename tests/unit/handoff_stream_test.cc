@@ -244,5 +244,123 @@ TEST(HandoffStream, TooManyConnectionsAreRefused) {
   EXPECT_NE(got.status().message().find("more than 4 connections"), std::string::npos);
 }
 
+// ---- the pre-copied form: snapshot, changes, final changes -------------------
+
+// A store's pre-copy as a worker would write it: entries, then key/erase records.
+void write_entries(std::ostream& out, const Store& entries) {
+  for (const auto& [k, v] : entries) out << k << '=' << v << '\n';
+}
+void read_entries(std::istream& in, Store& into) {
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find('=');
+    if (eq + 1 == line.size()) into.erase(line.substr(0, eq));  // "key=": deleted
+    else into[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+}
+
+StateLoaders store_loaders(Store& into) {
+  auto load = [&into](std::istream& in, std::uint32_t) { read_entries(in, into); };
+  return {load, load, load};
+}
+
+TEST(HandoffStream, PrecopiedPartsApplyInOrder) {
+  Link link;
+  std::thread sender([&] {
+    auto write = [](Store s) { return [s](std::ostream& out) { write_entries(out, s); }; };
+    EXPECT_TRUE(send_state_part(link.sender, StatePart::kSnapshot, 2, write({{"a", "1"}, {"b", "2"}}), soon()));
+    EXPECT_TRUE(send_state_part(link.sender, StatePart::kChanges, 2, write({{"a", "3"}, {"c", "4"}}), soon()));
+    EXPECT_TRUE(send_state_part(link.sender, StatePart::kFinalChanges, 2, write({{"b", ""}}), soon()));
+  });
+  Store got;
+  auto r = receive_state_parts(link.receiver, {.accepted = {2}}, store_loaders(got), soon());
+  sender.join();
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(got, (Store{{"a", "3"}, {"c", "4"}}));
+  EXPECT_EQ(r->parts, 3u);
+  EXPECT_EQ(r->precopy_bytes, 16u);         // "a=1\nb=2\n" and "a=3\nc=4\n": the parts sent while serving
+  EXPECT_EQ(r->bytes, r->precopy_bytes + 3);  // and "b=\n" in the pause
+}
+
+TEST(HandoffStream, OnePartFormStillLoadsThroughTheSameCall) {
+  Link link;
+  ASSERT_TRUE(send_state(link.sender, 1, [](std::ostream& out) { write_entries(out, {{"k", "v"}}); }, soon()));
+  Store got;
+  auto r = receive_state_parts(link.receiver, {.accepted = {1}}, store_loaders(got), soon());
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(got, (Store{{"k", "v"}}));
+  EXPECT_EQ(r->precopy_bytes, 0u);
+}
+
+TEST(HandoffStream, PrecopyToAReceiverWithoutItsLoadersIsRefused) {
+  Link link;
+  ASSERT_TRUE(send_state_part(link.sender, StatePart::kSnapshot, 1, [](std::ostream&) {}, soon()));
+  Store got;
+  StateLoaders plain_only{[&](std::istream& in, std::uint32_t) { read_entries(in, got); }, nullptr, nullptr};
+  auto r = receive_state_parts(link.receiver, {.accepted = {1}}, plain_only, soon());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find("does not load pre-copied state"), std::string::npos) << r.status().message();
+}
+
+struct BadOrder {
+  const char* name;
+  std::vector<StatePart::Kind> kinds;
+  const char* error;
+};
+
+class PrecopyOrder : public ::testing::TestWithParam<BadOrder> {};
+
+TEST_P(PrecopyOrder, IsRefused) {
+  Link link;
+  for (auto kind : GetParam().kinds)
+    ASSERT_TRUE(send_state_part(link.sender, kind, 1, [](std::ostream& out) { out << "k=v\n"; }, soon()));
+  link.sender = Channel();  // EOF after the parts
+  Store got;
+  auto r = receive_state_parts(link.receiver, {.accepted = {1}}, store_loaders(got), soon());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find(GetParam().error), std::string::npos) << r.status().message();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Parts, PrecopyOrder,
+    ::testing::Values(BadOrder{"ChangesFirst", {StatePart::kChanges}, "a round of changes before the snapshot"},
+                      BadOrder{"TwoSnapshots", {StatePart::kSnapshot, StatePart::kSnapshot},
+                               "the snapshot after the snapshot; it comes once, first"},
+                      BadOrder{"NoFinalChanges", {StatePart::kSnapshot, StatePart::kChanges},
+                               "handoff link closed while waiting for STATE_PART"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(HandoffStream, APartOfAnotherVersionIsRefused) {
+  Link link;
+  ASSERT_TRUE(send_state_part(link.sender, StatePart::kSnapshot, 1, [](std::ostream&) {}, soon()));
+  ASSERT_TRUE(send_state_part(link.sender, StatePart::kFinalChanges, 2, [](std::ostream&) {}, soon()));
+  Store got;
+  auto r = receive_state_parts(link.receiver, {.accepted = {1, 2}}, store_loaders(got), soon());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find("a part of version 2 after version 1"), std::string::npos)
+      << r.status().message();
+}
+
+TEST(HandoffStream, CorruptedChangesAreCaughtByTheirChecksum) {
+  Link link;
+  auto relayed = Channel::make_pair();
+  ASSERT_TRUE(relayed);
+  std::thread relay = testing_support::start_corrupting_relay(
+      std::move(link.receiver), std::move(relayed->first), testing_support::Corrupt::kChangesChecksum);
+  std::thread sender([&] {
+    auto write = [](std::ostream& out) { write_entries(out, {{"k", "v"}}); };
+    EXPECT_TRUE(send_state_part(link.sender, StatePart::kSnapshot, 1, write, soon()));
+    EXPECT_TRUE(send_state_part(link.sender, StatePart::kFinalChanges, 1, write, soon()));
+    link.sender = Channel();
+  });
+  Store got;
+  auto r = receive_state_parts(relayed->second, {.accepted = {1}}, store_loaders(got), soon());
+  sender.join();
+  relay.join();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find("receiving the final changes: state stream: checksum mismatch"),
+            std::string::npos)
+      << r.status().message();
+}
+
 }  // namespace
 }  // namespace baton
