@@ -3,6 +3,8 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -106,7 +108,8 @@ class ChunkReceiver final : public std::streambuf {
 // An ostream buffer that ships every full chunk as a STATE_CHUNK.
 class StateWriter::Buffer final : public std::streambuf {
  public:
-  Buffer(Channel& link, Deadline deadline) : link_(link), deadline_(deadline), buf_(kMaxChunkBytes) {
+  Buffer(Channel& link, Deadline deadline, Sending sending)
+      : link_(link), deadline_(deadline), sending_(sending), buf_(kMaxChunkBytes) {
     setp(buf_.data(), buf_.data() + buf_.size());
   }
   Status flush_chunk() {
@@ -114,27 +117,43 @@ class StateWriter::Buffer final : public std::streambuf {
     if (n == 0 || !status_) return status_;
     hash_.update(pbase(), n);
     total_ += n;
-    // Straight from our buffer to the socket: a STATE_CHUNK's prefix and bytes, gathered.
+    // A STATE_CHUNK's prefix and bytes: gathered straight from our buffer to
+    // the socket, or copied once into the queue.
     std::uint8_t prefix[kChunkPrefixSize];
     encode_chunk_prefix(n, prefix);
-    status_ = link_.send_parts(MessageType::kStateChunk,
-                               {std::span<const std::uint8_t>(prefix, kChunkPrefixSize),
-                                std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(pbase()), n)},
-                               deadline_);
+    const auto bytes = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(pbase()), n);
+    if (sending_ == Sending::kQueued) {
+      std::vector<std::uint8_t> body(prefix, prefix + kChunkPrefixSize);
+      body.insert(body.end(), bytes.begin(), bytes.end());
+      enqueue(MessageType::kStateChunk, std::move(body));
+    } else {
+      status_ = link_.send_parts(MessageType::kStateChunk, {std::span<const std::uint8_t>(prefix, kChunkPrefixSize), bytes},
+                                 deadline_);
+    }
     setp(buf_.data(), buf_.data() + buf_.size());
     return status_;
   }
-  std::uint64_t total() const { return total_; }
   std::uint64_t written() const { return total_ + static_cast<std::uint64_t>(pptr() - pbase()); }
+  const Status& status() const { return status_; }
   // The last chunk and STATE_END.
   Result<std::uint64_t> finish() {
     if (Status st = flush_chunk(); !st) return st.with_context("sending state");
-    if (Status st = link_.send(StateEnd{total_, hash_.digest()}, {}, deadline_); !st)
-      return st.with_context("STATE_END");
+    const StateEnd end{total_, hash_.digest()};
+    if (sending_ == Sending::kQueued) enqueue(MessageType::kStateEnd, encode_body(end));
+    else if (Status st = link_.send(end, {}, deadline_); !st) return st.with_context("STATE_END");
     return total_;
   }
-  std::uint64_t digest() const { return hash_.digest(); }
-  const Status& status() const { return status_; }
+  Status pump() {
+    while (status_ && !queue_.empty()) {
+      Status st = link_.send_raw(queue_.front().type, queue_.front().body, {}, Channel::kNoWait);
+      if (!st && st.error_number() == EAGAIN) break;  // full: the next writable turn goes on
+      if (!st) status_ = st.with_context("sending state");
+      queued_bytes_ -= queue_.front().body.size();
+      queue_.pop_front();
+    }
+    return status_;
+  }
+  std::uint64_t queued_bytes() const { return queued_bytes_; }
 
  protected:
   int_type overflow(int_type ch) override {
@@ -147,17 +166,30 @@ class StateWriter::Buffer final : public std::streambuf {
   }
 
  private:
+  struct Queued {
+    MessageType type;
+    std::vector<std::uint8_t> body;
+  };
+  void enqueue(MessageType type, std::vector<std::uint8_t> body) {
+    queued_bytes_ += body.size();
+    queue_.push_back({type, std::move(body)});
+  }
+
   Channel& link_;
   Deadline deadline_;
+  Sending sending_;
   std::vector<char> buf_;
   Xxh3 hash_;
   std::uint64_t total_ = 0;
   Status status_;
+  std::deque<Queued> queue_;
+  std::uint64_t queued_bytes_ = 0;
 };
 
-Result<std::unique_ptr<StateWriter>> StateWriter::begin(Channel& link, std::uint32_t version, Deadline deadline) {
+Result<std::unique_ptr<StateWriter>> StateWriter::begin(Channel& link, std::uint32_t version, Deadline deadline,
+                                                        Sending sending) {
   if (Status st = link.send(StateBegin{version}, {}, deadline); !st) return st.with_context("STATE_BEGIN");
-  return std::unique_ptr<StateWriter>(new StateWriter(std::make_unique<Buffer>(link, deadline)));
+  return std::unique_ptr<StateWriter>(new StateWriter(std::make_unique<Buffer>(link, deadline, sending)));
 }
 
 StateWriter::StateWriter(std::unique_ptr<Buffer> buffer)
@@ -167,6 +199,8 @@ std::ostream& StateWriter::out() { return *out_; }
 const Status& StateWriter::status() const { return buffer_->status(); }
 std::uint64_t StateWriter::written() const { return buffer_->written(); }
 Result<std::uint64_t> StateWriter::end() { return buffer_->finish(); }
+Status StateWriter::pump() { return buffer_->pump(); }
+std::uint64_t StateWriter::queued_bytes() const { return buffer_->queued_bytes(); }
 
 Result<std::uint64_t> send_state(Channel& link, std::uint32_t version,
                                  const std::function<void(std::ostream&)>& write_state, Deadline deadline) {

@@ -52,15 +52,23 @@ Result<std::uint64_t> send_state_part(Channel& link, StatePart::Kind kind, std::
 // likes: pre-copy writes its snapshot a slice per loop turn, serving between.
 class StateWriter {
  public:
-  // Sends STATE_BEGIN. Every later send waits at most until `deadline`.
-  static Result<std::unique_ptr<StateWriter>> begin(Channel& link, std::uint32_t version, Deadline deadline);
+  // kBlocking: full chunks leave as they fill, waiting for room until the
+  // deadline. kQueued: they wait in memory for pump(), so a sender that
+  // serves between slices never blocks on a slow receiver.
+  enum class Sending { kBlocking, kQueued };
+  // Sends STATE_BEGIN (waiting at most until `deadline`, as every blocking send).
+  static Result<std::unique_ptr<StateWriter>> begin(Channel& link, std::uint32_t version, Deadline deadline,
+                                                    Sending sending = Sending::kBlocking);
   ~StateWriter();
-  // Full chunks leave as they fill; a broken link sets status() and fails the stream.
+  // A broken link sets status() and fails the stream.
   std::ostream& out();
   const Status& status() const;
   std::uint64_t written() const;  // bytes written to out() so far
-  // Sends the last chunk and STATE_END; returns the stream's length.
+  // Sends the last chunk and STATE_END (kQueued: queues them); returns the stream's length.
   Result<std::uint64_t> end();
+  // kQueued: sends queued messages while the link takes them without waiting.
+  Status pump();
+  std::uint64_t queued_bytes() const;
 
   class Buffer;
 

@@ -1,15 +1,19 @@
 // handoff_pause: how long a handoff upgrade pauses a client, next to the raw
 // floor of this machine measured in the same run.
 //
-//   build/bin/handoff_pause            state 1 MiB / 64 MiB / 1 GiB x 100 / 10,000 connections
-//   build/bin/handoff_pause --quick    1 MiB x 100 (what CI runs)
+//   build/bin/handoff_pause            state 1 MiB / 64 MiB / 1 GiB x 100 / 10,000 connections,
+//                                      one-part form, and pre-copy under 0 / 1,000 / 10,000 writes/s
+//   build/bin/handoff_pause --quick    1 MiB x 100, one-part and pre-copy at 1,000 writes/s (CI)
 //
 // For each case: baton --mode handoff supervising kvstore on 127.0.0.1, the
-// store filled with 1 MiB values, N keep-alive connections open, and one more
-// connection probing GET /healthz back to back. After SIGHUP it reports
-//   pause    baton's view: HANDOFF sent -> COMMIT
-//   stall    the probe's view: its slowest request during the upgrade
-//   floor    state / socketpair bandwidth + N x SCM_RIGHTS cost per fd
+// store filled with 1 MiB values, N keep-alive connections open, one more
+// connection probing GET /healthz back to back, and a writer at a fixed
+// rate. After SIGHUP it reports
+//   probe    the client's view: the probe's slowest request during the upgrade
+//   pause    baton's view: from HANDOFF (pre-copy: from PRECOPIED) to COMMIT
+//   floor    what the pause carried (state not pre-copied, every connection's
+//            fd) at this machine's socketpair and SCM_RIGHTS speed
+//   precopy  how long the state streamed while the old worker served
 // and baton's RSS before and after (it must not grow with the state: the
 // state flows worker to worker).
 #include <sys/resource.h>
@@ -160,64 +164,137 @@ double connection_cost_per_fd(std::size_t count) {
   return seconds_since(t0) / static_cast<double>(count);
 }
 
-struct Row {
+// One configuration: how much state, how many idle connections, how many
+// writes per second during the handoff, and which form kvstore hands off in.
+struct Case {
   std::size_t state_mib, connections;
-  std::uint64_t state_bytes = 0;
-  double pause_ms = -1;
-  double stall_ms = 0, floor_ms = 0;
+  int writes_per_second;
+  bool precopy;
+};
+
+struct Row {
+  Case c;
+  std::uint64_t state_bytes = 0, precopy_bytes = 0;
+  double pause_ms = 0, probe_ms = 0, precopy_ms = 0, floor_ms = 0, writes_done_per_second = 0;
   long rss_before = 0, rss_after = 0;
 };
 
-Row run_case(std::size_t state_mib, std::size_t connections, double bandwidth, double per_fd) {
-  Row row{state_mib, connections};
-  BatonProcess baton({"--mode", "handoff", "--handoff-timeout", "5m", "--listen", "http=tcp://127.0.0.1:0", "--",
-                      KVSTORE_BIN});
-  const auto port = baton.port();
-  if (!baton.wait_for("generation 1 serving")) die("baton never served:\n" + baton.log());
-
+void fill_store(std::uint16_t port, std::size_t mib) {
   auto filler = testing_support::connect_local(port, 60'000);
   if (!filler) die(filler.status().message());
   const std::string value((1 << 20) - 1024, 'v');
-  for (std::size_t i = 0; i < state_mib; ++i) {
+  for (std::size_t i = 0; i < mib; ++i) {
     auto r = testing_support::exchange(filler->get(), "PUT", "/kv/blob" + std::to_string(i), value);
     if (!r || r->status != 200) die("filling the store failed");
   }
+}
+
+std::vector<baton::UniqueFd> open_idle_connections(std::uint16_t port, std::size_t count) {
   std::vector<baton::UniqueFd> open;
-  for (std::size_t i = 0; i < connections; ++i) {
+  for (std::size_t i = 0; i < count; ++i) {
     auto c = testing_support::connect_local(port, 60'000);
     if (!c) die("connection " + std::to_string(i) + ": " + c.status().message());
     if (!testing_support::exchange(c->get(), "GET", "/healthz")) die("request on connection " + std::to_string(i));
     open.push_back(std::move(c.value()));
   }
+  return open;
+}
 
-  std::atomic<bool> stop{false};
-  double slowest = 0;
-  std::thread probe([&] {
+// Load beside the handoff, on threads of its own: a probe sending GET /healthz
+// back to back (its slowest request is the pause a client sees), and a
+// writer PUTting 100-byte values over 10,000 keys at a fixed rate.
+class ClientLoad {
+ public:
+  ClientLoad(std::uint16_t port, int writes_per_second) : started_(steady_clock::now()) {
+    threads_.emplace_back([this, port] { probe(port); });
+    if (writes_per_second > 0) threads_.emplace_back([this, port, writes_per_second] { write(port, writes_per_second); });
+  }
+  // Stops both; returns the writes per second achieved.
+  double stop() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    return static_cast<double>(writes_) / seconds_since(started_);
+  }
+  double slowest_ms() const { return slowest_ms_; }
+
+ private:
+  void probe(std::uint16_t port) {
     auto c = testing_support::connect_local(port, 300'000);
-    if (!c) return;
-    while (!stop) {
+    while (c && !stop_) {
       auto t0 = steady_clock::now();
-      if (!testing_support::exchange(c->get(), "GET", "/healthz")) break;
-      slowest = std::max(slowest, seconds_since(t0) * 1000);
+      if (!testing_support::exchange(c->get(), "GET", "/healthz")) return;
+      slowest_ms_ = std::max(slowest_ms_, seconds_since(t0) * 1000);
     }
-  });
+  }
+  void write(std::uint16_t port, int per_second) {
+    auto c = testing_support::connect_local(port, 300'000);
+    const std::string value(100, 'w');
+    const auto period = duration_cast<steady_clock::duration>(duration<double>(1.0 / per_second));
+    auto next = steady_clock::now();
+    for (std::uint64_t n = 0; c && !stop_; ++n, next += period) {
+      std::this_thread::sleep_until(next);  // pacing the load, not waiting for an event
+      auto r = testing_support::exchange(c->get(), "PUT", "/kv/w" + std::to_string(n % 10'000), value);
+      if (!r || r->status != 200) die("a write failed during the handoff");
+      ++writes_;
+    }
+  }
+
+  steady_clock::time_point started_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> writes_{0};
+  double slowest_ms_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+Row run_case(const Case& c, double bandwidth, double per_fd) {
+  Row row{c};
+  std::vector<std::string> args{"--mode", "handoff", "--handoff-timeout", "5m", "--listen", "http=tcp://127.0.0.1:0",
+                                "--", KVSTORE_BIN};
+  if (!c.precopy) args.push_back("--no-precopy");
+  BatonProcess baton(args);
+  const auto port = baton.port();
+  if (!baton.wait_for("generation 1 serving")) die("baton never served:\n" + baton.log());
+  fill_store(port, c.state_mib);
+  std::vector<baton::UniqueFd> idle = open_idle_connections(port, c.connections);
+
+  ClientLoad load(port, c.writes_per_second);
   row.rss_before = testing_support::rss_kib(baton.pid());
   auto mark = baton.mark();
   baton.signal(SIGHUP);
   auto done = baton.wait_for("upgrade to generation 2 complete; handed over ([0-9]+) bytes of state and [0-9]+ "
-                             "connections; paused ([0-9.]+) ms",
+                             "connections; paused ([0-9.]+) ms( after pre-copying ([0-9]+) bytes while serving for "
+                             "([0-9.]+) ms)?",
                              mark, 5min);
   if (!done) die("handoff did not complete:\n" + baton.log());
   row.rss_after = testing_support::rss_kib(baton.pid());
   if (!baton.wait_for("generation 1 retired", mark, 5min)) die("old generation never exited");
-  stop = true;
-  probe.join();
+  row.writes_done_per_second = load.stop();
   if (std::getenv("HANDOFF_PAUSE_VERBOSE")) std::fputs(baton.log().c_str(), stderr);
   row.state_bytes = std::stoull(done->groups[1]);
   row.pause_ms = std::stod(done->groups[2]);
-  row.stall_ms = slowest;
-  row.floor_ms = (static_cast<double>(row.state_bytes) / bandwidth + static_cast<double>(connections + 2) * per_fd) * 1000;
+  if (!done->groups[4].empty()) {
+    row.precopy_bytes = std::stoull(done->groups[4]);
+    row.precopy_ms = std::stod(done->groups[5]);
+  }
+  row.probe_ms = load.slowest_ms();
+  // What the pause itself carried: the state not pre-copied, and every connection.
+  const double in_pause = static_cast<double>(row.state_bytes - row.precopy_bytes);
+  row.floor_ms = (in_pause / bandwidth + static_cast<double>(c.connections + 2) * per_fd) * 1000;
   return row;
+}
+
+void print_header() {
+  std::printf("%9s %7s %8s %9s | %9s %9s %11s %9s %7s | %10s %8s | %s\n", "state", "conns", "writes/s", "form",
+              "probe ms", "pause ms", "in pause", "floor ms", "ratio", "precopy ms", "written", "baton RSS KiB");
+}
+
+void print_row(const Row& r) {
+  const double in_pause_mib = static_cast<double>(r.state_bytes - r.precopy_bytes) / (1 << 20);
+  std::printf("%5zu MiB %7zu %8d %9s | %9.1f %9.1f %7.2f MiB %9.2f %6.1fx | %10.1f %8.0f | %ld -> %ld\n",
+              r.c.state_mib, r.c.connections, r.c.writes_per_second, r.c.precopy ? "pre-copy" : "one-part",
+              r.probe_ms, r.pause_ms, in_pause_mib, r.floor_ms, r.probe_ms / std::max(r.floor_ms, 0.001),
+              r.precopy_ms, r.writes_done_per_second, r.rss_before, r.rss_after);
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -246,18 +323,17 @@ int main(int argc, char** argv) {
   std::printf("baton alone (no application): state stream %.0f MiB/s (%.1fx the floor's time); "
               "connections %.2f us each (%.1fx)\n",
               stream / (1 << 20), bandwidth / stream, conn_cost * 1e6, conn_cost / per_fd);
-  std::printf("kvstore end to end (its own serialization and memory included):\n");
-  std::vector<std::size_t> sizes = quick ? std::vector<std::size_t>{1} : std::vector<std::size_t>{1, 64, 1024};
-  std::vector<std::size_t> conns = quick ? std::vector<std::size_t>{100} : std::vector<std::size_t>{100, 10'000};
-  std::printf("%10s %12s %10s %10s %10s %8s %16s\n", "state", "connections", "pause ms", "stall ms", "floor ms",
-              "pause/floor", "baton RSS KiB");
+  std::printf("kvstore end to end (its own serialization and memory included). probe: the slowest GET the "
+              "probing client saw; pause: baton's clock, from the pause's start to COMMIT; floor: the bytes and fds "
+              "sent in the pause at the floor's speed; ratio: probe / floor; written: writes per second achieved\n");
+  const std::vector<std::size_t> sizes = quick ? std::vector<std::size_t>{1} : std::vector<std::size_t>{1, 64, 1024};
+  const std::vector<std::size_t> conns = quick ? std::vector<std::size_t>{100} : std::vector<std::size_t>{100, 10'000};
+  const std::vector<int> rates = quick ? std::vector<int>{1'000} : std::vector<int>{0, 1'000, 10'000};
+  print_header();
   for (auto mib : sizes) {
     for (auto n : conns) {
-      Row r = run_case(mib, n, bandwidth, per_fd);
-      std::printf("%7zu MiB %12zu %10.1f %10.1f %10.1f %8.1fx %8ld -> %ld\n", r.state_mib, r.connections, r.pause_ms,
-                  r.stall_ms, r.floor_ms, r.pause_ms / std::max(r.floor_ms, 0.001),
-                  r.rss_before, r.rss_after);
-      std::fflush(stdout);
+      print_row(run_case({mib, n, 0, false}, bandwidth, per_fd));  // the one-part form: the whole state in the pause
+      for (int rate : rates) print_row(run_case({mib, n, rate, true}, bandwidth, per_fd));
     }
   }
   return 0;

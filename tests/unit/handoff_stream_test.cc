@@ -301,6 +301,32 @@ TEST(HandoffStream, PrecopyToAReceiverWithoutItsLoadersIsRefused) {
   EXPECT_NE(r.status().message().find("does not load pre-copied state"), std::string::npos) << r.status().message();
 }
 
+TEST(HandoffStream, QueuedWriterNeverWaitsAndItsStreamArrivesWhole) {
+  Link link;
+  const Store sent = big_store(4 << 20);  // far more than the socket holds
+  auto writer = StateWriter::begin(link.sender, 1, soon(), StateWriter::Sending::kQueued);
+  ASSERT_TRUE(writer) << writer.status().message();
+  write_store((*writer)->out(), sent);
+  ASSERT_TRUE((*writer)->end());
+  // Nothing has waited: the socket took what it could, the rest is queued.
+  ASSERT_TRUE((*writer)->pump());
+  EXPECT_GT((*writer)->queued_bytes(), 0u);
+  Store got;
+  std::thread receiver([&] {
+    auto n = receive_state(link.receiver, {.accepted = {1}}, [&](std::istream& in, std::uint32_t) {
+      cereal::PortableBinaryInputArchive ar(in);
+      ar(got);
+    }, soon());
+    EXPECT_TRUE(n) << n.status().message();
+  });
+  while ((*writer)->queued_bytes() > 0) {
+    ASSERT_TRUE((*writer)->pump());
+    std::this_thread::yield();  // the reader drains the socket meanwhile
+  }
+  receiver.join();
+  EXPECT_EQ(got, sent);
+}
+
 struct BadOrder {
   const char* name;
   std::vector<StatePart::Kind> kinds;

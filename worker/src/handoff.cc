@@ -37,7 +37,9 @@ void Worker::Impl::handle_handoff(Envelope& m) {
                   " is not one the new worker loads " + versions_text(ok));
   ++handoff_serial_;
   link_.emplace(std::move(link));
-  if (source_.start_snapshot && (peer_features_ & kFeatureLoadsPrecopy) != 0) return start_precopy(deadline);
+  // baton's FEATURES, if any, came just before this HANDOFF: it is about this successor only.
+  const std::uint32_t successor = std::exchange(peer_features_, 0);
+  if (source_.start_snapshot && (successor & kFeatureLoadsPrecopy) != 0) return start_precopy(deadline);
   quiesce_then_send(deadline);
 }
 

@@ -40,7 +40,7 @@ PrecopySender::~PrecopySender() { *alive_ = false; }
 Status PrecopySender::start(Done done) {
   done_ = std::move(done);
   if (Status st = link_.send(StatePart{StatePart::kSnapshot}, {}, deadline_); !st) return st.with_context("STATE_PART");
-  auto writer = StateWriter::begin(link_, version_, deadline_);
+  auto writer = StateWriter::begin(link_, version_, deadline_, StateWriter::Sending::kQueued);
   if (!writer) return writer.status();
   writer_ = std::move(*writer);
   if (Status st = poll_.init(loop_, uv_poll_init, this, link_.fd()); !st) return st;
@@ -53,33 +53,44 @@ void PrecopySender::on_writable(uv_poll_t* poll, int, int) {
   if (auto* self = static_cast<PrecopySender*>(poll->data)) self->turn();
 }
 
-// One loop turn's worth: a few slices of the snapshot, or one round of changes.
+// The link has room: a turn of the snapshot, or one round of changes.
 void PrecopySender::turn() {
   if (Channel::Clock::now() >= deadline_) return finish({Status::error("pre-copy not done by the handoff's deadline")});
-  if (!writer_) {
-    if (!another_round()) return finish({Status::ok()});
-    last_round_ = snapshot_->changed();
-    std::uint64_t bytes = 0;
-    Outcome sent = send_part(link_, StatePart::kChanges, version_,
-                             [this](std::ostream& out) { snapshot_->write_changes(out); }, deadline_, bytes);
-    if (!sent.status) return finish(std::move(sent));
-    totals_.bytes += bytes;
-    ++totals_.rounds;
+  if (writer_) return snapshot_turn();
+  if (!another_round()) return finish({Status::ok()});
+  last_round_ = snapshot_->changed();
+  std::uint64_t bytes = 0;
+  Outcome sent = send_part(link_, StatePart::kChanges, version_,
+                           [this](std::ostream& out) { snapshot_->write_changes(out); }, deadline_, bytes);
+  if (!sent.status) return finish(std::move(sent));
+  totals_.bytes += bytes;
+  ++totals_.rounds;
+}
+
+// What the last turn queued goes first, as far as the link takes it without
+// waiting; only an empty queue lets the application write more. So the loop
+// never blocks on a receiver slower than the sender.
+void PrecopySender::snapshot_turn() {
+  if (Status st = writer_->pump(); !st) return finish({st.with_context("pre-copying the snapshot")});
+  if (writer_->queued_bytes() > 0) return;  // the link is full: the next writable turn goes on
+  if (snapshot_written_) {
+    writer_.reset();  // all sent: the rounds of changes come next
     return;
   }
   bool more = false;
   try {
     more = write_slices();
   } catch (const std::exception& e) {
-    if (!writer_->status()) return finish({writer_->status().with_context("pre-copying the snapshot")});
     return finish({Status::error(std::string("writing the snapshot: ") + e.what()), true});
   }
-  if (!writer_->status()) return finish({writer_->status().with_context("pre-copying the snapshot")});
-  if (more) return hold();
-  auto bytes = writer_->end();
-  writer_.reset();
-  if (!bytes) return finish({bytes.status()});
-  totals_.bytes += *bytes;
+  if (!more) {
+    auto bytes = writer_->end();
+    if (!bytes) return finish({bytes.status()});
+    totals_.bytes += *bytes;
+    snapshot_written_ = true;
+  }
+  if (Status st = writer_->pump(); !st) return finish({st.with_context("pre-copying the snapshot")});
+  if (more) hold();
 }
 
 bool PrecopySender::write_slices() {

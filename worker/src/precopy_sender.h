@@ -47,6 +47,7 @@ class PrecopySender {
  private:
   static void on_writable(uv_poll_t* poll, int status, int events);
   void turn();
+  void snapshot_turn();
   bool write_slices();  // false once the snapshot is complete
   bool another_round() const;
   void finish(Outcome outcome);
@@ -58,7 +59,8 @@ class PrecopySender {
   std::unique_ptr<StateSnapshot> snapshot_;
   Deadline deadline_;
   const HandoffFaults& faults_;
-  std::unique_ptr<StateWriter> writer_;  // the snapshot's stream, while it is being written
+  std::unique_ptr<StateWriter> writer_;  // the snapshot's stream, until all of it is sent
+  bool snapshot_written_ = false;         // its STATE_END is queued
   PrecopyTotals totals_;
   std::size_t last_round_ = 0;  // changes in the previous round
   bool held_once_ = false;

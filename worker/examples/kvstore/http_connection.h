@@ -109,7 +109,6 @@ class HttpConnection {
   std::size_t writes_pending_ = 0;
   std::deque<std::string*> queued_;  // the data of each write in flight, oldest first
   std::unique_ptr<baton::Timer> linger_;
-  char read_buffer_[16 * 1024];
 };
 
 }  // namespace kvstore
