@@ -155,7 +155,8 @@ class Worker {
   // after listening; until then the previous generation keeps serving.
   Status ready();
   // Handoff mode. Register both to take part; a worker without a source
-  // refuses to hand off, one without a target cannot receive.
+  // refuses to hand off, one without a target cannot receive. Register them
+  // before ready(): it tells baton whether this worker takes pre-copy.
   void on_handoff(HandoffSource source);
   void on_restore(HandoffTarget target);
   // True when a previous generation will hand over its state: do not accept
