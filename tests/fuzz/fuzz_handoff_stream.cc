@@ -1,6 +1,7 @@
 // libFuzzer: a hostile old worker's handoff stream. The input is a series of
 // datagrams, each prefixed by a 2-byte little-endian length; they go through
-// a real socketpair (then EOF) into receive_state() and receive_connections().
+// a real socketpair (then EOF) into receive_state_parts() (one-part or
+// pre-copied) and receive_connections().
 #include <sys/socket.h>
 
 #include <chrono>
@@ -23,12 +24,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   pair->first = baton::Channel();  // EOF after the last datagram: no waiting on a deadline
   const auto deadline = baton::Channel::Clock::now() + std::chrono::seconds(5);
   char sink[4096];
-  auto state = baton::receive_state(pair->second, {.accepted = {1, 2}, .max_bytes = 1 << 20},
-                                    [&](std::istream& in, std::uint32_t) {
-                                      while (in.read(sink, sizeof sink)) {
-                                      }
-                                    },
-                                    deadline);
+  auto drain = [&](std::istream& in, std::uint32_t) {
+    while (in.read(sink, sizeof sink)) {
+    }
+  };
+  auto state = baton::receive_state_parts(pair->second, {.accepted = {1, 2}, .max_bytes = 1 << 20},
+                                          {drain, drain, drain}, deadline);
   if (state) (void)baton::receive_connections(pair->second, 1000, deadline);
   return 0;
 }

@@ -62,6 +62,15 @@ write("handoff_stream", "connection_data",
              frame(25, b"\x01" + struct.pack("<IB", 0, 1) + string("HTTP/1.1 200 OK\r\n")),
              frame(24, b"\x01" + struct.pack("<I", 0))))
 
+# Pre-copy: an empty snapshot, an empty round of changes, empty final changes.
+empty_part = [frame(20, b"\x01" + struct.pack("<I", 1)), frame(22, b"\x01" + struct.pack("<QQ", 0, 0x2D06800538D394C2))]
+write("handoff_stream", "precopy",
+      stream(frame(26, b"\x01\x00"), *empty_part, frame(26, b"\x01\x01"), *empty_part, frame(26, b"\x01\x02"),
+             *empty_part, frame(24, b"\x01" + struct.pack("<I", 0))))
+write("channel", "features", frame(15, b"\x01" + struct.pack("<I", 3)))
+write("channel", "precopied", frame(16, b"\x01" + struct.pack("<QI", 1 << 30, 2)))
+write("channel", "state_part", frame(26, b"\x01\x02"))
+
 for name, text in {
     "tcp": "http=tcp://127.0.0.1:8080", "tcp6": "tcp://[::1]:0", "udp": "dns=udp://0.0.0.0:53",
     "unix": "admin=unix:///run/app.sock?mode=0660", "bad": "http=tcp://::1:80",

@@ -77,6 +77,15 @@ TEST(Codec, BodyLayoutIsLittleEndianPortableBinary) {
   EXPECT_EQ(body, expected);
 }
 
+TEST(Codec, PrecopyMessagesMatchTheDocumentedLayout) {
+  // PROTOCOL.md, "Pre-copy": STATE_PART snapshot is `01 00`; FEATURES and PRECOPIED are plain integers.
+  EXPECT_EQ(encode_body(StatePart{StatePart::kSnapshot}), (std::vector<std::uint8_t>{0x01, 0x00}));
+  EXPECT_EQ(encode_body(Features{kFeatureSendsPrecopy | kFeatureLoadsPrecopy}),
+            (std::vector<std::uint8_t>{0x01, 3, 0, 0, 0}));
+  EXPECT_EQ(encode_body(Precopied{0x0102, 2}),
+            (std::vector<std::uint8_t>{0x01, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0}));
+}
+
 TEST(Codec, TruncatedBodyFails) {
   auto body = encode_body(Welcome{1, 0, {{"http", "tcp://127.0.0.1:1"}}});
   for (std::size_t cut = 0; cut < body.size(); ++cut) {
