@@ -1,7 +1,7 @@
 // LeftBehind: the processes workers leave behind, ended when baton stops.
 //
-// Each worker starts as the leader of its own process group (setsid, via
-// UV_PROCESS_DETACHED), so whatever it starts and does not take along stays
+// Each worker starts as the leader of its own process group (setsid, by
+// posix_spawn: process_spawn.h), so whatever it starts and does not take along stays
 // in that group. Once every worker has exited, baton sends SIGTERM to each
 // group still alive, SIGKILL after --kill-timeout, and reaps them: what a
 // PID 1 must do, with no /proc and no signal to a process it did not start.

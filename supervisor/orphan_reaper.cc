@@ -13,8 +13,8 @@
 namespace baton {
 namespace {
 
-// libuv reaps its worker in the same SIGCHLD dispatch as ours, in either
-// order: look again a moment later.
+// A worker is reaped when its pidfd turns readable, a loop turn away from
+// our SIGCHLD: look again a moment later.
 constexpr std::chrono::milliseconds kRetry{10};
 
 std::string describe_status(int status) {
@@ -49,7 +49,7 @@ int OrphanReaper::reap() {
   int status = 0;
   for (pid_t pid; (pid = reap_one_orphan(is_worker_, &status)) > 0; ++reaped)
     spdlog::info("reaped orphan pid {} ({})", pid, describe_status(status));
-  // A worker's zombie may stand first in line: libuv reaps it, then we go on.
+  // A worker's zombie may stand first in line: its WorkerProcess reaps it, then we go on.
   siginfo_t info{};
   if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0)
     retry_.start(kRetry, [this] { reap(); });

@@ -4,8 +4,8 @@
 // container's PID 1, or because baton sets PR_SET_CHILD_SUBREAPER). libuv
 // reaps only the processes it spawned, so on every SIGCHLD this reaps the
 // other zombie children. It peeks with waitid(WNOWAIT) and never reads
-// /proc: a zombie that is a worker is left to libuv, and the peek is tried
-// again once libuv has reaped it.
+// /proc: a zombie that is a worker is left to its WorkerProcess (which
+// reaps it through a pidfd), and the peek is tried again once it has.
 #pragma once
 
 #include <sys/types.h>
@@ -19,7 +19,7 @@ namespace baton {
 
 class OrphanReaper {
  public:
-  // `is_worker(pid)` says which children libuv reaps; they are left alone.
+  // `is_worker(pid)` says which children are workers (reaped by their WorkerProcess); they are left alone.
   OrphanReaper(uv_loop_t* loop, std::function<bool(pid_t)> is_worker);
   OrphanReaper(const OrphanReaper&) = delete;
   OrphanReaper& operator=(const OrphanReaper&) = delete;

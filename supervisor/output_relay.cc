@@ -64,7 +64,7 @@ void OutputRelay::start(std::string who, const char* stream_name) {
   stream_name_ = stream_name;
   logger_ = worker_output_logger(stream_name);
   uv_read_start(
-      stream(),
+      reinterpret_cast<uv_stream_t*>(pipe_.get()),
       [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
         auto* self = static_cast<OutputRelay*>(h->data);
         *buf = uv_buf_init(self->buffer_, sizeof self->buffer_);

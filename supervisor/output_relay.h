@@ -26,8 +26,6 @@ class OutputRelays;
 
 class OutputRelay {
  public:
-  // The pipe to pass to uv_spawn (UV_CREATE_PIPE | UV_WRITABLE_PIPE).
-  uv_stream_t* stream() const { return reinterpret_cast<uv_stream_t*>(pipe_.get()); }
   // Starts reading once the child runs; lines are logged as "WHO: line",
   // from `stream` ("stdout" or "stderr").
   void start(std::string who, const char* stream);
@@ -56,9 +54,8 @@ class OutputRelays {
   OutputRelays& operator=(const OutputRelays&) = delete;
   ~OutputRelays() = default;  // each relay's handle closes
 
-  // A new relay with its pipe initialized, owned here until EOF (or discard()).
-  Result<OutputRelay*> create();
-  // A relay for a pipe already open (baton upgrade --self); it owns `fd`.
+  // A relay for the read end of a worker's stdout or stderr pipe (a new
+  // worker's, or one handed over by baton upgrade --self); it owns `fd`.
   Result<OutputRelay*> adopt(int fd);
   // The pipe fd of the relay started for `who`'s `stream`, -1 if none reads it now.
   int fd_of(const std::string& who, const char* stream) const;
@@ -70,6 +67,9 @@ class OutputRelays {
   void finish(std::chrono::milliseconds limit);
 
  private:
+  // A new relay with its pipe handle initialized, owned here until EOF (or discard()).
+  Result<OutputRelay*> create();
+
   uv_loop_t* loop_;
   std::list<std::unique_ptr<OutputRelay>> relays_;
 };

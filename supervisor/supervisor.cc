@@ -279,6 +279,8 @@ void Supervisor::begin_upgrade(std::shared_ptr<const HeldExecutable> rollback_to
     spdlog::error("upgrade to {} failed: {}; {}", gen_name(g), st.message(), who_serves());
     return finish_upgrade(UpgradeRecord::Result::kFailed, st.message());
   }
+  spdlog::debug("upgrade to {}: its workers exec'd {:.3f} ms after the request", gen_name(g),
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - upgrade.started).count());
   candidate_ = g;
   state_ = State::kUpgrading;
 }
@@ -439,8 +441,12 @@ void Supervisor::collect_finished() {
     const bool leaving = gen.role == Generation::Role::kRetiring || gen.role == Generation::Role::kParked;
     if (leaving && gen.finished()) {
       spdlog::info("{} retired", gen_name(gen.number));
-      if (gen.served && observer_)
-        observer_->generation_retired(gen.number, std::chrono::steady_clock::now() - gen.retiring_since);
+      if (gen.served) {
+        const auto took = std::chrono::steady_clock::now() - gen.retiring_since;
+        spdlog::debug("{} retired {:.3f} ms after it was told to go", gen_name(gen.number),
+                      std::chrono::duration<double, std::milli>(took).count());
+        if (observer_) observer_->generation_retired(gen.number, took);
+      }
       it = generations_.erase(it);
       retired = true;
     } else {

@@ -1,12 +1,16 @@
 #include "worker_process.h"
 
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstring>
 
 #include "duration.h"
+#include "process_spawn.h"
 #include "logging.h"
 #include "worker_executable.h"
 
@@ -27,11 +31,14 @@ std::vector<std::string> worker_environment(const WorkerConfig& c) {
   return env;
 }
 
-std::vector<char*> c_strings(std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (auto& s : v) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
+// A worker's stdout or stderr: it writes, baton's relay reads.
+struct OutputPipe {
+  UniqueFd read, write;
+};
+Result<OutputPipe> output_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::from_errno(errno, "pipe2");
+  return OutputPipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 }  // namespace
@@ -76,70 +83,59 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   if (!executable) return executable.status().with_hint(exec_error_hint(executable.status().error_number()));
   auto ends = Channel::make_pair();
   if (!ends) return ends.status();
-  auto out = relays.create();
-  if (!out) return out.status();
-  auto err = relays.create();
-  if (!err) {
-    relays.discard(*out);
-    return err.status();
-  }
+  auto out = output_pipe(), err = output_pipe();
+  if (!out || !err) return (out ? err : out).status().with_context("pipe for a worker's output");
   std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, events));
   const WorkerConfig& c = w->config_;
-  Channel worker_end = std::move(ends->second);
   w->channel_ = std::move(ends->first);
-  if (int rc = w->exec(loop, *executable, worker_end.fd(), **out, **err, identity); rc != 0) {
-    relays.discard(*out);
-    relays.discard(*err);
-    return Status::from_errno(-rc, "start worker " + c.command[0]).with_hint(exec_error_hint(-rc));
-  }
-  // worker_end closes as it goes out of scope: the child holds the only copy,
-  // so its exit shows up as EOF on our end.
-  w->pid_ = w->process_.get()->pid;
+  // The child's ends (channel, pipes' write ends) close as they go out of
+  // scope: the child holds the only copies, so its exit shows up as EOF.
+  if (Status st = w->exec(*executable, ends->second.fd(), out->write.get(), err->write.get(), identity); !st)
+    return Status::from_errno(st.error_number(), "start worker " + c.command[0])
+        .with_hint(exec_error_hint(st.error_number()));
+  w->exec_done_at_ = std::chrono::steady_clock::now();
   w->name_ = "worker " + std::to_string(c.generation) + "." + std::to_string(c.index) + " (pid " +
              std::to_string(w->pid_) + ")";
-  (*out)->start(w->name_, "stdout");
-  (*err)->start(w->name_, "stderr");
-
+  for (auto [pipe, stream] : {std::pair{&*out, "stdout"}, std::pair{&*err, "stderr"}}) {
+    auto relay = relays.adopt(pipe->read.release());
+    if (relay) (*relay)->start(w->name_, stream);
+    else spdlog::warn("{}: its {} is not logged: {}", w->name_, stream, relay.status().message());
+  }
+  if (Status st = w->watch_exit_by_pidfd(loop); !st) return st.with_context(w->name_);
   if (Status st = w->start_watching(loop); !st) return st.with_context(w->name_ + ": watching its channel");
   return w;
 }
 
-int WorkerProcess::exec(uv_loop_t* loop, const std::string& executable, int channel_fd, OutputRelay& out,
-                        OutputRelay& err, const WorkerIdentity* identity) {
-  std::vector<std::string> argv_storage =
-      identity ? exec_as_argv(*identity, executable, config_.command) : config_.command;
-  std::vector<std::string> env_storage = worker_environment(config_);
-  auto argv = c_strings(argv_storage);
-  auto env = c_strings(env_storage);
-  uv_stdio_container_t stdio[4];
-  stdio[0].flags = UV_INHERIT_FD;
-  stdio[0].data.fd = 0;
-  // stdout and stderr are pipes baton reads (output_relay.h).
-  for (auto [i, relay] : {std::pair{1, &out}, std::pair{2, &err}}) {
-    stdio[i].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-    stdio[i].data.stream = relay->stream();
-  }
-  // libuv dup2()s this onto fd 3 in the child and clears its close-on-exec
-  // flag; every other fd of ours is close-on-exec and stays behind.
-  stdio[3].flags = UV_INHERIT_FD;
-  stdio[3].data.fd = channel_fd;
-
-  uv_process_options_t opts{};
-  opts.exit_cb = &WorkerProcess::on_process_exit;
+Status WorkerProcess::exec(const std::string& executable, int channel_fd, int out_fd, int err_fd,
+                           const WorkerIdentity* identity) {
   // argv[0] stays as given; with --user, baton itself runs first and execs the worker in place.
-  opts.file = identity ? "/proc/self/exe" : executable.c_str();
-  opts.args = argv.data();
-  opts.env = env.data();
-  opts.stdio_count = 4;
-  opts.stdio = stdio;
   // setsid(): the worker leads a process group of its own, so what it leaves
   // behind can be ended by group at stop (left_behind.h), and a terminal's
   // Ctrl-C reaches baton alone, which drains its workers.
-  opts.flags = UV_PROCESS_DETACHED;
-  process_.get()->data = this;
-  int rc = uv_spawn(loop, process_.get(), &opts);
-  process_.mark_initialized();  // even a failed uv_spawn wants uv_close()
-  return rc;
+  SpawnRequest request{.file = identity ? "/proc/self/exe" : executable,
+                       .argv = identity ? exec_as_argv(*identity, executable, config_.command) : config_.command,
+                       .env = worker_environment(config_),
+                       .stdout_fd = out_fd,
+                       .stderr_fd = err_fd,
+                       .channel_fd = channel_fd};
+  auto pid = spawn_process(request);
+  if (!pid) return pid.status();
+  pid_ = *pid;
+  return Status::ok();
+}
+
+// Readable once the process has exited; then it is reaped here.
+Status WorkerProcess::watch_exit_by_pidfd(uv_loop_t* loop) {
+  pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  if (!pidfd_) return Status::from_errno(errno, "pidfd_open");
+  if (Status st = exit_poll_.init(loop, uv_poll_init, this, pidfd_.get()); !st) return st;
+  uv_poll_start(exit_poll_.get(), UV_READABLE, [](uv_poll_t* poll, int, int) {
+    auto* self = static_cast<WorkerProcess*>(poll->data);
+    int status = 0;
+    if (self == nullptr || ::waitpid(self->pid_, &status, WNOHANG) != self->pid_) return;
+    self->exited(WIFEXITED(status) ? WEXITSTATUS(status) : 0, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  });
+  return Status::ok();
 }
 
 Status WorkerProcess::start_watching(uv_loop_t* loop) {
@@ -162,15 +158,10 @@ WorkerProcess::~WorkerProcess() {
   }
 }
 
-void WorkerProcess::on_process_exit(uv_process_t* process, std::int64_t status, int signal) {
-  if (auto* self = static_cast<WorkerProcess*>(process->data)) self->exited(status, signal);
-}
-
 void WorkerProcess::exited(std::int64_t status, int signal) {
   state_ = State::kExited;
   deadline_.stop();
   poll_.close();
-  process_.close();
   exit_poll_.close();
   // The owner may destroy *this here: nothing touches it afterwards.
   events_.on_exit(*this, WorkerExit{status, signal, rejected_});
@@ -228,6 +219,7 @@ void WorkerProcess::handle(const Envelope& m) {
 }
 
 void WorkerProcess::on_hello(const Envelope& m) {
+  hello_at_ = std::chrono::steady_clock::now();
   auto hello = m.as<Hello>();
   if (!hello) return reject("protocol error: " + hello.status().message() + " (first message must be HELLO)");
   if (hello->protocol_version != kProtocolVersion)
@@ -259,13 +251,23 @@ void WorkerProcess::on_welcomed(const Envelope& m) {
     state_versions_ = std::move(standby->state_versions);
     state_ = State::kStandby;
     deadline_.stop();
+    log_startup("STANDBY");
     return events_.on_standby(*this);
   }
   auto ready = m.as<Ready>();
   if (!ready) return reject("protocol error: " + ready.status().message());
   state_ = State::kReady;
   deadline_.stop();
+  log_startup("READY");
   events_.on_ready(*this);
+}
+
+// Where a start-up's time went, on baton's clock (reload_cost reads it).
+void WorkerProcess::log_startup(const char* said) const {
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  spdlog::debug("{}: fork+exec {:.3f} ms, HELLO {:.3f} ms after exec, {} {:.3f} ms after HELLO", name_,
+                ms(exec_done_at_ - started_at_), ms(hello_at_ - exec_done_at_), said,
+                ms(std::chrono::steady_clock::now() - hello_at_));
 }
 
 void WorkerProcess::on_features(const Envelope& m) {
@@ -278,8 +280,8 @@ void WorkerProcess::on_features(const Envelope& m) {
 
 void WorkerProcess::send_signal(int signal) {
   if (state_ == State::kExited) return;
-  // An adopted worker is still our child, unreaped: its pid cannot be reused.
-  int rc = pidfd_ ? (::kill(pid_, signal) == 0 ? 0 : -errno) : uv_process_kill(process_.get(), signal);
+  // Still our child, unreaped (the pidfd's watch reaps it): its pid cannot be reused.
+  int rc = ::kill(pid_, signal) == 0 ? 0 : -errno;
   if (rc != 0 && rc != UV_ESRCH) spdlog::error("{}: kill(SIG{}): {}", name_, sigabbrev_np(signal), uv_strerror(rc));
 }
 

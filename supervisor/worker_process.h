@@ -89,11 +89,9 @@ class WorkerProcess final : public WorkerHandle {
   using State = WorkerState;
   WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
                 WorkerEvents& events);
-  // fork+exec with fds 0-3 in place; libuv's return code.
-  int exec(uv_loop_t* loop, const std::string& executable, int channel_fd, OutputRelay& out, OutputRelay& err,
-           const WorkerIdentity* identity);
+  // Spawns the process with fds 0-3 in place (process_spawn.h); sets pid_.
+  Status exec(const std::string& executable, int channel_fd, int out_fd, int err_fd, const WorkerIdentity* identity);
   Status start_watching(uv_loop_t* loop);
-  static void on_process_exit(uv_process_t* process, std::int64_t status, int signal);
   void exited(std::int64_t status, int signal);
   Status watch_exit_by_pidfd(uv_loop_t* loop);
   static void on_readable(uv_poll_t* poll, int status, int events);
@@ -103,6 +101,7 @@ class WorkerProcess final : public WorkerHandle {
   void on_hello(const Envelope& message);
   void on_welcomed(const Envelope& message);
   void on_features(const Envelope& message);
+  void log_startup(const char* said) const;
   void on_handoff_reply(const Envelope& message);  // worker_process_handoff.cc
   void on_park_reply(const Envelope& message);     // worker_process_handoff.cc
   void send_signal(int signal);
@@ -124,7 +123,10 @@ class WorkerProcess final : public WorkerHandle {
   pid_t pid_ = 0;
   std::string name_;
   std::string rejected_;
-  std::chrono::steady_clock::time_point started_at_;
+  std::chrono::steady_clock::time_point started_at_;  // spawn began
+  // Its start-up on baton's clock, for the debug log's timeline: fork+exec
+  // returned, HELLO arrived.
+  std::chrono::steady_clock::time_point exec_done_at_, hello_at_;
   std::vector<std::uint32_t> state_versions_;  // from STANDBY
   std::optional<std::uint32_t> features_;      // from FEATURES, if it said one
   bool handoff_sender_ = false;
@@ -137,10 +139,9 @@ class WorkerProcess final : public WorkerHandle {
   // watching before the channel fd closes.
   Channel channel_;
   UvHandle<uv_poll_t> poll_;
-  UvHandle<uv_process_t> process_;
   Timer deadline_;  // ready deadline, then drain / kill escalation
   const char* due_action_ = "";  // what deadline_ does when it fires: "sigterm", "sigkill" ("" otherwise)
-  // An adopted worker is not libuv's child: its exit shows on a pidfd.
+  // Its exit shows on a pidfd (spawned or adopted alike); that watch reaps it.
   UniqueFd pidfd_;
   UvHandle<uv_poll_t> exit_poll_;
 };

@@ -4,8 +4,6 @@
 // (the same PID) stay; only the deadline timers start again from what was
 // left of them.
 #include <spdlog/spdlog.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -72,20 +70,6 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, Wor
   if (h.deadline == "sigterm") w->terminate_after(left, "its drain deadline");
   else if (h.deadline == "sigkill") w->set_due(left, "sigkill", [p = w.get()] { p->send_signal(SIGKILL); });
   return w;
-}
-
-// Readable once the process has exited; then it is reaped here, as libuv reaps the workers it spawned.
-Status WorkerProcess::watch_exit_by_pidfd(uv_loop_t* loop) {
-  pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
-  if (!pidfd_) return Status::from_errno(errno, "pidfd_open");
-  if (Status st = exit_poll_.init(loop, uv_poll_init, this, pidfd_.get()); !st) return st;
-  uv_poll_start(exit_poll_.get(), UV_READABLE, [](uv_poll_t* poll, int, int) {
-    auto* self = static_cast<WorkerProcess*>(poll->data);
-    int status = 0;
-    if (self == nullptr || ::waitpid(self->pid_, &status, WNOHANG) != self->pid_) return;
-    self->exited(WIFEXITED(status) ? WEXITSTATUS(status) : 0, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  });
-  return Status::ok();
 }
 
 Result<HandoverWorker> ProcessLauncher::handover(const WorkerHandle& w) const {

@@ -24,30 +24,20 @@
 
 #include "control_client.h"
 #include "support/baton_process.h"
+#include "support/bench_stats.h"
 #include "support/command.h"
 #include "support/http_client.h"
 
 using namespace std::chrono;
 using testing_support::BatonProcess;
+using testing_support::percentile;
+using testing_support::pin_to_cpu;
 
 namespace {
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "operate_cost: %s\n", what.c_str());
   std::exit(1);
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-void pin_to_cpu(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  ::sched_setaffinity(0, sizeof set, &set);
 }
 
 // One `status` round trip on a fresh connection, in microseconds; the reply's state.

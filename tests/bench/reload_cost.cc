@@ -1,0 +1,180 @@
+// reload_cost: what an upgrade every 500 ms costs the clients of a busy
+// server, and where baton's part of an upgrade's time goes.
+//
+//   build/bin/reload_cost            3 rounds of 4 s phases per mode and load
+//   build/bin/reload_cost --quick    1 round of 1 s phases (what CI runs)
+//
+// baton and kvstore run on CPU 0, the load on CPU 1. For each mode (drain,
+// handoff) and each load, phases without and with upgrades alternate:
+//   half capacity  an open loop at half the capacity measured first, each
+//                  request's latency counted from when it was due (so a
+//                  stall is not hidden by the client waiting it out)
+//   saturation     a closed loop, requests back to back (as wrk does)
+// It prints the medians over the rounds of p99 latency and throughput, their
+// ratios (upgrades / none), and the medians of baton's timeline per upgrade
+// from its debug log: request -> workers exec'd, exec -> HELLO, HELLO ->
+// READY or STANDBY, and the old generation told to go -> retired.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/baton_process.h"
+#include "support/bench_stats.h"
+#include "support/http_client.h"
+
+using namespace std::chrono;
+using testing_support::BatonProcess;
+using testing_support::median;
+using testing_support::percentile;
+
+namespace {
+
+constexpr int kConnections = 8;
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "reload_cost: %s\n", what.c_str());
+  std::exit(1);
+}
+
+struct PhaseResult {
+  double p99_ms = 0, per_second = 0;
+  std::uint64_t failed = 0;
+};
+
+// One keep-alive connection's requests, open loop (`period` > 0: one due
+// every period) or closed loop; reconnects when the server closes it.
+void run_connection(std::uint16_t port, nanoseconds period, steady_clock::time_point until,
+                    std::vector<double>& latencies_ms, std::atomic<std::uint64_t>& failed) {
+  testing_support::pin_to_cpu(1);
+  baton::UniqueFd conn;
+  auto due = steady_clock::now();
+  while (due < until) {
+    if (period.count() > 0) std::this_thread::sleep_until(due);  // pacing the load, not waiting for an event
+    const auto start = period.count() > 0 ? due : steady_clock::now();
+    if (!conn) {
+      auto c = testing_support::connect_local(port, 10'000);
+      if (!c) {
+        ++failed;
+        due += period.count() > 0 ? period : milliseconds(1);
+        continue;
+      }
+      conn = std::move(*c);
+    }
+    auto r = testing_support::exchange(conn.get(), "GET", "/");
+    if (!r || r->status != 200) ++failed;
+    if (!r || r->connection_close) conn = baton::UniqueFd();  // drain mode: the old worker let go of it
+    if (r) latencies_ms.push_back(duration<double, std::milli>(steady_clock::now() - start).count());
+    due = period.count() > 0 ? due + period : steady_clock::now();
+  }
+}
+
+// `rate` requests per second over all connections (0: a closed loop) for
+// `length`; with `upgrades`, a SIGHUP to baton every 500 ms meanwhile.
+PhaseResult run_phase(const BatonProcess& baton, std::uint16_t port, double rate, milliseconds length,
+                      bool upgrades) {
+  const auto until = steady_clock::now() + length;
+  const nanoseconds period = rate > 0 ? nanoseconds(static_cast<long>(1e9 * kConnections / rate)) : nanoseconds(0);
+  std::vector<std::vector<double>> latencies(kConnections);
+  std::atomic<std::uint64_t> failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kConnections; ++i)
+    threads.emplace_back([&, i] { run_connection(port, period, until, latencies[i], failed); });
+  for (auto next = steady_clock::now() + 500ms; upgrades && next < until; next += 500ms) {
+    std::this_thread::sleep_until(next);  // the upgrade schedule itself
+    baton.signal(SIGHUP);
+  }
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  return {percentile(all, 0.99), static_cast<double>(all.size()) / duration<double>(length).count(), failed};
+}
+
+// Medians over rounds of alternating phases without and with upgrades.
+struct Comparison {
+  std::vector<double> p99[2], rate[2];
+  std::uint64_t failed[2] = {0, 0};
+};
+
+Comparison compare(const BatonProcess& baton, std::uint16_t port, double rate, milliseconds length, int rounds) {
+  Comparison c;
+  for (int r = 0; r < rounds; ++r) {
+    for (int with = 0; with < 2; ++with) {
+      PhaseResult p = run_phase(baton, port, rate, length, with == 1);
+      c.p99[with].push_back(p.p99_ms);
+      c.rate[with].push_back(p.per_second);
+      c.failed[with] += p.failed;
+    }
+  }
+  return c;
+}
+
+void print_comparison(const char* mode, const char* load, const Comparison& c) {
+  const double p99[2] = {median(c.p99[0]), median(c.p99[1])}, rate[2] = {median(c.rate[0]), median(c.rate[1])};
+  std::printf("%-8s %-12s | %8.2f %9.0f %6llu | %8.2f %9.0f %6llu | p99 %5.2fx  throughput %5.3fx\n", mode, load,
+              p99[0], rate[0], static_cast<unsigned long long>(c.failed[0]), p99[1], rate[1],
+              static_cast<unsigned long long>(c.failed[1]), p99[1] / std::max(p99[0], 1e-6),
+              rate[1] / std::max(rate[0], 1e-6));
+  std::fflush(stdout);
+}
+
+// Every "<number> ms" of `pattern`'s first group in baton's log.
+std::vector<double> logged_ms(const std::string& log, const std::string& pattern, int group = 1) {
+  std::vector<double> out;
+  const std::regex re(pattern);
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it)
+    out.push_back(std::stod((*it)[group].str()));
+  return out;
+}
+
+void print_timeline(const char* mode, const std::string& log) {
+  const auto exec = logged_ms(log, "its workers exec'd ([0-9.]+) ms after the request");
+  const auto spawn = logged_ms(log, "fork\\+exec ([0-9.]+) ms,");
+  const auto hello = logged_ms(log, "HELLO ([0-9.]+) ms after exec");
+  const auto ready = logged_ms(log, "(READY|STANDBY) ([0-9.]+) ms after HELLO", 2);
+  const auto gone = logged_ms(log, "retired ([0-9.]+) ms after it was told to go");
+  std::printf("%-8s timeline, medians of %zu upgrades: request -> exec'd %.2f ms (spawn itself %.2f), "
+              "exec -> HELLO %.2f ms, HELLO -> %s %.2f ms, told to go -> retired %.2f ms\n",
+              mode, exec.size(), median(exec), median(spawn), median(hello),
+              std::string(mode) == "handoff" ? "STANDBY" : "READY", median(ready), median(gone));
+}
+
+void run_mode(const char* mode, milliseconds length, int rounds) {
+  BatonProcess baton({"--mode", mode, "--log-level", "debug", "--listen", "http=tcp://127.0.0.1:0", "--",
+                      KVSTORE_BIN},
+                     std::nullopt, BatonProcess::Output::kCaptured, {"taskset", "-c", "0"});
+  if (!baton.wait_for("generation 1 serving")) die("baton never served:\n" + baton.log());
+  const auto port = baton.port();
+  const double capacity = run_phase(baton, port, 0, length, false).per_second;
+  print_comparison(mode, ("half " + std::to_string(static_cast<long>(capacity / 2)) + "/s").c_str(),
+                   compare(baton, port, capacity / 2, length, rounds));
+  print_comparison(mode, "saturation", compare(baton, port, 0, length, rounds));
+  print_timeline(mode, baton.log());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  const milliseconds length = quick ? 1s : 4s;
+  const int rounds = quick ? 1 : 3;
+  if (std::thread::hardware_concurrency() < 2) std::printf("one CPU only: server and load share it\n");
+  testing_support::pin_to_cpu(1);
+  std::printf("reload_cost: baton + kvstore on CPU 0, %d keep-alive connections on CPU 1; %d round(s) of %lld ms "
+              "phases, without | with a SIGHUP every 500 ms; medians of p99 (ms), requests/s, failed\n",
+              kConnections, rounds, static_cast<long long>(length.count()));
+  std::printf("%-8s %-12s | %8s %9s %6s | %8s %9s %6s |\n", "mode", "load", "p99", "req/s", "failed", "p99", "req/s",
+              "failed");
+  for (const char* mode : {"drain", "handoff"}) run_mode(mode, length, rounds);
+  return 0;
+}
