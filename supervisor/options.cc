@@ -121,6 +121,12 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
                   "an upgrade past it waits until a draining generation has finished")
       ->check(CLI::Range(2u, 64u))
       ->type_name("N");
+  run->add_option("--start-nice", o.start_nice,
+                  "a starting worker's CPU nice value until it says READY or STANDBY, so that its start-up\n"
+                  "cannot take the CPU from the workers serving (0 to 19, default 0: none). Needs\n"
+                  "CAP_SYS_NICE to raise it back; without it workers start at normal priority")
+      ->check(CLI::Range(0, 19))
+      ->type_name("N");
   add_duration(run, "--ready-timeout", o.ready_timeout, "how long a new worker has to say READY");
   add_duration(run, "--drain-timeout", o.drain_timeout,
                "how long an old worker has to finish its requests before SIGTERM");

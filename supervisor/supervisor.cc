@@ -1,4 +1,5 @@
 #include "supervisor.h"
+#include "start_priority.h"
 
 #include <spdlog/spdlog.h>
 
@@ -206,8 +207,11 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
 // ---- actions --------------------------------------------------------------
 
 Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
+  // A low priority it could not be raised from would last its whole life.
+  static const bool may_start_low = can_restore_priority();
   WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
-                      options_.ready_timeout, options_.kill_timeout, gen.standby};
+                      options_.ready_timeout, options_.kill_timeout, gen.standby,
+                      may_start_low ? options_.start_nice : 0};
   auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);

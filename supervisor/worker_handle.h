@@ -46,6 +46,7 @@ struct WorkerConfig {
   std::chrono::milliseconds ready_timeout{10'000};  // for READY, or STANDBY in handoff mode
   std::chrono::milliseconds kill_timeout{5'000};
   bool standby = false;  // handoff mode: a previous generation's state is coming
+  int start_nice = 0;    // its nice value until READY/STANDBY (start_priority.h); 0: none
 };
 
 

@@ -11,6 +11,7 @@
 
 #include "duration.h"
 #include "process_spawn.h"
+#include "start_priority.h"
 #include "logging.h"
 #include "worker_executable.h"
 
@@ -94,6 +95,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
     return Status::from_errno(st.error_number(), "start worker " + c.command[0])
         .with_hint(exec_error_hint(st.error_number()));
   w->exec_done_at_ = std::chrono::steady_clock::now();
+  if (c.start_nice > 0) set_start_nice(w->pid_, c.start_nice);
   w->name_ = "worker " + std::to_string(c.generation) + "." + std::to_string(c.index) + " (pid " +
              std::to_string(w->pid_) + ")";
   for (auto [pipe, stream] : {std::pair{&*out, "stdout"}, std::pair{&*err, "stderr"}}) {
@@ -207,6 +209,9 @@ void WorkerProcess::handle(const Envelope& m) {
       m.type == MessageType::kError || m.type == MessageType::kSent || m.type == MessageType::kRestored ||
       m.type == MessageType::kParked;
   if (handoff_reply && late_replies_ > 0) return ignore_late_handoff_reply(got);
+  // Only news (the pause starts): one that crossed a RESUME or a stop says nothing any more.
+  if (m.type == MessageType::kPrecopied && state_ != State::kHandingOff)
+    return spdlog::debug("{}: PRECOPIED arrived after the handoff was called off; ignored", name_);
   if (state_ == State::kHandingOff) return on_handoff_reply(m);
   if (state_ == State::kParking) return on_park_reply(m);
   if (m.type == MessageType::kError) {
@@ -251,19 +256,20 @@ void WorkerProcess::on_welcomed(const Envelope& m) {
     state_versions_ = std::move(standby->state_versions);
     state_ = State::kStandby;
     deadline_.stop();
-    log_startup("STANDBY");
+    on_started_up("STANDBY");
     return events_.on_standby(*this);
   }
   auto ready = m.as<Ready>();
   if (!ready) return reject("protocol error: " + ready.status().message());
   state_ = State::kReady;
   deadline_.stop();
-  log_startup("READY");
+  on_started_up("READY");
   events_.on_ready(*this);
 }
 
-// Where a start-up's time went, on baton's clock (reload_cost reads it).
-void WorkerProcess::log_startup(const char* said) const {
+// Started: back to full priority; where the start-up's time went, on baton's clock (reload_cost reads it).
+void WorkerProcess::on_started_up(const char* said) {
+  if (config_.start_nice > 0) set_start_nice(pid_, 0);  // started: it serves (or receives) at full priority
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::debug("{}: fork+exec {:.3f} ms, HELLO {:.3f} ms after exec, {} {:.3f} ms after HELLO", name_,
                 ms(exec_done_at_ - started_at_), ms(hello_at_ - exec_done_at_), said,

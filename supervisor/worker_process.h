@@ -101,7 +101,8 @@ class WorkerProcess final : public WorkerHandle {
   void on_hello(const Envelope& message);
   void on_welcomed(const Envelope& message);
   void on_features(const Envelope& message);
-  void log_startup(const char* said) const;
+  // READY or STANDBY: full CPU priority again; the debug log gets its start-up timeline.
+  void on_started_up(const char* said);
   void on_handoff_reply(const Envelope& message);  // worker_process_handoff.cc
   void on_park_reply(const Envelope& message);     // worker_process_handoff.cc
   void send_signal(int signal);

@@ -10,10 +10,12 @@
 //                  request's latency counted from when it was due (so a
 //                  stall is not hidden by the client waiting it out)
 //   saturation     a closed loop, requests back to back (as wrk does)
-// It prints the medians over the rounds of p99 latency and throughput, their
-// ratios (upgrades / none), and the medians of baton's timeline per upgrade
-// from its debug log: request -> workers exec'd, exec -> HELLO, HELLO ->
-// READY or STANDBY, and the old generation told to go -> retired.
+// Two batons run side by side, one starting its workers at normal priority
+// (--start-nice 0, the default) and one at --start-nice 19, their phases
+// interleaved. It prints the medians over the rounds of p99 latency and
+// throughput, their ratios (upgrades / none), and the medians of baton's
+// timeline per upgrade from its debug log: request -> workers exec'd, exec ->
+// HELLO, HELLO -> READY or STANDBY, the old generation told to go -> retired.
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <regex>
 #include <sstream>
@@ -106,22 +109,33 @@ struct Comparison {
   std::uint64_t failed[2] = {0, 0};
 };
 
-Comparison compare(const BatonProcess& baton, std::uint16_t port, double rate, milliseconds length, int rounds) {
-  Comparison c;
+// A baton under test, with its port.
+struct Server {
+  const char* name;
+  std::unique_ptr<BatonProcess> baton;
+  std::uint16_t port = 0;
+};
+
+// Every round runs each server's phases in turn: A none, A upgrades, B none, B upgrades.
+std::vector<Comparison> compare(std::vector<Server>& servers, double rate, milliseconds length, int rounds) {
+  std::vector<Comparison> c(servers.size());
   for (int r = 0; r < rounds; ++r) {
-    for (int with = 0; with < 2; ++with) {
-      PhaseResult p = run_phase(baton, port, rate, length, with == 1);
-      c.p99[with].push_back(p.p99_ms);
-      c.rate[with].push_back(p.per_second);
-      c.failed[with] += p.failed;
+    for (std::size_t s = 0; s < servers.size(); ++s) {
+      for (int with = 0; with < 2; ++with) {
+        PhaseResult p = run_phase(*servers[s].baton, servers[s].port, rate, length, with == 1);
+        c[s].p99[with].push_back(p.p99_ms);
+        c[s].rate[with].push_back(p.per_second);
+        c[s].failed[with] += p.failed;
+      }
     }
   }
   return c;
 }
 
-void print_comparison(const char* mode, const char* load, const Comparison& c) {
+void print_comparison(const std::string& mode, const std::string& load, const Comparison& c) {
   const double p99[2] = {median(c.p99[0]), median(c.p99[1])}, rate[2] = {median(c.rate[0]), median(c.rate[1])};
-  std::printf("%-8s %-12s | %8.2f %9.0f %6llu | %8.2f %9.0f %6llu | p99 %5.2fx  throughput %5.3fx\n", mode, load,
+  std::printf("%-18s %-12s | %8.2f %9.0f %6llu | %8.2f %9.0f %6llu | p99 %5.2fx  throughput %5.3fx\n", mode.c_str(),
+              load.c_str(),
               p99[0], rate[0], static_cast<unsigned long long>(c.failed[0]), p99[1], rate[1],
               static_cast<unsigned long long>(c.failed[1]), p99[1] / std::max(p99[0], 1e-6),
               rate[1] / std::max(rate[0], 1e-6));
@@ -137,29 +151,41 @@ std::vector<double> logged_ms(const std::string& log, const std::string& pattern
   return out;
 }
 
-void print_timeline(const char* mode, const std::string& log) {
+void print_timeline(const std::string& mode, const std::string& log) {
   const auto exec = logged_ms(log, "its workers exec'd ([0-9.]+) ms after the request");
   const auto spawn = logged_ms(log, "fork\\+exec ([0-9.]+) ms,");
   const auto hello = logged_ms(log, "HELLO ([0-9.]+) ms after exec");
   const auto ready = logged_ms(log, "(READY|STANDBY) ([0-9.]+) ms after HELLO", 2);
   const auto gone = logged_ms(log, "retired ([0-9.]+) ms after it was told to go");
-  std::printf("%-8s timeline, medians of %zu upgrades: request -> exec'd %.2f ms (spawn itself %.2f), "
-              "exec -> HELLO %.2f ms, HELLO -> %s %.2f ms, told to go -> retired %.2f ms\n",
-              mode, exec.size(), median(exec), median(spawn), median(hello),
-              std::string(mode) == "handoff" ? "STANDBY" : "READY", median(ready), median(gone));
+  std::printf("%-18s timeline, medians of %zu upgrades: request -> exec'd %.2f ms (spawn itself %.2f), "
+              "exec -> HELLO %.2f ms, HELLO -> READY/STANDBY %.2f ms, told to go -> retired %.2f ms\n",
+              mode.c_str(), exec.size(), median(exec), median(spawn), median(hello), median(ready), median(gone));
+}
+
+Server start_server(const char* name, const char* mode, const char* start_nice) {
+  Server s{name, std::make_unique<BatonProcess>(
+                     std::vector<std::string>{"--mode", mode, "--start-nice", start_nice, "--log-level", "debug",
+                                              "--listen", "http=tcp://127.0.0.1:0", "--", KVSTORE_BIN},
+                     std::nullopt, BatonProcess::Output::kCaptured, std::vector<std::string>{"taskset", "-c", "0"})};
+  if (!s.baton->wait_for("generation 1 serving")) die("baton never served:\n" + s.baton->log());
+  s.port = s.baton->port();
+  return s;
 }
 
 void run_mode(const char* mode, milliseconds length, int rounds) {
-  BatonProcess baton({"--mode", mode, "--log-level", "debug", "--listen", "http=tcp://127.0.0.1:0", "--",
-                      KVSTORE_BIN},
-                     std::nullopt, BatonProcess::Output::kCaptured, {"taskset", "-c", "0"});
-  if (!baton.wait_for("generation 1 serving")) die("baton never served:\n" + baton.log());
-  const auto port = baton.port();
-  const double capacity = run_phase(baton, port, 0, length, false).per_second;
-  print_comparison(mode, ("half " + std::to_string(static_cast<long>(capacity / 2)) + "/s").c_str(),
-                   compare(baton, port, capacity / 2, length, rounds));
-  print_comparison(mode, "saturation", compare(baton, port, 0, length, rounds));
-  print_timeline(mode, baton.log());
+  std::vector<Server> servers;
+  servers.push_back(start_server("start-nice 0", mode, "0"));
+  servers.push_back(start_server("start-nice 19", mode, "19"));
+  const double capacity = run_phase(*servers[0].baton, servers[0].port, 0, length, false).per_second;
+  const std::string half = "half " + std::to_string(static_cast<long>(capacity / 2)) + "/s";
+  const auto at_half = compare(servers, capacity / 2, length, rounds);
+  const auto saturated = compare(servers, 0, length, rounds);
+  for (std::size_t s = 0; s < servers.size(); ++s) {
+    const std::string name = std::string(mode) + ", " + servers[s].name;
+    print_comparison(name, half, at_half[s]);
+    print_comparison(name, "saturation", saturated[s]);
+    print_timeline(name, servers[s].baton->log());
+  }
 }
 
 }  // namespace
@@ -173,8 +199,8 @@ int main(int argc, char** argv) {
   std::printf("reload_cost: baton + kvstore on CPU 0, %d keep-alive connections on CPU 1; %d round(s) of %lld ms "
               "phases, without | with a SIGHUP every 500 ms; medians of p99 (ms), requests/s, failed\n",
               kConnections, rounds, static_cast<long long>(length.count()));
-  std::printf("%-8s %-12s | %8s %9s %6s | %8s %9s %6s |\n", "mode", "load", "p99", "req/s", "failed", "p99", "req/s",
-              "failed");
+  std::printf("%-18s %-12s | %8s %9s %6s | %8s %9s %6s |\n", "mode", "load", "p99", "req/s", "failed", "p99",
+              "req/s", "failed");
   for (const char* mode : {"drain", "handoff"}) run_mode(mode, length, rounds);
   return 0;
 }

@@ -26,6 +26,7 @@ const std::map<std::string, Sample>& samples() {
                   {"a=tcp://127.0.0.1:1", "b=unix:///tmp/baton-config-test.sock?mode=0660"}}},
       {"workers", {"3", {"3"}}},
       {"max_generations", {"4", {"4"}}},
+      {"start_nice", {"10", {"10"}}},
       {"ready_timeout", {R"("1500ms")", {"1500ms"}}},
       {"drain_timeout", {R"("2m")", {"2m"}}},
       {"kill_timeout", {R"("0s")", {"0s"}}},
