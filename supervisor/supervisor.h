@@ -99,6 +99,7 @@ class Supervisor final : private WorkerEvents {
     // and when the first of them paused.
     std::uint32_t precopied = 0;
     std::uint64_t precopy_bytes = 0;
+    std::uint64_t connections_ahead = 0;
     std::optional<std::chrono::steady_clock::time_point> first_paused;
   };
 
@@ -124,7 +125,7 @@ class Supervisor final : private WorkerEvents {
   void on_standby(WorkerHandle& w) override;
   void on_sent(WorkerHandle& w, const HandoffTotals& totals) override;
   void on_restored(WorkerHandle& w, const HandoffTotals& totals) override;
-  void on_precopied(WorkerHandle& w, std::uint64_t bytes, std::uint32_t rounds) override;
+  void on_precopied(WorkerHandle& w, const Precopied& what) override;
   void on_refused(WorkerHandle& w, const std::string& why) override;
   void on_exit(WorkerHandle& w, const WorkerExit& info) override;
 
@@ -140,7 +141,7 @@ class Supervisor final : private WorkerEvents {
   // Handoff mode (supervisor_handoff.cc).
   void worker_standing_by(WorkerHandle& w);
   void worker_sent(WorkerHandle& w, const HandoffTotals& totals);
-  void worker_precopied(WorkerHandle& w, std::uint64_t bytes, std::uint32_t rounds);
+  void worker_precopied(WorkerHandle& w, const Precopied& what);
   void worker_restored(WorkerHandle& w, const HandoffTotals& totals);
   void worker_refused(WorkerHandle& w, const std::string& why);
 

@@ -20,13 +20,16 @@ void Supervisor::worker_sent(WorkerHandle& w, const HandoffTotals& t) {
   spdlog::info("{} sent {} bytes of state and {} connections", w.name(), t.state_bytes, t.connections);
 }
 
-void Supervisor::worker_precopied(WorkerHandle& w, std::uint64_t bytes, std::uint32_t rounds) {
+void Supervisor::worker_precopied(WorkerHandle& w, const Precopied& p) {
   if (!handoff_) return;
   const auto now = std::chrono::steady_clock::now();
-  spdlog::info("{} pre-copied {} bytes of state while serving ({} round(s) of changes, {:.1f} ms); pausing for the rest",
-               w.name(), bytes, rounds, std::chrono::duration<double, std::milli>(now - handoff_->started).count());
+  spdlog::info("{} pre-copied {} bytes of state and lent {} connections ahead while serving ({} round(s) of changes, "
+               "{:.1f} ms); pausing for the rest",
+               w.name(), p.state_bytes, p.connections_ahead, p.rounds,
+               std::chrono::duration<double, std::milli>(now - handoff_->started).count());
   ++handoff_->precopied;
-  handoff_->precopy_bytes += bytes;
+  handoff_->precopy_bytes += p.state_bytes;
+  handoff_->connections_ahead += p.connections_ahead;
   if (!handoff_->first_paused) handoff_->first_paused = now;
 }
 
@@ -86,7 +89,8 @@ void Supervisor::commit_handoff(Generation& candidate) {
   const double pause_ms = std::chrono::duration<double, std::milli>(now - paused_since).count();
   std::string precopy;
   if (precopied)
-    precopy = fmt::format(" after pre-copying {} bytes while serving for {:.1f} ms", handoff_->precopy_bytes,
+    precopy = fmt::format(" after pre-copying {} bytes and lending {} connections ahead while serving for {:.1f} ms",
+                          handoff_->precopy_bytes, handoff_->connections_ahead,
                           std::chrono::duration<double, std::milli>(paused_since - handoff_->started).count());
   const HandoffTotals totals = handoff_->totals;
   handoff_.reset();

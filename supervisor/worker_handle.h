@@ -69,7 +69,7 @@ class WorkerEvents {
   virtual void on_sent(WorkerHandle& w, const HandoffTotals& totals) = 0;
   virtual void on_restored(WorkerHandle& w, const HandoffTotals& totals) = 0;
   // An old worker pre-copied its state while serving (PRECOPIED): its pause starts now.
-  virtual void on_precopied(WorkerHandle& w, std::uint64_t bytes, std::uint32_t rounds) = 0;
+  virtual void on_precopied(WorkerHandle& w, const Precopied& what) = 0;
   // The old worker answered HANDOFF with ERROR; it still holds everything and waits for RESUME.
   virtual void on_refused(WorkerHandle& w, const std::string& why) = 0;
   // Last call for this worker: the owner may destroy it from here.

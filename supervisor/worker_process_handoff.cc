@@ -41,7 +41,7 @@ void WorkerProcess::on_handoff_reply(const Envelope& m) {
   if (handoff_sender_ && m.type == MessageType::kPrecopied) {
     auto precopied = m.as<Precopied>();
     if (!precopied) return reject("protocol error: " + precopied.status().message());
-    return events_.on_precopied(*this, precopied->state_bytes, precopied->rounds);
+    return events_.on_precopied(*this, *precopied);
   }
   if (handoff_sender_) {
     auto sent = m.as<Sent>();

@@ -52,6 +52,8 @@ std::string message_type_name(std::uint16_t type) {
     case MessageType::kHandoffEnd: return "HANDOFF_END";
     case MessageType::kConnectionData: return "CONNECTION_DATA";
     case MessageType::kStatePart: return "STATE_PART";
+    case MessageType::kConnectionsAhead: return "CONNECTIONS_AHEAD";
+    case MessageType::kConnectionsById: return "CONNECTIONS_BY_ID";
   }
   return "type " + std::to_string(type);
 }

@@ -2,6 +2,7 @@
 // handoff: plain values, shared by libbaton's API and the handoff stream.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "baton/unique_fd.h"
@@ -20,14 +21,33 @@ struct ExportedConnection {
   // or not at all): the receiver writes them before anything else. The old
   // worker must write none of them once exported.
   std::string unsent;
+  // The id it was listed with by HandoffSource::open_connections (0: none).
+  // A connection lent ahead goes by this id in the pause, without its fd.
+  std::uint64_t id = 0;
 };
 
 // One client connection as the new worker receives it: it owns the fd.
 struct HandedConnection {
-  UniqueFd fd;
+  UniqueFd fd;  // empty when it was lent ahead and the application prepared it (AheadConnection)
   std::string pending;
   std::string app;
   std::string unsent;
+  std::uint64_t id = 0;  // the id it was lent ahead with; 0 when it came with its fd in the pause
+};
+
+// An open connection the old worker may lend ahead (pre-copy): its id
+// (nonzero, unique among its connections) and its fd, borrowed.
+struct OpenConnection {
+  std::uint64_t id = 0;
+  int fd = -1;
+};
+
+// A connection lent ahead, as the new worker receives it before the pause.
+// It is the old worker's to serve until the handoff's end: prepare it (a
+// handle, options) but read and write nothing.
+struct AheadConnection {
+  std::uint64_t id = 0;
+  UniqueFd fd;
 };
 
 }  // namespace baton

@@ -13,21 +13,6 @@
 namespace baton {
 namespace {
 
-std::chrono::milliseconds left(Deadline deadline) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Channel::Clock::now());
-  return std::max(ms, std::chrono::milliseconds(0));
-}
-
-// Waits for the next link message; a closed link is an error here.
-Result<Envelope> next(Channel& link, Deadline deadline, const char* waiting_for) {
-  auto r = link.receive_wait(left(deadline));
-  if (!r) return r.status().with_context(std::string("handoff link, waiting for ") + waiting_for);
-  if (r->outcome == Channel::Outcome::kClosed)
-    return Status::error(std::string("handoff link closed while waiting for ") + waiting_for +
-                         " (the other worker died?)");
-  return std::move(r->message);
-}
-
 struct Xxh3 {
   Xxh3() : state(XXH3_createState()) { XXH3_64bits_reset(state.get()); }
   void update(const char* p, std::size_t n) { XXH3_64bits_update(state.get(), p, n); }
@@ -52,7 +37,7 @@ class ChunkReceiver final : public std::streambuf {
   // Pulls the next chunk into the get area; false at STATE_END or on error.
   bool fetch() {
     if (ended_ || !status_) return false;
-    auto m = next(link_, deadline_, "STATE_CHUNK or STATE_END");
+    auto m = next_on_link(link_, deadline_, "STATE_CHUNK or STATE_END");
     if (!m) return fail(m.status());
     if (m->type == MessageType::kStateEnd) {
       auto e = m->as<StateEnd>();
@@ -279,6 +264,20 @@ Result<StatePart::Kind> part_kind(const Envelope& m, bool first) {
   return static_cast<StatePart::Kind>(part->kind);
 }
 
+Status take_ahead(const StateLoaders& loaders, Envelope& m) {
+  if (!loaders.ahead) return Status::error("CONNECTIONS_AHEAD, but this worker did not ask for connections ahead");
+  return loaders.ahead->take(m, kMaxHandedConnections);
+}
+
+// The next STATE_PART (checked by part_kind), taking any CONNECTIONS_AHEAD before it.
+Result<Envelope> next_part(Channel& link, const StateLoaders& loaders, Deadline deadline) {
+  for (;;) {
+    auto m = next_on_link(link, deadline, "STATE_PART");
+    if (!m || m->type != MessageType::kConnectionsAhead) return m;
+    if (Status st = take_ahead(loaders, *m); !st) return st;
+  }
+}
+
 // The pre-copy form, from its first STATE_PART to the final changes.
 Result<ReceivedState> receive_parts(Channel& link, const StateReceiveOptions& options, const StateLoaders& loaders,
                                     Envelope part, Deadline deadline) {
@@ -296,7 +295,7 @@ Result<ReceivedState> receive_parts(Channel& link, const StateReceiveOptions& op
       version = v;
       (kind == StatePart::kSnapshot ? loaders.snapshot : loaders.changes)(in, v);
     };
-    auto begin = next(link, deadline, "STATE_BEGIN");
+    auto begin = next_on_link(link, deadline, "STATE_BEGIN");
     if (!begin) return begin.status();
     StateReceiveOptions left = options;
     left.max_bytes = options.max_bytes - got.bytes;
@@ -306,7 +305,7 @@ Result<ReceivedState> receive_parts(Channel& link, const StateReceiveOptions& op
     ++got.parts;
     if (*kind == StatePart::kFinalChanges) return got;
     got.precopy_bytes += *bytes;
-    auto following = next(link, deadline, "STATE_PART");
+    auto following = next_part(link, loaders, deadline);
     if (!following) return following.status();
     part = std::move(*following);
   }
@@ -317,142 +316,23 @@ Result<ReceivedState> receive_parts(Channel& link, const StateReceiveOptions& op
 Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& options,
                                     const std::function<void(std::istream&, std::uint32_t)>& read_state,
                                     Deadline deadline) {
-  auto first = next(link, deadline, "STATE_BEGIN");
+  auto first = next_on_link(link, deadline, "STATE_BEGIN");
   if (!first) return first.status();
   return receive_stream(link, options, *first, read_state, deadline);
 }
 
 Result<ReceivedState> receive_state_parts(Channel& link, const StateReceiveOptions& options,
                                           const StateLoaders& loaders, Deadline deadline) {
-  auto first = next(link, deadline, "STATE_BEGIN or STATE_PART");
+  auto first = next_on_link(link, deadline, "STATE_BEGIN or STATE_PART");
+  if (first && first->type == MessageType::kConnectionsAhead) {  // lent ahead: the pre-copy form follows
+    if (Status st = take_ahead(loaders, *first); !st) return st;
+    first = next_part(link, loaders, deadline);
+  }
   if (!first) return first.status();
   if (first->type == MessageType::kStatePart) return receive_parts(link, options, loaders, std::move(*first), deadline);
   auto bytes = receive_stream(link, options, *first, loaders.state, deadline);
   if (!bytes) return bytes.status();
   return ReceivedState{*bytes, 0, 1};
-}
-
-namespace {
-
-// What of a connection's pending input travels inline in its CONNECTIONS entry.
-std::string_view inline_pending(const ExportedConnection& c) {
-  return std::string_view(c.pending).substr(0, kMaxConnectionBytes);
-}
-
-// One CONNECTIONS batch from connections[first...]: as many as one datagram
-// holds. Returns the index after the last one taken.
-std::size_t fill_batch(std::span<const ExportedConnection> connections, std::size_t first, Connections& batch,
-                       std::vector<int>& fds) {
-  std::size_t body = 1 + 8;  // endianness byte + list count
-  std::size_t i = first;
-  for (; i < connections.size() && batch.connections.size() < kMaxConnectionsPerBatch; ++i) {
-    const auto& c = connections[i];
-    const std::string_view pending = inline_pending(c);
-    const std::size_t size = 16 + pending.size() + c.app.size();
-    if (!batch.connections.empty() && body + size > kMaxBodySize) break;
-    body += size;
-    batch.connections.push_back({std::string(pending), c.app});
-    fds.push_back(c.fd);
-  }
-  return i;
-}
-
-// The bytes of one kind beyond what travelled inline, in CONNECTION_DATA chunks.
-Status send_data(Channel& link, std::uint32_t index, ConnectionData::Kind kind, std::string_view bytes,
-                 Deadline deadline) {
-  for (std::size_t off = 0; off < bytes.size(); off += kMaxChunkBytes) {
-    ConnectionData d{index, kind, std::string(bytes.substr(off, kMaxChunkBytes))};
-    if (Status st = link.send(d, {}, deadline); !st) return st.with_context("CONNECTION_DATA");
-  }
-  return Status::ok();
-}
-
-}  // namespace
-
-Status send_connections(Channel& link, std::span<const ExportedConnection> connections, Deadline deadline) {
-  for (const auto& c : connections) {
-    if (c.app.size() > kMaxConnectionBytes)
-      return Status::error("a connection carries " + std::to_string(c.app.size()) +
-                           " bytes of application data; the limit is " + std::to_string(kMaxConnectionBytes));
-    if (c.pending.size() > kMaxConnectionDataBytes || c.unsent.size() > kMaxConnectionDataBytes)
-      return Status::error("a connection carries more than " + std::to_string(kMaxConnectionDataBytes) +
-                           " bytes of pending input or unsent output");
-  }
-  for (std::size_t i = 0; i < connections.size();) {
-    Connections batch;
-    std::vector<int> fds;
-    const std::size_t end = fill_batch(connections, i, batch, fds);
-    if (Status st = link.send(batch, fds, deadline); !st) return st.with_context("CONNECTIONS");
-    for (; i < end; ++i) {
-      const auto& c = connections[i];
-      const auto index = static_cast<std::uint32_t>(i);
-      Status st = send_data(link, index, ConnectionData::kPending,
-                            std::string_view(c.pending).substr(inline_pending(c).size()), deadline);
-      if (st) st = send_data(link, index, ConnectionData::kUnsent, c.unsent, deadline);
-      if (!st) return st;
-    }
-  }
-  return link.send(HandoffEnd{static_cast<std::uint32_t>(connections.size())}, {}, deadline)
-      .with_context("HANDOFF_END");
-}
-
-namespace {
-
-// Appends a CONNECTION_DATA chunk to the connection it names.
-Status take_data(const Envelope& m, std::vector<HandedConnection>& out) {
-  auto d = m.as<ConnectionData>();
-  if (!d) return d.status().with_context("handoff stream");
-  if (d->index >= out.size())
-    return Status::error("CONNECTION_DATA for connection " + std::to_string(d->index) + ", but only " +
-                         std::to_string(out.size()) + " were handed over so far");
-  if (d->kind != ConnectionData::kPending && d->kind != ConnectionData::kUnsent)
-    return Status::error("CONNECTION_DATA of unknown kind " + std::to_string(d->kind));
-  if (d->bytes.empty()) return Status::error("empty CONNECTION_DATA");
-  std::string& into = d->kind == ConnectionData::kPending ? out[d->index].pending : out[d->index].unsent;
-  if (into.size() + d->bytes.size() > kMaxConnectionDataBytes)
-    return Status::error("a connection's data exceeds the limit of " + std::to_string(kMaxConnectionDataBytes) +
-                         " bytes");
-  into += d->bytes;
-  return Status::ok();
-}
-
-// Takes one CONNECTIONS batch's entries and fds.
-Status take_batch(Envelope& m, std::uint32_t max_connections, std::vector<HandedConnection>& out) {
-  auto batch = m.as<Connections>();
-  if (!batch) return batch.status().with_context("handoff stream");
-  if (m.fds_lost)
-    return Status::error("the connections' fds could not be received: this worker is at its open-files limit")
-        .with_hint("raise the worker's limit (ulimit -n, LimitNOFILE=)");
-  if (batch->connections.size() != m.fds.size())
-    return Status::error("CONNECTIONS lists " + std::to_string(batch->connections.size()) +
-                         " connections but carried " + std::to_string(m.fds.size()) + " fds");
-  if (out.size() + m.fds.size() > max_connections)
-    return Status::error("more than " + std::to_string(max_connections) + " connections handed over");
-  for (std::size_t i = 0; i < m.fds.size(); ++i)
-    out.push_back({std::move(m.fds[i]), std::move(batch->connections[i].pending),
-                   std::move(batch->connections[i].app), {}});
-  return Status::ok();
-}
-
-}  // namespace
-
-Result<std::vector<HandedConnection>> receive_connections(Channel& link, std::uint32_t max_connections,
-                                                          Deadline deadline) {
-  std::vector<HandedConnection> out;
-  for (;;) {
-    auto m = next(link, deadline, "CONNECTIONS, CONNECTION_DATA or HANDOFF_END");
-    if (!m) return m.status();
-    if (m->type == MessageType::kHandoffEnd) {
-      auto end = m->as<HandoffEnd>();
-      if (!end) return end.status();
-      if (end->connections != out.size())
-        return Status::error("HANDOFF_END says " + std::to_string(end->connections) + " connections, received " +
-                             std::to_string(out.size()));
-      return out;
-    }
-    Status st = m->type == MessageType::kConnectionData ? take_data(*m, out) : take_batch(*m, max_connections, out);
-    if (!st) return st;
-  }
 }
 
 }  // namespace baton

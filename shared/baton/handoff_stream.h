@@ -10,6 +10,8 @@
 //   (STATE_PART(changes) STATE_BEGIN..STATE_END)*  while it serves
 //   STATE_PART(final) STATE_BEGIN..STATE_END       in the pause; connections follow
 //
+// with CONNECTIONS_AHEAD batches before and between the parts (connection_stream.h).
+//
 // The state is streamed: the sender serializes straight into chunks and the
 // receiver deserializes from them as they arrive, so neither side (and never
 // the supervisor) holds a second copy of it. Both ends block with a deadline;
@@ -28,12 +30,11 @@
 
 #include "baton/channel.h"
 #include "baton/connection.h"
+#include "baton/connection_stream.h"
 #include "baton/status.h"
 #include "baton/unique_fd.h"
 
 namespace baton {
-
-using Deadline = Channel::Clock::time_point;
 
 struct HandoffTotals {
   std::uint64_t state_bytes = 0;
@@ -77,8 +78,6 @@ class StateWriter {
   std::unique_ptr<Buffer> buffer_;
   std::unique_ptr<std::ostream> out_;
 };
-// Sends every connection (the kernel copies the fds to the peer) and HANDOFF_END.
-Status send_connections(Channel& link, std::span<const ExportedConnection> connections, Deadline deadline);
 
 // Receiver. Fails unless the state's version is in `accepted`, every byte
 // arrived, `read_state` consumed exactly the stream, the length and checksum
@@ -96,6 +95,8 @@ struct StateLoaders {
   std::function<void(std::istream&, std::uint32_t version)> state;
   std::function<void(std::istream&, std::uint32_t version)> snapshot;
   std::function<void(std::istream&, std::uint32_t version)> changes;
+  // Connections lent ahead arrive between parts; null: this receiver refuses them.
+  AheadConnections* ahead = nullptr;
 };
 struct ReceivedState {
   std::uint64_t bytes = 0;          // every part
@@ -104,8 +105,5 @@ struct ReceivedState {
 };
 Result<ReceivedState> receive_state_parts(Channel& link, const StateReceiveOptions& options,
                                           const StateLoaders& loaders, Deadline deadline);
-// Receives CONNECTIONS batches until HANDOFF_END; at most `max_connections`.
-Result<std::vector<HandedConnection>> receive_connections(Channel& link, std::uint32_t max_connections,
-                                                          Deadline deadline);
 
 }  // namespace baton

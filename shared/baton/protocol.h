@@ -46,6 +46,8 @@ enum class MessageType : std::uint16_t {
   kHandoffEnd = 24,
   kConnectionData = 25,  // more bytes of one connection: pending input beyond its CONNECTIONS entry, unsent output
   kStatePart = 26,       // pre-copy: what the next STATE_BEGIN..STATE_END holds (snapshot, changes)
+  kConnectionsAhead = 27,  // pre-copy, while serving: connections' fds lent ahead, by id
+  kConnectionsById = 28,   // in the pause: connections lent ahead that are still open, by id, no fds
 };
 
 // Human name for logs ("HELLO", "type 77" for unknown values).
@@ -67,6 +69,8 @@ inline constexpr std::uint64_t kMaxChunkBytes = 60 * 1024;       // one STATE_CH
 inline constexpr std::uint32_t kMaxFdsPerDatagram = 253;
 inline constexpr std::uint64_t kMaxConnectionsPerBatch = kMaxFdsPerDatagram;  // one datagram of fds
 inline constexpr std::uint64_t kMaxConnectionBytes = 32 * 1024;  // pending + app blob inline in CONNECTIONS
+// CONNECTIONS_BY_ID carries no fds: the datagram's size bounds it first.
+inline constexpr std::uint64_t kMaxConnectionsById = 4096;
 // All bytes of one connection (pending input and unsent output, each) over
 // its CONNECTION_DATA messages: generous, yet a bound a receiver can hold.
 inline constexpr std::uint64_t kMaxConnectionDataBytes = std::uint64_t{256} << 20;
@@ -193,6 +197,9 @@ struct Restored {
 // FEATURES flags: optional parts of the protocol (PROTOCOL.md, "Pre-copy").
 inline constexpr std::uint32_t kFeatureSendsPrecopy = 1;  // as an old worker, it can pre-copy its state
 inline constexpr std::uint32_t kFeatureLoadsPrecopy = 2;  // as a new worker, it loads a pre-copied state
+// As a new worker, it takes connections lent ahead during a pre-copy
+// (CONNECTIONS_AHEAD, CONNECTIONS_BY_ID); only with kFeatureLoadsPrecopy.
+inline constexpr std::uint32_t kFeatureTakesConnectionsAhead = 4;
 
 struct Features {
   static constexpr MessageType kType = MessageType::kFeatures;
@@ -204,7 +211,8 @@ struct Precopied {
   static constexpr MessageType kType = MessageType::kPrecopied;
   std::uint64_t state_bytes = 0;  // sent while serving: the snapshot and the rounds of changes
   std::uint32_t rounds = 0;       // rounds of changes sent while serving
-  template <class A> void serialize(A& ar) { ar(state_bytes, rounds); }
+  std::uint32_t connections_ahead = 0;  // connections lent ahead (CONNECTIONS_AHEAD)
+  template <class A> void serialize(A& ar) { ar(state_bytes, rounds, connections_ahead); }
 };
 
 struct Commit {
@@ -292,9 +300,31 @@ struct ConnectionData {
   }
 };
 
+// Pre-copy, while the old worker still serves: connections lent ahead, one
+// fd per id, so the new worker can prepare them before the pause. Ids are
+// the sender's, nonzero and unique over the handoff.
+struct ConnectionsAhead {
+  static constexpr MessageType kType = MessageType::kConnectionsAhead;
+  std::vector<std::uint64_t> ids;
+  template <class A> void serialize(A& ar) { bounded(ar, ids, kMaxConnectionsPerBatch); }
+};
+
+struct ConnectionById {
+  std::uint64_t id = 0;  // as lent in CONNECTIONS_AHEAD
+  ConnectionInfo info;   // as in CONNECTIONS
+  template <class A> void serialize(A& ar) { ar(id, info); }
+};
+
+// In the pause, in place of CONNECTIONS for connections lent ahead: no fds.
+struct ConnectionsById {
+  static constexpr MessageType kType = MessageType::kConnectionsById;
+  std::vector<ConnectionById> connections;
+  template <class A> void serialize(A& ar) { bounded(ar, connections, kMaxConnectionsById); }
+};
+
 struct HandoffEnd {
   static constexpr MessageType kType = MessageType::kHandoffEnd;
-  std::uint32_t connections = 0;  // total over all CONNECTIONS batches
+  std::uint32_t connections = 0;  // total over all CONNECTIONS and CONNECTIONS_BY_ID batches
   template <class A> void serialize(A& ar) { ar(connections); }
 };
 

@@ -4,6 +4,7 @@
 //   build/bin/handoff_pause            state 1 MiB / 64 MiB / 1 GiB x 100 / 10,000 connections,
 //                                      one-part form, and pre-copy under 0 / 1,000 / 10,000 writes/s
 //   build/bin/handoff_pause --quick    1 MiB x 100, one-part and pre-copy at 1,000 writes/s (CI)
+//   build/bin/handoff_pause --only 64,10000   one state size and connection count
 //
 // For each case: baton --mode handoff supervising kvstore on 127.0.0.1, the
 // store filled with 1 MiB values, N keep-alive connections open, one more
@@ -11,11 +12,18 @@
 // rate. After SIGHUP it reports
 //   probe    the client's view: the probe's slowest request during the upgrade
 //   pause    baton's view: from HANDOFF (pre-copy: from PRECOPIED) to COMMIT
-//   floor    what the pause carried (state not pre-copied, every connection's
-//            fd) at this machine's socketpair and SCM_RIGHTS speed
-//   precopy  how long the state streamed while the old worker served
+//   floor    what the pause carried (state not pre-copied, the fds of the
+//            connections not lent ahead, the ids of those lent) at this
+//            machine's socketpair and SCM_RIGHTS speed
+//   +watch   the floor plus registering every connection for reading
+//            (epoll_ctl ADD): the one thing per connection the successor
+//            still does in the pause once the fds went ahead
+//   precopy  how long the state streamed (and connections went ahead) while
+//            the old worker served
 // and baton's RSS before and after (it must not grow with the state: the
 // state flows worker to worker).
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -122,6 +130,29 @@ double scm_rights_cost_per_fd() {
   return seconds_since(t0) / (kBatch * kBatches);
 }
 
+// Seconds to register one socket for reading with epoll, as the successor's
+// loop does for each connection when it starts serving.
+double epoll_add_cost_per_fd(std::size_t count) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair");
+  baton::UniqueFd s0(sv[0]), s1(sv[1]), ep(::epoll_create1(EPOLL_CLOEXEC));
+  std::vector<baton::UniqueFd> fds;  // epoll keys on the fd: dups count as sockets of their own
+  for (std::size_t i = 0; i < count; ++i) fds.emplace_back(::fcntl(s0.get(), F_DUPFD_CLOEXEC, 3));
+  auto t0 = steady_clock::now();
+  for (auto& fd : fds) {
+    epoll_event ev{EPOLLIN, {.fd = fd.get()}};
+    if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) die(std::string("epoll_ctl: ") + std::strerror(errno));
+  }
+  return seconds_since(t0) / static_cast<double>(count);
+}
+
+// This machine's speed for what a pause must move, measured in this run.
+struct Floor {
+  double bandwidth = 0;  // bytes/s through the link
+  double per_fd = 1;     // s per fd over SCM_RIGHTS
+  double per_watch = 1;  // s per epoll_ctl ADD
+};
+
 // baton's own part of a handoff, without any application: the state stream
 // (chunks, checksum, framing) and the connection batches, in MiB/s and us/fd.
 double stream_bandwidth(std::size_t total) {
@@ -156,9 +187,9 @@ double connection_cost_per_fd(std::size_t count) {
   std::vector<baton::ExportedConnection> out(count, baton::ExportedConnection{s0.get(), "GET / HTTP/1.1\r\n", {}});
   auto t0 = steady_clock::now();
   std::thread sender([&] {
-    if (baton::Status st = baton::send_connections(a, out, baton::Channel::Clock::now() + 5min); !st) die(st.message());
+    if (baton::Status st = baton::send_connections(a, out, nullptr, baton::Channel::Clock::now() + 5min); !st) die(st.message());
   });
-  auto got = baton::receive_connections(b, static_cast<std::uint32_t>(count), baton::Channel::Clock::now() + 5min);
+  auto got = baton::receive_connections(b, static_cast<std::uint32_t>(count), nullptr, baton::Channel::Clock::now() + 5min);
   sender.join();
   if (!got) die(got.status().message());
   return seconds_since(t0) / static_cast<double>(count);
@@ -174,8 +205,8 @@ struct Case {
 
 struct Row {
   Case c;
-  std::uint64_t state_bytes = 0, precopy_bytes = 0;
-  double pause_ms = 0, probe_ms = 0, precopy_ms = 0, floor_ms = 0, writes_done_per_second = 0;
+  std::uint64_t state_bytes = 0, precopy_bytes = 0, connections = 0, ahead = 0;
+  double pause_ms = 0, probe_ms = 0, precopy_ms = 0, floor_ms = 0, watch_floor_ms = 0, writes_done_per_second = 0;
   long rss_before = 0, rss_after = 0;
 };
 
@@ -246,7 +277,7 @@ class ClientLoad {
   std::vector<std::thread> threads_;
 };
 
-Row run_case(const Case& c, double bandwidth, double per_fd) {
+Row run_case(const Case& c, const Floor& floor) {
   Row row{c};
   std::vector<std::string> args{"--mode", "handoff", "--handoff-timeout", "5m", "--listen", "http=tcp://127.0.0.1:0",
                                 "--", KVSTORE_BIN};
@@ -261,9 +292,9 @@ Row run_case(const Case& c, double bandwidth, double per_fd) {
   row.rss_before = testing_support::rss_kib(baton.pid());
   auto mark = baton.mark();
   baton.signal(SIGHUP);
-  auto done = baton.wait_for("upgrade to generation 2 complete; handed over ([0-9]+) bytes of state and [0-9]+ "
-                             "connections; paused ([0-9.]+) ms( after pre-copying ([0-9]+) bytes while serving for "
-                             "([0-9.]+) ms)?",
+  auto done = baton.wait_for("upgrade to generation 2 complete; handed over ([0-9]+) bytes of state and ([0-9]+) "
+                             "connections; paused ([0-9.]+) ms( after pre-copying ([0-9]+) bytes and lending ([0-9]+) "
+                             "connections ahead while serving for ([0-9.]+) ms)?",
                              mark, 5min);
   if (!done) die("handoff did not complete:\n" + baton.log());
   row.rss_after = testing_support::rss_kib(baton.pid());
@@ -271,49 +302,80 @@ Row run_case(const Case& c, double bandwidth, double per_fd) {
   row.writes_done_per_second = load.stop();
   if (std::getenv("HANDOFF_PAUSE_VERBOSE")) std::fputs(baton.log().c_str(), stderr);
   row.state_bytes = std::stoull(done->groups[1]);
-  row.pause_ms = std::stod(done->groups[2]);
-  if (!done->groups[4].empty()) {
-    row.precopy_bytes = std::stoull(done->groups[4]);
-    row.precopy_ms = std::stod(done->groups[5]);
+  row.connections = std::stoull(done->groups[2]);
+  row.pause_ms = std::stod(done->groups[3]);
+  if (!done->groups[5].empty()) {
+    row.precopy_bytes = std::stoull(done->groups[5]);
+    row.ahead = std::stoull(done->groups[6]);
+    row.precopy_ms = std::stod(done->groups[7]);
   }
   row.probe_ms = load.slowest_ms();
-  // What the pause itself carried: the state not pre-copied, and every connection.
-  const double in_pause = static_cast<double>(row.state_bytes - row.precopy_bytes);
-  row.floor_ms = (in_pause / bandwidth + static_cast<double>(c.connections + 2) * per_fd) * 1000;
+  // What the pause itself carried: the state not pre-copied, the fds not lent
+  // ahead, and an id (24 bytes with its empty strings) for each one lent.
+  const double in_pause = static_cast<double>(row.state_bytes - row.precopy_bytes + 24 * row.ahead);
+  row.floor_ms = (in_pause / floor.bandwidth + static_cast<double>(row.connections - row.ahead) * floor.per_fd) * 1000;
+  row.watch_floor_ms = row.floor_ms + static_cast<double>(row.connections) * floor.per_watch * 1000;
   return row;
 }
 
 void print_header() {
-  std::printf("%9s %7s %8s %9s | %9s %9s %11s %9s %7s | %10s %8s | %s\n", "state", "conns", "writes/s", "form",
-              "probe ms", "pause ms", "in pause", "floor ms", "ratio", "precopy ms", "written", "baton RSS KiB");
+  std::printf("%9s %7s %8s %9s | %9s %9s %11s %7s %9s %7s %9s %7s | %10s %8s | %s\n", "state", "conns", "writes/s",
+              "form", "probe ms", "pause ms", "in pause", "ahead", "floor ms", "ratio", "+watch ms", "ratio",
+              "precopy ms", "written", "baton RSS KiB");
 }
 
 void print_row(const Row& r) {
   const double in_pause_mib = static_cast<double>(r.state_bytes - r.precopy_bytes) / (1 << 20);
-  std::printf("%5zu MiB %7zu %8d %9s | %9.1f %9.1f %7.2f MiB %9.2f %6.1fx | %10.1f %8.0f | %ld -> %ld\n",
+  std::printf("%5zu MiB %7zu %8d %9s | %9.1f %9.1f %7.2f MiB %7llu %9.2f %6.1fx %9.2f %6.1fx | %10.1f %8.0f | %ld -> "
+              "%ld\n",
               r.c.state_mib, r.c.connections, r.c.writes_per_second, r.c.precopy ? "pre-copy" : "one-part",
-              r.probe_ms, r.pause_ms, in_pause_mib, r.floor_ms, r.probe_ms / std::max(r.floor_ms, 0.001),
+              r.probe_ms, r.pause_ms, in_pause_mib, static_cast<unsigned long long>(r.ahead), r.floor_ms,
+              r.probe_ms / std::max(r.floor_ms, 0.001), r.watch_floor_ms, r.probe_ms / std::max(r.watch_floor_ms, 0.001),
               r.precopy_ms, r.writes_done_per_second, r.rss_before, r.rss_after);
   std::fflush(stdout);
+}
+
+// "--only MIB,CONNS": one state size and connection count, every form and rate.
+struct Selection {
+  bool quick = false;
+  std::size_t only_mib = 0, only_conns = 0;  // 0: all
+};
+
+Selection parse_args(int argc, char** argv) {
+  Selection s;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      s.quick = true;
+    } else if (a == "--only" && i + 1 < argc &&
+               std::sscanf(argv[++i], "%zu,%zu", &s.only_mib, &s.only_conns) == 2) {
+    } else {
+      die("usage: handoff_pause [--quick] [--only STATE_MIB,CONNECTIONS]   (e.g. --only 64,10000)");
+    }
+  }
+  return s;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  const Selection selection = parse_args(argc, argv);
+  const bool quick = selection.quick;
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
   lim.rlim_cur = lim.rlim_max;
   ::setrlimit(RLIMIT_NOFILE, &lim);
 
   // The best of three: the floor is what this machine can do, not what a noisy moment allowed.
-  double bandwidth = 0, per_fd = 1;
+  Floor floor;
   for (int i = 0; i < 3; ++i) {
-    bandwidth = std::max(bandwidth, socketpair_bandwidth());
-    per_fd = std::min(per_fd, scm_rights_cost_per_fd());
+    floor.bandwidth = std::max(floor.bandwidth, socketpair_bandwidth());
+    floor.per_fd = std::min(floor.per_fd, scm_rights_cost_per_fd());
+    floor.per_watch = std::min(floor.per_watch, epoll_add_cost_per_fd(quick ? 1000 : 10'000));
   }
-  std::printf("floor on this machine: socketpair %.0f MiB/s in 60 KiB datagrams; SCM_RIGHTS %.2f us per fd\n",
-              bandwidth / (1 << 20), per_fd * 1e6);
+  std::printf("floor on this machine: socketpair %.0f MiB/s in 60 KiB datagrams; SCM_RIGHTS %.2f us per fd; "
+              "epoll_ctl ADD %.2f us per socket\n",
+              floor.bandwidth / (1 << 20), floor.per_fd * 1e6, floor.per_watch * 1e6);
   const std::size_t stream_bytes = quick ? std::size_t{64} << 20 : std::size_t{1} << 30;
   double stream = 0, conn_cost = 1;
   for (int i = 0; i < 3; ++i) {
@@ -322,18 +384,23 @@ int main(int argc, char** argv) {
   }
   std::printf("baton alone (no application): state stream %.0f MiB/s (%.1fx the floor's time); "
               "connections %.2f us each (%.1fx)\n",
-              stream / (1 << 20), bandwidth / stream, conn_cost * 1e6, conn_cost / per_fd);
+              stream / (1 << 20), floor.bandwidth / stream, conn_cost * 1e6, conn_cost / floor.per_fd);
   std::printf("kvstore end to end (its own serialization and memory included). probe: the slowest GET the "
-              "probing client saw; pause: baton's clock, from the pause's start to COMMIT; floor: the bytes and fds "
-              "sent in the pause at the floor's speed; ratio: probe / floor; written: writes per second achieved\n");
-  const std::vector<std::size_t> sizes = quick ? std::vector<std::size_t>{1} : std::vector<std::size_t>{1, 64, 1024};
-  const std::vector<std::size_t> conns = quick ? std::vector<std::size_t>{100} : std::vector<std::size_t>{100, 10'000};
+              "probing client saw; pause: baton's clock, from the pause's start to COMMIT; ahead: connections lent "
+              "before the pause; floor: the bytes and fds sent in the pause at the floor's speed; +watch: and every "
+              "connection registered with epoll; ratio: probe / floor; written: writes per second achieved\n");
+  std::vector<std::size_t> sizes = quick ? std::vector<std::size_t>{1} : std::vector<std::size_t>{1, 64, 1024};
+  std::vector<std::size_t> conns = quick ? std::vector<std::size_t>{100} : std::vector<std::size_t>{100, 10'000};
+  if (selection.only_mib != 0) {
+    sizes = {selection.only_mib};
+    conns = {selection.only_conns};
+  }
   const std::vector<int> rates = quick ? std::vector<int>{1'000} : std::vector<int>{0, 1'000, 10'000};
   print_header();
   for (auto mib : sizes) {
     for (auto n : conns) {
-      print_row(run_case({mib, n, 0, false}, bandwidth, per_fd));  // the one-part form: the whole state in the pause
-      for (int rate : rates) print_row(run_case({mib, n, rate, true}, bandwidth, per_fd));
+      print_row(run_case({mib, n, 0, false}, floor));  // the one-part form: the whole state in the pause
+      for (int rate : rates) print_row(run_case({mib, n, rate, true}, floor));
     }
   }
   return 0;

@@ -1,7 +1,7 @@
 // libFuzzer: a hostile old worker's handoff stream. The input is a series of
 // datagrams, each prefixed by a 2-byte little-endian length; they go through
 // a real socketpair (then EOF) into receive_state_parts() (one-part or
-// pre-copied) and receive_connections().
+// pre-copied, with connections lent ahead) and receive_connections().
 #include <sys/socket.h>
 
 #include <chrono>
@@ -28,8 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     while (in.read(sink, sizeof sink)) {
     }
   };
+  baton::AheadConnections ahead;
   auto state = baton::receive_state_parts(pair->second, {.accepted = {1, 2}, .max_bytes = 1 << 20},
-                                          {drain, drain, drain}, deadline);
-  if (state) (void)baton::receive_connections(pair->second, 1000, deadline);
+                                          {drain, drain, drain, &ahead}, deadline);
+  if (state) (void)baton::receive_connections(pair->second, 1000, &ahead, deadline);
   return 0;
 }

@@ -68,8 +68,17 @@ write("handoff_stream", "precopy",
       stream(frame(26, b"\x01\x00"), *empty_part, frame(26, b"\x01\x01"), *empty_part, frame(26, b"\x01\x02"),
              *empty_part, frame(24, b"\x01" + struct.pack("<I", 0))))
 write("channel", "features", frame(15, b"\x01" + struct.pack("<I", 3)))
-write("channel", "precopied", frame(16, b"\x01" + struct.pack("<QI", 1 << 30, 2)))
+write("channel", "precopied", frame(16, b"\x01" + struct.pack("<QII", 1 << 30, 2, 10000)))
 write("channel", "state_part", frame(26, b"\x01\x02"))
+
+# Connections lent ahead: ids (their fds cannot travel in a seed), then named by id in the pause.
+ahead = frame(27, b"\x01" + struct.pack("<QQ", 1, 7), fds=1)
+by_id = frame(28, b"\x01" + struct.pack("<QQ", 1, 7) + string("GET /") + string(""))
+write("channel", "connections_ahead", ahead)
+write("channel", "connections_by_id", by_id)
+write("handoff_stream", "precopy_ahead",
+      stream(frame(27, b"\x01" + struct.pack("<Q", 0)), frame(26, b"\x01\x00"), *empty_part, frame(26, b"\x01\x02"),
+             *empty_part, frame(28, b"\x01" + struct.pack("<Q", 0)), frame(24, b"\x01" + struct.pack("<I", 0))))
 
 for name, text in {
     "tcp": "http=tcp://127.0.0.1:8080", "tcp6": "tcp://[::1]:0", "udp": "dns=udp://0.0.0.0:53",

@@ -82,8 +82,19 @@ TEST(Codec, PrecopyMessagesMatchTheDocumentedLayout) {
   EXPECT_EQ(encode_body(StatePart{StatePart::kSnapshot}), (std::vector<std::uint8_t>{0x01, 0x00}));
   EXPECT_EQ(encode_body(Features{kFeatureSendsPrecopy | kFeatureLoadsPrecopy}),
             (std::vector<std::uint8_t>{0x01, 3, 0, 0, 0}));
-  EXPECT_EQ(encode_body(Precopied{0x0102, 2}),
-            (std::vector<std::uint8_t>{0x01, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0}));
+  EXPECT_EQ(encode_body(Precopied{0x0102, 2, 3}),
+            (std::vector<std::uint8_t>{0x01, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0}));
+  EXPECT_EQ(encode_body(Features{kFeatureLoadsPrecopy | kFeatureTakesConnectionsAhead}),
+            (std::vector<std::uint8_t>{0x01, 6, 0, 0, 0}));
+}
+
+TEST(Codec, ConnectionsAheadMatchTheDocumentedLayout) {
+  // PROTOCOL.md, "Connections lent ahead": a list of u64 ids; then entries of id, pending, app.
+  EXPECT_EQ(encode_body(ConnectionsAhead{{7}}),
+            (std::vector<std::uint8_t>{0x01, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(encode_body(ConnectionsById{{{7, {"GE", ""}}}}),
+            (std::vector<std::uint8_t>{0x01, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0,
+                                       2, 0, 0, 0, 0, 0, 0, 0, 'G', 'E', 0, 0, 0, 0, 0, 0, 0, 0}));
 }
 
 TEST(Codec, TruncatedBodyFails) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "support/corrupting_relay.h"
+#include "support/link_pair.h"
 #include "support/proc.h"
 
 namespace baton {
@@ -21,17 +22,8 @@ namespace {
 using namespace std::chrono_literals;
 using Store = std::map<std::string, std::string>;
 
-Deadline soon() { return Channel::Clock::now() + 30s; }
-
-struct Link {
-  Channel sender, receiver;
-  Link() {
-    auto p = Channel::make_pair();
-    EXPECT_TRUE(p);
-    sender = std::move(p->first);
-    receiver = std::move(p->second);
-  }
-};
+using testing_support::Link;
+using testing_support::soon;
 
 void write_store(std::ostream& out, const Store& s) {
   cereal::PortableBinaryOutputArchive ar(out);
@@ -151,8 +143,8 @@ TEST(HandoffStream, ConnectionsTravelInBatchesWithTheirBytes) {
     owned.emplace_back(sv[0]);
     sent.push_back({sv[0], "GET /" + std::to_string(i), "app" + std::to_string(i), ""});
   }
-  std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
-  auto got = receive_connections(link.receiver, 10'000, soon());
+  std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, nullptr, soon())); });
+  auto got = receive_connections(link.receiver, 10'000, nullptr, soon());
   sender.join();
   ASSERT_TRUE(got) << got.status().message();
   ASSERT_EQ(got->size(), static_cast<std::size_t>(kCount));
@@ -171,8 +163,8 @@ TEST(HandoffStream, LargePendingBytesSplitBatchesBySize) {
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   std::vector<ExportedConnection> sent;
   for (int i = 0; i < 10; ++i) sent.push_back({devnull.get(), std::string(30'000, 'p'), {}, {}});
-  std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
-  auto got = receive_connections(link.receiver, 100, soon());
+  std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, nullptr, soon())); });
+  auto got = receive_connections(link.receiver, 100, nullptr, soon());
   sender.join();
   ASSERT_TRUE(got) << got.status().message();
   EXPECT_EQ(got->size(), 10u);
@@ -187,8 +179,8 @@ TEST(HandoffStream, PendingInputAndUnsentOutputOfAnySizeMoveWithTheirConnection)
   std::vector<ExportedConnection> sent{{devnull.get(), "small", "app0", ""},
                                        {devnull.get(), upload, "app1", responses},
                                        {devnull.get(), "", "", "tail"}};
-  std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, soon())); });
-  auto got = receive_connections(link.receiver, 100, soon());
+  std::thread sender([&] { EXPECT_TRUE(send_connections(link.sender, sent, nullptr, soon())); });
+  auto got = receive_connections(link.receiver, 100, nullptr, soon());
   sender.join();
   ASSERT_TRUE(got) << got.status().message();
   ASSERT_EQ(got->size(), 3u);
@@ -202,7 +194,7 @@ TEST(HandoffStream, PendingInputAndUnsentOutputOfAnySizeMoveWithTheirConnection)
 TEST(HandoffStream, ConnectionDataForAnUnknownConnectionIsRefused) {
   Link link;
   ASSERT_TRUE(link.sender.send(ConnectionData{0, ConnectionData::kPending, "x"}));
-  auto got = receive_connections(link.receiver, 100, soon());
+  auto got = receive_connections(link.receiver, 100, nullptr, soon());
   ASSERT_FALSE(got);
   EXPECT_NE(got.status().message().find("CONNECTION_DATA for connection 0, but only 0 were handed over"),
             std::string::npos)
@@ -213,7 +205,7 @@ TEST(HandoffStream, ApplicationDataOverItsLimitIsRefusedWithTheReason) {
   Link link;
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   std::vector<ExportedConnection> sent{{devnull.get(), "", std::string(40'000, 'a'), ""}};
-  Status st = send_connections(link.sender, sent, soon());
+  Status st = send_connections(link.sender, sent, nullptr, soon());
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error_number(), 0) << "our own limit, not a broken link: the worker reports it";
   EXPECT_NE(st.message().find("40000 bytes of application data; the limit is 32768"), std::string::npos);
@@ -228,7 +220,7 @@ TEST(HandoffStream, ConnectionCountMismatchFailsAndClosesFds) {
     ASSERT_TRUE(link.sender.send(Connections{{{"", ""}}}, fds));
     ASSERT_TRUE(link.sender.send(HandoffEnd{2}));
   }
-  auto got = receive_connections(link.receiver, 100, soon());
+  auto got = receive_connections(link.receiver, 100, nullptr, soon());
   ASSERT_FALSE(got);
   EXPECT_NE(got.status().message().find("HANDOFF_END says 2 connections, received 1"), std::string::npos);
   EXPECT_EQ(testing_support::open_fd_count(::getpid()), before);
@@ -238,8 +230,8 @@ TEST(HandoffStream, TooManyConnectionsAreRefused) {
   Link link;
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   std::vector<ExportedConnection> sent(5, ExportedConnection{devnull.get(), {}, {}, {}});
-  ASSERT_TRUE(send_connections(link.sender, sent, soon()));
-  auto got = receive_connections(link.receiver, 4, soon());
+  ASSERT_TRUE(send_connections(link.sender, sent, nullptr, soon()));
+  auto got = receive_connections(link.receiver, 4, nullptr, soon());
   ASSERT_FALSE(got);
   EXPECT_NE(got.status().message().find("more than 4 connections"), std::string::npos);
 }

@@ -39,15 +39,17 @@ void Worker::Impl::handle_handoff(Envelope& m) {
   link_.emplace(std::move(link));
   // baton's FEATURES, if any, came just before this HANDOFF: it is about this successor only.
   const std::uint32_t successor = std::exchange(peer_features_, 0);
-  if (source_.start_snapshot && (successor & kFeatureLoadsPrecopy) != 0) return start_precopy(deadline);
+  if (source_.start_snapshot && (successor & kFeatureLoadsPrecopy) != 0) return start_precopy(successor, deadline);
   quiesce_then_send(deadline);
 }
 
 // Pre-copy: the state streams while this worker serves on; the pause comes after.
-void Worker::Impl::start_precopy(Deadline deadline) {
+void Worker::Impl::start_precopy(std::uint32_t successor_features, Deadline deadline) {
   handoff_ = HandoffStage::kPrecopying;
+  // Connections go ahead only to a successor that takes them.
+  OpenConnections lend = (successor_features & kFeatureTakesConnectionsAhead) ? source_.open_connections : nullptr;
   precopy_ = std::make_unique<PrecopySender>(loop_, *link_, source_.state_version, source_.start_snapshot(),
-                                             deadline, faults_);
+                                             std::move(lend), deadline, faults_);
   Status st = precopy_->start([this, deadline](const PrecopySender::Outcome& o) { on_precopied(o, deadline); });
   if (!st) on_precopied({st}, deadline);
 }
@@ -59,7 +61,7 @@ void Worker::Impl::on_precopied(const PrecopySender::Outcome& outcome, Deadline 
     return;  // still serving: wait for RESUME
   }
   const PrecopyTotals& t = precopy_->totals();
-  (void)channel_.send(Precopied{t.bytes, t.rounds});
+  (void)channel_.send(Precopied{t.bytes, t.rounds, static_cast<std::uint32_t>(precopy_->lender().count())});
   quiesce_then_send(deadline);
 }
 
@@ -76,7 +78,8 @@ void Worker::Impl::send_handoff(Deadline deadline) {
   auto bytes = send_state_for_handoff(deadline);
   if (!bytes) return;  // wait for RESUME
   std::vector<ExportedConnection> connections = source_.export_connections();
-  if (Status st = send_connections(*link_, connections, deadline); !st) {
+  const ConnectionLender* lent = precopy_ ? &precopy_->lender() : nullptr;
+  if (Status st = send_connections(*link_, connections, lent, deadline); !st) {
     // Refused by our own limits: say why, so baton rolls back at once and logs
     // it. A broken link (errno set) is the other worker's; baton sees that itself.
     if (st.error_number() == 0)
@@ -134,16 +137,19 @@ void Worker::Impl::receive_handoff(UniqueFd link_fd, Deadline deadline) {
     };
   };
   StateLoaders loaders{hooked(faults_.before_load_state, target_.load_state), nullptr, nullptr};
+  // Connections lent ahead: prepared by the application, or held here until the pause names them.
+  AheadConnections ahead(target_.prepare_connections);
   if (target_.load_snapshot && target_.load_changes) {
     loaders.snapshot = hooked(faults_.before_load_state, target_.load_snapshot);
     loaders.changes = hooked(faults_.before_load_changes, target_.load_changes);
+    loaders.ahead = &ahead;
   }
   auto state = receive_state_parts(link, {target_.state_versions}, loaders, deadline);
   if (!state) {
     (void)channel_.send(Error{("restoring state: " + state.status().message()).substr(0, kMaxStringBytes)});
     return;  // baton kills this worker and resumes the old one
   }
-  auto connections = receive_connections(link, 1'000'000, deadline);
+  auto connections = receive_connections(link, kMaxHandedConnections, &ahead, deadline);
   if (!connections) {
     (void)channel_.send(Error{"adopting connections: " + connections.status().message()});
     return;

@@ -31,18 +31,15 @@ PrecopySender::Outcome send_part(Channel& link, StatePart::Kind kind, std::uint3
 }  // namespace
 
 PrecopySender::PrecopySender(uv_loop_t* loop, Channel& link, std::uint32_t version,
-                             std::unique_ptr<StateSnapshot> snapshot, Deadline deadline, const HandoffFaults& faults)
-    : loop_(loop), link_(link), version_(version), snapshot_(std::move(snapshot)), deadline_(deadline),
-      faults_(faults) {}
+                             std::unique_ptr<StateSnapshot> snapshot, OpenConnections open_connections,
+                             Deadline deadline, const HandoffFaults& faults)
+    : loop_(loop), link_(link), version_(version), snapshot_(std::move(snapshot)),
+      open_connections_(std::move(open_connections)), deadline_(deadline), faults_(faults) {}
 
 PrecopySender::~PrecopySender() { *alive_ = false; }
 
 Status PrecopySender::start(Done done) {
   done_ = std::move(done);
-  if (Status st = link_.send(StatePart{StatePart::kSnapshot}, {}, deadline_); !st) return st.with_context("STATE_PART");
-  auto writer = StateWriter::begin(link_, version_, deadline_, StateWriter::Sending::kQueued);
-  if (!writer) return writer.status();
-  writer_ = std::move(*writer);
   if (Status st = poll_.init(loop_, uv_poll_init, this, link_.fd()); !st) return st;
   uv_poll_start(poll_.get(), UV_WRITABLE, on_writable);
   return Status::ok();
@@ -54,9 +51,12 @@ void PrecopySender::on_writable(uv_poll_t* poll, int, int) {
 }
 
 // The link has room: a turn of the snapshot, or one round of changes.
+// Between parts, connections opened since the last turn are lent first.
 void PrecopySender::turn() {
   if (Channel::Clock::now() >= deadline_) return finish({Status::error("pre-copy not done by the handoff's deadline")});
   if (writer_) return snapshot_turn();
+  if (lending()) return;
+  if (!snapshot_begun_) return begin_snapshot();
   if (!another_round()) return finish({Status::ok()});
   last_round_ = snapshot_->changed();
   std::uint64_t bytes = 0;
@@ -65,6 +65,26 @@ void PrecopySender::turn() {
   if (!sent.status) return finish(std::move(sent));
   totals_.bytes += bytes;
   ++totals_.rounds;
+}
+
+bool PrecopySender::lending() {
+  if (!open_connections_) return false;
+  auto all_lent = lender_.lend(link_, open_connections_());
+  if (!all_lent) {
+    finish({all_lent.status().with_context("lending connections ahead")});
+    return true;
+  }
+  return !*all_lent;
+}
+
+void PrecopySender::begin_snapshot() {
+  snapshot_begun_ = true;
+  if (Status st = link_.send(StatePart{StatePart::kSnapshot}, {}, deadline_); !st)
+    return finish({st.with_context("STATE_PART")});
+  auto writer = StateWriter::begin(link_, version_, deadline_, StateWriter::Sending::kQueued);
+  if (!writer) return finish({writer.status()});
+  writer_ = std::move(*writer);
+  snapshot_turn();
 }
 
 // What the last turn queued goes first, as far as the link takes it without

@@ -136,7 +136,9 @@ Status Worker::Impl::ready() {
   // The optional parts it speaks, to a baton that takes FEATURES (an older one would not).
   std::uint32_t flags = 0;
   if (source_.start_snapshot) flags |= kFeatureSendsPrecopy;
-  if (target_.load_snapshot && target_.load_changes) flags |= kFeatureLoadsPrecopy;
+  // libbaton takes connections lent ahead for any receiver (it holds the fds
+  // when the application does not prepare them).
+  if (target_.load_snapshot && target_.load_changes) flags |= kFeatureLoadsPrecopy | kFeatureTakesConnectionsAhead;
   if (features_ && flags != 0)
     if (Status st = channel_.send(Features{flags}); !st) return st;
   // Without a target this worker cannot receive state: READY lets baton say so.

@@ -55,7 +55,7 @@ class Worker::Impl {
   void deliver_drain(const DrainRequest& request);
   // handoff.cc
   void handle_handoff(Envelope& message);
-  void start_precopy(Deadline deadline);
+  void start_precopy(std::uint32_t successor_features, Deadline deadline);
   void on_precopied(const PrecopySender::Outcome& outcome, Deadline deadline);
   void quiesce_then_send(Deadline deadline);
   void send_handoff(Deadline deadline);

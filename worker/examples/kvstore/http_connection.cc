@@ -22,7 +22,8 @@ struct WriteRequest {
 
 }  // namespace
 
-HttpConnection::HttpConnection(ConnectionOwner& server, bool is_tcp) : server_(server) {
+HttpConnection::HttpConnection(ConnectionOwner& server, bool is_tcp)
+    : server_(server), id_(server.next_connection_id()) {
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
   // A TCP or pipe init on a fresh handle cannot fail (no socket is made yet).
@@ -55,10 +56,19 @@ HttpConnection* HttpConnection::adopt(baton::HandedConnection handed, Connection
   }
   (void)handed.fd.release();  // the libuv handle owns it now
   if (is_tcp) uv_tcp_nodelay(&c->handle_.tcp, 1);
-  c->pending_input_ = std::move(handed.pending);
-  c->unsent_output_ = std::move(handed.unsent);
+  c->take_handed(std::move(handed));
   server.adopt(c);
   return c;
+}
+
+void HttpConnection::take_handed(baton::HandedConnection handed) {
+  pending_input_ = std::move(handed.pending);
+  unsent_output_ = std::move(handed.unsent);
+}
+
+int HttpConnection::fd() const {
+  uv_os_fd_t fd = -1;
+  return closed_ || uv_fileno(&handle_.handle, &fd) != 0 ? -1 : fd;
 }
 
 void HttpConnection::start_reading() {
@@ -100,11 +110,11 @@ void HttpConnection::resume() {
 baton::Result<baton::ExportedConnection> HttpConnection::export_handoff(baton::UniqueFd& detached) {
   uv_os_fd_t fd;
   if (int rc = uv_fileno(&handle_.handle, &fd); rc != 0) return baton::Status::from_errno(-rc, "uv_fileno");
-  if (writes_pending_ == 0) return baton::ExportedConnection{fd, partial_, {}, {}};
+  if (writes_pending_ == 0) return baton::ExportedConnection{fd, partial_, {}, {}, id_};
   // Queued output moves with the connection. Closing our handle cancels
   // those writes, so this side can send none of them again; the dup keeps
   // the socket open for the successor (or for us, on RESUME).
-  baton::ExportedConnection out{-1, partial_, {}, unsent()};
+  baton::ExportedConnection out{-1, partial_, {}, unsent(), id_};
   detached = baton::UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
   if (!detached) return baton::Status::from_errno(errno, "dup a connection with queued output");
   out.fd = detached.get();

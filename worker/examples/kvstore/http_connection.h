@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -45,6 +46,8 @@ class ConnectionOwner {
   virtual Response handle(const Request& request) = 0;
   virtual bool draining() const = 0;
   virtual void adopt(HttpConnection* connection) = 0;
+  // A new id for each connection (lent ahead by it in a handoff), never reused.
+  virtual std::uint64_t next_connection_id() = 0;
   virtual void forget(HttpConnection* connection) = 0;
 
  protected:
@@ -55,8 +58,11 @@ class HttpConnection {
  public:
   // Accepts one pending connection from `listener` and starts reading; null on failure.
   static HttpConnection* accept(uv_stream_t* listener, bool is_tcp, ConnectionOwner& server);
-  // Takes over a connection another worker handed over. Not read until resume().
+  // Takes over a connection another worker handed over (or lent ahead: then
+  // the bytes come later, with take_handed()). Not read until resume().
   static HttpConnection* adopt(baton::HandedConnection handed, ConnectionOwner& server);
+  // A connection lent ahead, named in the pause: what the old worker had read and queued.
+  void take_handed(baton::HandedConnection handed);
 
   // Drain deadline, fast stop, or COMMIT on the old side: close now, whatever
   // state (closing our fd does not end a connection another process holds).
@@ -67,6 +73,8 @@ class HttpConnection {
   // Closing connections stay behind: they finish writing, then close.
   bool exportable() const { return !finishing_ && !closed_; }
   bool finishing() const { return finishing_ && !closed_; }
+  std::uint64_t id() const { return id_; }
+  int fd() const;  // -1 once closed
   // Hands the connection over. Without queued output it lends our fd (kept
   // paused here until COMMIT or RESUME). With queued output it detaches: the
   // fd goes out as a dup, owned by `detached`, and this object closes.
@@ -92,6 +100,7 @@ class HttpConnection {
   static int on_message_complete(http_parser* p);
 
   ConnectionOwner& server_;
+  const std::uint64_t id_;
   uv_any_handle handle_{};
   http_parser parser_{};
   Request request_;

@@ -145,6 +145,14 @@ std::vector<baton::ExportedConnection> HttpServer::export_connections() {
   return out;
 }
 
+std::vector<baton::OpenConnection> HttpServer::open_connections() const {
+  std::vector<baton::OpenConnection> open;
+  open.reserve(connections_.size());
+  for (auto* c : connections_)
+    if (c->exportable()) open.push_back({c->id(), c->fd()});
+  return open;
+}
+
 void HttpServer::resume() {
   for (auto* c : connections_) c->resume();
   // Connections that detached to hand over their queued output come back with it.
@@ -167,8 +175,24 @@ void HttpServer::park() {
     if (!c->finishing()) c->close();
 }
 
+void HttpServer::prepare_connections(std::vector<baton::AheadConnection> connections) {
+  for (auto& ahead : connections) {
+    const std::uint64_t id = ahead.id;
+    if (auto* c = HttpConnection::adopt({std::move(ahead.fd)}, *this)) prepared_.emplace(id, c);
+  }
+}
+
 void HttpServer::adopt_connections(std::vector<baton::HandedConnection> connections) {
-  for (auto& handed : connections) HttpConnection::adopt(std::move(handed), *this);
+  for (auto& handed : connections) {
+    if (handed.fd) {
+      HttpConnection::adopt(std::move(handed), *this);
+    } else if (auto it = prepared_.find(handed.id); it != prepared_.end()) {
+      it->second->take_handed(std::move(handed));
+      prepared_.erase(it);
+    }
+  }
+  // The old worker closed these meanwhile, or keeps them to finish: not ours.
+  for (auto& [id, c] : std::exchange(prepared_, {})) c->close();
 }
 
 void HttpServer::start_serving() {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -50,6 +51,8 @@ class HttpServer final : private ConnectionOwner {
   // Handoff, old side.
   void quiesce(std::function<void()> quiesced);  // stop accepting and reading; calls back at once
   std::vector<baton::ExportedConnection> export_connections();
+  // Every connection that could be handed over, to lend ahead while a pre-copy runs.
+  std::vector<baton::OpenConnection> open_connections() const;
   void resume();   // the handoff was abandoned, or the successor rolled back
   // The successor serves on probation: close what was handed over (no
   // shutdown); closing connections finish their last response. The state
@@ -57,7 +60,10 @@ class HttpServer final : private ConnectionOwner {
   void park();
   // The successor serves: park(), and close the listeners; then the loop ends.
   void abandon();
-  // Handoff, new side: connections wait until start_serving().
+  // Handoff, new side: connections wait until start_serving(). Those lent
+  // ahead get their handles in prepare_connections(), while the old worker
+  // still serves them; adopt_connections() names the ones still open.
+  void prepare_connections(std::vector<baton::AheadConnection> connections);
   void adopt_connections(std::vector<baton::HandedConnection> connections);
   void start_serving();
 
@@ -69,6 +75,7 @@ class HttpServer final : private ConnectionOwner {
   uv_loop_t* loop() const override { return loop_; }
   Response handle(const Request& request) override;
   void adopt(HttpConnection* connection) override { connections_.insert(connection); }
+  std::uint64_t next_connection_id() override { return ++last_connection_id_; }
   void forget(HttpConnection* connection) override;
 
   struct Listener {
@@ -84,6 +91,9 @@ class HttpServer final : private ConnectionOwner {
   KvState state_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_set<HttpConnection*> connections_;
+  std::uint64_t last_connection_id_ = 0;
+  // Lent ahead by the old worker, by its id; prepared, not yet named in the pause.
+  std::unordered_map<std::uint64_t, HttpConnection*> prepared_;
   bool draining_ = false;
   std::function<void()> on_done_;
   // Exported connections that carried queued output: their dup'd fds, and

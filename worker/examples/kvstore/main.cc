@@ -142,8 +142,10 @@ void hand_off_on_request(baton::Worker& w, HttpServer& server, Stopping& stoppin
           },
   };
   // With pre-copy the store streams while we serve; the pause carries only what changed.
-  if (precopy)
+  if (precopy) {
     source.start_snapshot = [&] { return std::make_unique<kvstore::KvSnapshot>(server.state(), KVSTORE_STATE_VERSION); };
+    source.open_connections = [&] { return server.open_connections(); };
+  }
   w.on_handoff(std::move(source));
 }
 
@@ -171,6 +173,7 @@ void restore_on_request(baton::Worker& w, HttpServer& server, const Flags& flags
   if (flags.precopy) {
     target.load_snapshot = [&](std::istream& in, std::uint32_t) { kvstore::load_snapshot(server.state(), in); };
     target.load_changes = [&](std::istream& in, std::uint32_t v) { kvstore::load_changes(server.state(), in, v); };
+    target.prepare_connections = [&](std::vector<baton::AheadConnection> c) { server.prepare_connections(std::move(c)); };
   }
   w.on_restore(std::move(target));
 }

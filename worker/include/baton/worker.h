@@ -107,6 +107,14 @@ struct HandoffSource {
   // Used when the successor loads pre-copied state (else save_state is);
   // the pause then carries only the changes made since, not the whole state.
   std::function<std::unique_ptr<StateSnapshot>()> start_snapshot;
+  // Optional, with start_snapshot: the connections open now, each with an id
+  // of its own (nonzero, never reused while this process lives: a counter).
+  // During a pre-copy libbaton lends their fds ahead, so the successor
+  // prepares them while this worker still serves them; export_connections
+  // then sets ExportedConnection::id, and those go by id in the pause. A
+  // connection closed meanwhile stays open in the successor until the pause
+  // (it closes the ones not named), so end connections with shutdown().
+  std::function<std::vector<OpenConnection>()> open_connections;
 };
 
 // Handoff mode, the new worker's side.
@@ -122,6 +130,13 @@ struct HandoffTarget {
   // write_changes (rounds arrive in order; apply each over what is there).
   std::function<void(std::istream&, std::uint32_t version)> load_snapshot;
   std::function<void(std::istream&, std::uint32_t version)> load_changes;
+  // Optional, with pre-copy: connections lent ahead, while the old worker
+  // still serves them. Prepare each (a handle, socket options) but read and
+  // write nothing. adopt_connections() then names those still open by
+  // HandedConnection::id, without an fd; close the prepared ones it does not
+  // name. Without this callback libbaton holds the fds and adopt_connections()
+  // gets every connection with its fd.
+  std::function<void(std::vector<AheadConnection>)> prepare_connections;
 };
 
 class Worker {
