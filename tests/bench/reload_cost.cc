@@ -192,6 +192,10 @@ void run_mode(const char* mode, milliseconds length, int rounds) {
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  if (argc > 2 || (argc == 2 && !quick)) {
+    std::fprintf(stderr, "usage: reload_cost [--quick]   (--quick: one round of 1 s phases, for CI)\n");
+    return 2;
+  }
   const milliseconds length = quick ? 1s : 4s;
   const int rounds = quick ? 1 : 3;
   if (std::thread::hardware_concurrency() < 2) std::printf("one CPU only: server and load share it\n");
