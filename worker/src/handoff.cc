@@ -116,7 +116,10 @@ Result<std::uint64_t> Worker::Impl::send_state_for_handoff(Deadline deadline) {
     }
   };
   auto bytes = send_state(*link_, source_.state_version, save, deadline);
-  if (!bytes && saving_failed) (void)channel_.send(Error{bytes.status().message().substr(0, kMaxStringBytes)});
+  // save_state also throws when the link broke under it (errno set): that is
+  // the new worker's failure, which baton sees and names itself.
+  if (!bytes && saving_failed && bytes.status().error_number() == 0)
+    (void)channel_.send(Error{bytes.status().message().substr(0, kMaxStringBytes)});
   return bytes;
 }
 
