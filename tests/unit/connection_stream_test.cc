@@ -172,6 +172,16 @@ TEST(ConnectionStream, ANameNotLentAheadOrNamedTwiceIsRefused) {
   }
 }
 
+TEST(ConnectionStream, LendingAClosedFdFailsWithItsErrno) {
+  Link link;
+  ConnectionLender lender;
+  const OpenConnection closed[] = {{100, -1}};
+  auto lent = lender.lend(link.sender, closed);
+  ASSERT_FALSE(lent);
+  EXPECT_EQ(lent.status().error_number(), EBADF) << "not a broken link: libbaton reports it";
+  EXPECT_EQ(lender.count(), 0u);
+}
+
 TEST(ConnectionStream, AnIdLentTwiceOrZeroIsRefused) {
   for (std::uint64_t id : {std::uint64_t{0}, std::uint64_t{5}}) {
     Link link;

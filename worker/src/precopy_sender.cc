@@ -1,5 +1,6 @@
 #include "precopy_sender.h"
 
+#include <cerrno>
 #include <limits>
 #include <string>
 
@@ -71,7 +72,11 @@ bool PrecopySender::lending() {
   if (!open_connections_) return false;
   auto all_lent = lender_.lend(link_, open_connections_());
   if (!all_lent) {
-    finish({all_lent.status().with_context("lending connections ahead")});
+    // A broken link is the successor's failure; anything else (an fd that
+    // is not open, too many fds in flight) is ours to report, so baton
+    // rolls back now rather than at the handoff's deadline.
+    const int e = all_lent.status().error_number();
+    finish({all_lent.status().with_context("lending connections ahead"), e != EPIPE && e != ECONNRESET});
     return true;
   }
   return !*all_lent;

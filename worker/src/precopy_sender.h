@@ -27,7 +27,8 @@ using OpenConnections = std::function<std::vector<OpenConnection>()>;
 
 class PrecopySender {
  public:
-  // `failed_in_application`: the snapshot threw (report it); otherwise the link broke.
+  // `failed_in_application`: ours to report (the snapshot threw, or lending
+  // failed other than by a broken link); otherwise the link broke.
   struct Outcome {
     Status status;
     bool failed_in_application = false;
