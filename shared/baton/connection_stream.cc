@@ -20,8 +20,9 @@ Result<Envelope> next_on_link(Channel& link, Deadline deadline, const char* wait
 
 // ---- the old worker's side ---------------------------------------------------
 
-Result<bool> ConnectionLender::lend(Channel& link, std::span<const OpenConnection> open) {
+Result<bool> ConnectionLender::lend(Channel& link, std::span<const OpenConnection> open, std::size_t at_most) {
   ConnectionsAhead batch;
+  std::size_t sent = 0;
   std::vector<int> fds;
   auto flush = [&]() -> Result<bool> {
     if (batch.ids.empty()) return true;
@@ -29,6 +30,7 @@ Result<bool> ConnectionLender::lend(Channel& link, std::span<const OpenConnectio
     if (!st && st.error_number() == EAGAIN) return false;  // full: nothing of it went
     if (!st) return st.with_context("CONNECTIONS_AHEAD");
     lent_.insert(batch.ids.begin(), batch.ids.end());
+    sent += batch.ids.size();
     batch.ids.clear();
     fds.clear();
     return true;
@@ -38,8 +40,9 @@ Result<bool> ConnectionLender::lend(Channel& link, std::span<const OpenConnectio
     batch.ids.push_back(c.id);
     fds.push_back(c.fd);
     if (batch.ids.size() < kMaxConnectionsPerBatch) continue;
-    auto sent = flush();
-    if (!sent || !*sent) return sent;
+    auto flushed = flush();
+    if (!flushed || !*flushed) return flushed;
+    if (sent >= at_most) return false;  // the rest next turn: the loop serves between
   }
   return flush();
 }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -37,9 +38,11 @@ Result<Envelope> next_on_link(Channel& link, Deadline deadline, const char* wait
 class ConnectionLender {
  public:
   // Sends CONNECTIONS_AHEAD batches of the connections in `open` not lent
-  // yet, as far as the link takes them without waiting. True once every one
-  // of them is lent; false when the link is full (call again when writable).
-  Result<bool> lend(Channel& link, std::span<const OpenConnection> open);
+  // yet, as far as the link takes them without waiting and at most
+  // `at_most` of them. True once every one of them is lent; false when the
+  // link is full or `at_most` were sent (call again when writable).
+  Result<bool> lend(Channel& link, std::span<const OpenConnection> open,
+                    std::size_t at_most = std::numeric_limits<std::size_t>::max());
   bool lent(std::uint64_t id) const { return lent_.count(id) != 0; }
   std::size_t count() const { return lent_.size(); }
 

@@ -172,6 +172,20 @@ TEST(ConnectionStream, ANameNotLentAheadOrNamedTwiceIsRefused) {
   }
 }
 
+TEST(ConnectionStream, ATurnLendsAtMostWhatItIsAllowed) {
+  Link link;
+  OpenSockets sockets(600);
+  ConnectionLender lender;
+  auto first = lender.lend(link.sender, sockets.open, 253);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(*first) << "more remain";
+  EXPECT_EQ(lender.count(), 253u) << "whole batches, up to the bound";
+  auto rest = lender.lend(link.sender, sockets.open);
+  ASSERT_TRUE(rest);
+  EXPECT_TRUE(*rest);
+  EXPECT_EQ(lender.count(), 600u);
+}
+
 TEST(ConnectionStream, LendingAClosedFdFailsWithItsErrno) {
   Link link;
   ConnectionLender lender;

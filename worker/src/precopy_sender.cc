@@ -10,6 +10,8 @@ namespace {
 constexpr std::uint64_t kBytesPerTurn = 256 * 1024;  // then the loop serves again
 constexpr std::uint32_t kMaxRounds = 8;
 constexpr std::size_t kFewEnoughForThePause = 64;  // changed entries
+// Connections lent per loop turn (about 0.5 ms of SCM_RIGHTS), then the loop serves again.
+constexpr std::size_t kLentPerTurn = 4 * kMaxConnectionsPerBatch;
 
 // Sends one part; a throw from `write` is the application's unless the link broke first.
 PrecopySender::Outcome send_part(Channel& link, StatePart::Kind kind, std::uint32_t version,
@@ -70,7 +72,7 @@ void PrecopySender::turn() {
 
 bool PrecopySender::lending() {
   if (!open_connections_) return false;
-  auto all_lent = lender_.lend(link_, open_connections_());
+  auto all_lent = lender_.lend(link_, open_connections_(), kLentPerTurn);
   if (!all_lent) {
     // A broken link is the successor's failure; anything else (an fd that
     // is not open, too many fds in flight) is ours to report, so baton

@@ -23,7 +23,7 @@ struct WriteRequest {
 }  // namespace
 
 HttpConnection::HttpConnection(ConnectionOwner& server, bool is_tcp)
-    : server_(server), id_(server.next_connection_id()) {
+    : server_(server), id_(server.next_connection_id()), last_read_ms_(uv_now(server.loop())) {
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
   // A TCP or pipe init on a fresh handle cannot fail (no socket is made yet).
@@ -148,6 +148,7 @@ void HttpConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     return finish_after_writes();
   }
   if (nread == 0 || finishing_) return;  // lingering: discard
+  last_read_ms_ = uv_now(server_.loop());
   process(buf->base, static_cast<std::size_t>(nread));
 }
 

@@ -74,6 +74,7 @@ class HttpConnection {
   bool exportable() const { return !finishing_ && !closed_; }
   bool finishing() const { return finishing_ && !closed_; }
   std::uint64_t id() const { return id_; }
+  std::uint64_t last_read_ms() const { return last_read_ms_; }  // the loop's clock: when the client last sent
   int fd() const;  // -1 once closed
   // Hands the connection over. Without queued output it lends our fd (kept
   // paused here until COMMIT or RESUME). With queued output it detaches: the
@@ -108,6 +109,7 @@ class HttpConnection {
   std::string partial_;        // bytes of the request in progress, since the last complete one
   std::string pending_input_;  // adopted: bytes the old worker had read but not answered
   std::string unsent_output_;  // adopted: responses the old worker had queued but not sent
+  std::uint64_t last_read_ms_ = 0;
   bool request_complete_ = false;
   bool head_request_ = false;
   bool body_too_large_ = false;

@@ -65,6 +65,7 @@ class HttpServer final : private ConnectionOwner {
   // still serves them; adopt_connections() names the ones still open.
   void prepare_connections(std::vector<baton::AheadConnection> connections);
   void adopt_connections(std::vector<baton::HandedConnection> connections);
+  // Resumes the adopted connections, busiest first, a batch per loop turn.
   void start_serving();
 
   KvState& state() { return state_; }
@@ -85,6 +86,7 @@ class HttpServer final : private ConnectionOwner {
     HttpServer* server = nullptr;
   };
   void maybe_done();
+  void resume_next_batch();
 
   uv_loop_t* loop_;
   ServerFacts facts_;
@@ -94,6 +96,10 @@ class HttpServer final : private ConnectionOwner {
   std::uint64_t last_connection_id_ = 0;
   // Lent ahead by the old worker, by its id; prepared, not yet named in the pause.
   std::unordered_map<std::uint64_t, HttpConnection*> prepared_;
+  // Adopted, in the order handed over (the busiest first), not yet resumed.
+  std::vector<HttpConnection*> to_resume_;
+  std::size_t resumed_ = 0;
+  std::unique_ptr<baton::UvHandle<uv_idle_t>> resuming_;  // while batches remain
   bool draining_ = false;
   std::function<void()> on_done_;
   // Exported connections that carried queued output: their dup'd fds, and
