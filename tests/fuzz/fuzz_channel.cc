@@ -45,6 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case MessageType::kHandoffEnd: decode<HandoffEnd>(e); break;
     case MessageType::kConnectionData: decode<ConnectionData>(e); break;
     case MessageType::kStatePart: decode<StatePart>(e); break;
+    case MessageType::kConnectionsAhead: decode<ConnectionsAhead>(e); break;
+    case MessageType::kConnectionsById: decode<ConnectionsById>(e); break;
     case MessageType::kFds: break;
   }
   return 0;
