@@ -32,7 +32,9 @@ void expect_value(std::uint16_t port, const std::string& path, int status, const
   auto r = http_request(port, "GET", path);
   ASSERT_TRUE(r) << r.status().message();
   EXPECT_EQ(r->status, status) << path;
-  if (status == 200) EXPECT_EQ(r->body, body) << path;
+  if (status == 200) {
+    EXPECT_EQ(r->body, body) << path;
+  }
 }
 
 // baton in handoff mode over a kvstore whose pre-copy holds after its first
