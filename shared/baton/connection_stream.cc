@@ -179,6 +179,11 @@ Result<UniqueFd> AheadConnections::claim(std::uint64_t id) {
 
 namespace {
 
+Status check_room(const std::vector<HandedConnection>& out, std::size_t more, std::uint32_t max_connections) {
+  if (out.size() + more <= max_connections) return Status::ok();
+  return Status::error("more than " + std::to_string(max_connections) + " connections handed over");
+}
+
 // Appends a CONNECTION_DATA chunk to the connection it names.
 Status take_data(const Envelope& m, std::vector<HandedConnection>& out) {
   auto d = m.as<ConnectionData>();
@@ -207,8 +212,7 @@ Status take_batch(Envelope& m, std::uint32_t max_connections, std::vector<Handed
   if (batch->connections.size() != m.fds.size())
     return Status::error("CONNECTIONS lists " + std::to_string(batch->connections.size()) +
                          " connections but carried " + std::to_string(m.fds.size()) + " fds");
-  if (out.size() + m.fds.size() > max_connections)
-    return Status::error("more than " + std::to_string(max_connections) + " connections handed over");
+  if (Status st = check_room(out, m.fds.size(), max_connections); !st) return st;
   for (std::size_t i = 0; i < m.fds.size(); ++i)
     out.push_back({std::move(m.fds[i]), std::move(batch->connections[i].pending),
                    std::move(batch->connections[i].app), {}});
@@ -222,8 +226,7 @@ Status take_by_id(const Envelope& m, std::uint32_t max_connections, AheadConnect
   if (!batch) return batch.status().with_context("handoff stream");
   if (!ahead) return Status::error("CONNECTIONS_BY_ID, but no connections were lent ahead");
   if (!m.fds.empty()) return Status::error("CONNECTIONS_BY_ID carried fds; its connections came ahead");
-  if (out.size() + batch->connections.size() > max_connections)
-    return Status::error("more than " + std::to_string(max_connections) + " connections handed over");
+  if (Status st = check_room(out, batch->connections.size(), max_connections); !st) return st;
   for (auto& c : batch->connections) {
     auto fd = ahead->claim(c.id);
     if (!fd) return fd.status();

@@ -264,17 +264,14 @@ Result<StatePart::Kind> part_kind(const Envelope& m, bool first) {
   return static_cast<StatePart::Kind>(part->kind);
 }
 
-Status take_ahead(const StateLoaders& loaders, Envelope& m) {
-  if (!loaders.ahead) return Status::error("CONNECTIONS_AHEAD, but this worker did not ask for connections ahead");
-  return loaders.ahead->take(m, kMaxHandedConnections);
-}
-
-// The next STATE_PART (checked by part_kind), taking any CONNECTIONS_AHEAD before it.
-Result<Envelope> next_part(Channel& link, const StateLoaders& loaders, Deadline deadline) {
+// The next message that is not CONNECTIONS_AHEAD, taking those before it.
+Result<Envelope> next_past_ahead(Channel& link, const StateLoaders& loaders, Deadline deadline,
+                                 const char* waiting_for) {
   for (;;) {
-    auto m = next_on_link(link, deadline, "STATE_PART");
+    auto m = next_on_link(link, deadline, waiting_for);
     if (!m || m->type != MessageType::kConnectionsAhead) return m;
-    if (Status st = take_ahead(loaders, *m); !st) return st;
+    if (!loaders.ahead) return Status::error("CONNECTIONS_AHEAD, but this worker did not ask for connections ahead");
+    if (Status st = loaders.ahead->take(*m, kMaxHandedConnections); !st) return st;
   }
 }
 
@@ -305,7 +302,7 @@ Result<ReceivedState> receive_parts(Channel& link, const StateReceiveOptions& op
     ++got.parts;
     if (*kind == StatePart::kFinalChanges) return got;
     got.precopy_bytes += *bytes;
-    auto following = next_part(link, loaders, deadline);
+    auto following = next_past_ahead(link, loaders, deadline, "STATE_PART");
     if (!following) return following.status();
     part = std::move(*following);
   }
@@ -323,11 +320,7 @@ Result<std::uint64_t> receive_state(Channel& link, const StateReceiveOptions& op
 
 Result<ReceivedState> receive_state_parts(Channel& link, const StateReceiveOptions& options,
                                           const StateLoaders& loaders, Deadline deadline) {
-  auto first = next_on_link(link, deadline, "STATE_BEGIN or STATE_PART");
-  if (first && first->type == MessageType::kConnectionsAhead) {  // lent ahead: the pre-copy form follows
-    if (Status st = take_ahead(loaders, *first); !st) return st;
-    first = next_part(link, loaders, deadline);
-  }
+  auto first = next_past_ahead(link, loaders, deadline, "STATE_BEGIN or STATE_PART");
   if (!first) return first.status();
   if (first->type == MessageType::kStatePart) return receive_parts(link, options, loaders, std::move(*first), deadline);
   auto bytes = receive_stream(link, options, *first, loaders.state, deadline);

@@ -108,8 +108,8 @@ void HttpConnection::resume() {
 }
 
 baton::Result<baton::ExportedConnection> HttpConnection::export_handoff(baton::UniqueFd& detached) {
-  uv_os_fd_t fd;
-  if (int rc = uv_fileno(&handle_.handle, &fd); rc != 0) return baton::Status::from_errno(-rc, "uv_fileno");
+  const int fd = this->fd();
+  if (fd < 0) return baton::Status::error("the connection is closed");
   if (writes_pending_ == 0) return baton::ExportedConnection{fd, partial_, {}, {}, id_};
   // Queued output moves with the connection. Closing our handle cancels
   // those writes, so this side can send none of them again; the dup keeps
