@@ -1,5 +1,4 @@
 #include "supervisor.h"
-#include "start_priority.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,6 +8,8 @@
 #include <csignal>
 
 #include "duration.h"
+#include "start_priority.h"
+#include "startup_cost.h"
 
 namespace baton {
 Supervisor::Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher, SupervisorObserver* observer)
@@ -154,6 +155,7 @@ void Supervisor::worker_ready(WorkerHandle& w) {
     return run_pending_upgrade();
   }
   if (gen.role == Generation::Role::kCandidate) {
+    log_startup_cost(gen);
     if (Generation* old = find(active_)) drain_generation(*old);
     promote(gen, "draining " + gen_name(active_));
   }
@@ -211,7 +213,7 @@ Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
   static const bool may_start_low = can_restore_priority();
   WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
                       options_.ready_timeout, options_.kill_timeout, gen.standby,
-                      may_start_low ? options_.start_nice : 0};
+                      may_start_low ? options_.start_nice : 0, options_.cpu_slice_us > 0};
   auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);
@@ -273,6 +275,7 @@ void Supervisor::begin_upgrade(std::shared_ptr<const HeldExecutable> rollback_to
   UpgradeRecord& upgrade = last_upgrade_.emplace();
   upgrade.sequence = upgrades_committed_ + upgrades_failed_ + 1;
   upgrade.candidate = g;
+  if (spdlog::should_log(spdlog::level::debug)) upgrade.loop_at_request = loop_sched_times();
   if (rollback_to)
     spdlog::info("rollback to {} started: {}{}", gen_name(g), rollback_to->path(),
                  rollback_to->on_disk() ? "" : " (replaced on disk since: the file it was started from)");
@@ -287,6 +290,16 @@ void Supervisor::begin_upgrade(std::shared_ptr<const HeldExecutable> rollback_to
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - upgrade.started).count());
   candidate_ = g;
   state_ = State::kUpgrading;
+}
+
+// On a busy CPU, how much of the start-up was work and how much waiting.
+void Supervisor::log_startup_cost(Generation& candidate) {
+  if (!spdlog::should_log(spdlog::level::debug) || !last_upgrade_) return;
+  std::vector<pid_t> pids;
+  candidate.for_each_worker([&](WorkerHandle& w) { pids.push_back(w.pid()); });
+  spdlog::debug("upgrade to {}: its workers started {:.3f} ms after the request; {}", gen_name(candidate.number),
+                std::chrono::duration<double, std::milli>(last_upgrade_->duration()).count(),
+                describe_startup_cost(last_upgrade_->loop_at_request, pids));
 }
 
 // The candidate becomes the serving generation.

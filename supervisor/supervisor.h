@@ -157,6 +157,7 @@ class Supervisor final : private WorkerEvents {
   void restart_later(Generation& gen, std::uint32_t index, std::chrono::milliseconds delay);
   void begin_upgrade(std::shared_ptr<const HeldExecutable> rollback_to = nullptr);
   void promote(Generation& candidate, const std::string& how);
+  void log_startup_cost(Generation& candidate);
   void start_handoff(Generation& candidate);
   Status link_pair(WorkerHandle& from, WorkerHandle& to);
   void commit_handoff(Generation& candidate);

@@ -13,7 +13,9 @@ namespace baton {
 void Supervisor::worker_standing_by(WorkerHandle& w) {
   Generation& gen = generations_.at(w.generation());
   spdlog::info("{} standing by; loads state versions {}", w.name(), versions_text(w.state_versions()));
-  if (gen.role == Generation::Role::kCandidate && gen.all_in(WorkerState::kStandby)) start_handoff(gen);
+  if (gen.role != Generation::Role::kCandidate || !gen.all_in(WorkerState::kStandby)) return;
+  log_startup_cost(gen);
+  start_handoff(gen);
 }
 
 void Supervisor::worker_sent(WorkerHandle& w, const HandoffTotals& t) {

@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "duration.h"
+#include "baton/proc_stat.h"
+#include "cpu_slice.h"
 #include "process_spawn.h"
 #include "start_priority.h"
 #include "logging.h"
@@ -95,6 +97,9 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
     return Status::from_errno(st.error_number(), "start worker " + c.command[0])
         .with_hint(exec_error_hint(st.error_number()));
   w->exec_done_at_ = std::chrono::steady_clock::now();
+  if (c.reset_cpu_slice) reset_cpu_slice(w->pid_);
+  if (spdlog::should_log(spdlog::level::debug))  // only on_started_up() logs it; a /proc read is not free
+    if (auto times = read_sched_times(w->pid_)) w->waited_before_exec_ = times->waiting;
   if (c.start_nice > 0) set_start_nice(w->pid_, c.start_nice);
   w->name_ = "worker " + std::to_string(c.generation) + "." + std::to_string(c.index) + " (pid " +
              std::to_string(w->pid_) + ")";
@@ -271,8 +276,9 @@ void WorkerProcess::on_welcomed(const Envelope& m) {
 void WorkerProcess::on_started_up(const char* said) {
   if (config_.start_nice > 0) set_start_nice(pid_, 0);  // started: it serves (or receives) at full priority
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-  spdlog::debug("{}: fork+exec {:.3f} ms, HELLO {:.3f} ms after exec, {} {:.3f} ms after HELLO", name_,
-                ms(exec_done_at_ - started_at_), ms(hello_at_ - exec_done_at_), said,
+  spdlog::debug("{}: fork+exec {:.3f} ms ({:.3f} ms of it waiting for a CPU), HELLO {:.3f} ms after exec, "
+                "{} {:.3f} ms after HELLO",
+                name_, ms(exec_done_at_ - started_at_), ms(waited_before_exec_), ms(hello_at_ - exec_done_at_), said,
                 ms(std::chrono::steady_clock::now() - hello_at_));
 }
 

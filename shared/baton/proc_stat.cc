@@ -18,6 +18,13 @@ std::optional<ProcStat> read_proc_stat(pid_t pid) {
   return ProcStat{line[close + 2], static_cast<pid_t>(std::strtol(line.c_str() + close + 4, nullptr, 10))};
 }
 
+std::optional<SchedTimes> read_sched_times(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+  long long on_cpu = 0, waiting = 0;
+  if (!(in >> on_cpu >> waiting)) return std::nullopt;
+  return SchedTimes{std::chrono::nanoseconds(on_cpu), std::chrono::nanoseconds(waiting)};
+}
+
 std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> out;
   DIR* d = ::opendir("/proc");

@@ -1,9 +1,12 @@
-// The supervisor's pure parts: durations, restart backoff, JSON log escaping.
+// The supervisor's pure parts: durations, restart backoff, JSON log escaping,
+// and /proc's scheduling figures.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 
+#include "baton/proc_stat.h"
 #include "duration.h"
 #include "logging.h"
 #include "restart_backoff.h"
@@ -27,6 +30,23 @@ TEST(Duration, ParsesUnits) {
   EXPECT_FALSE(parse_duration("99999999999m"));
   EXPECT_EQ(format_duration(1500ms), "1500ms");
   EXPECT_EQ(format_duration(30s), "30s");
+}
+
+TEST(SchedTimes, CountWhatAProcessRanAndNothingForOneGone) {
+  auto before = baton::read_sched_times(::getpid());
+  if (!before) GTEST_SKIP() << "this kernel keeps no /proc/PID/schedstat (CONFIG_SCHED_INFO)";
+  // Spin until the figure shows 1 ms more on a CPU (a generous bound, not a timing).
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  auto after = before;
+  while (after && after->on_cpu - before->on_cpu < 1ms && std::chrono::steady_clock::now() < give_up)
+    after = baton::read_sched_times(::getpid());
+  ASSERT_TRUE(after);
+  EXPECT_GE(after->on_cpu - before->on_cpu, 1ms) << "10 s of spinning and not 1 ms on a CPU";
+  EXPECT_GE(after->waiting, before->waiting);
+  const pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  EXPECT_FALSE(baton::read_sched_times(gone));
 }
 
 TEST(RestartBackoff, DoublesUpToTheCapAndForgivesAStableWorker) {
