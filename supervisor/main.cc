@@ -16,7 +16,6 @@
 
 #include "client_commands.h"
 #include "control_server.h"
-#include "cpu_slice.h"
 #include "executable_watch.h"
 #include "logging.h"
 #include "metrics.h"
@@ -124,9 +123,6 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
   std::optional<Metrics> metrics;  // only with --metrics
   if (setup.metrics) observers.add(&metrics.emplace());
   observers.add(setup.control.get());
-  if (Status slice = set_own_cpu_slice(std::chrono::microseconds(options.cpu_slice_us)); !slice)
-    spdlog::warn("--cpu-slice {} not applied: {}; baton runs with the kernel's default slice", options.cpu_slice_us,
-                 slice.message());
   Supervisor supervisor(loop, options, launcher, &observers);
   setup.control->on_self_upgrade([&](const std::function<void()>& answer) {
     return upgrade_self(supervisor, setup, answer);

@@ -113,14 +113,6 @@ std::string check_worker_count(std::string& text) {
   return "";
 }
 
-std::string check_cpu_slice(const std::string& text) {
-  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-  if (!digits) return "\"" + text + "\" is not a number of microseconds; give 0 or 100 to 100000";
-  if (text.size() > 6 || (std::stoul(text) != 0 && (std::stoul(text) < 100 || std::stoul(text) > 100000)))
-    return text + " us is outside what Linux allows; give 0 (the kernel's default) or 100 to 100000";
-  return "";
-}
-
 void add_process_options(CLI::App* run, Options& o, RunWords& words) {
   run->add_option("-w,--workers", o.workers, "worker processes per generation, 1 to 256 (default 1)")
       ->check(CLI::Validator(check_worker_count, "1..256"));
@@ -135,12 +127,6 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
                   "CAP_SYS_NICE to raise it back; without it workers start at normal priority")
       ->check(CLI::Range(0, 19))
       ->type_name("N");
-  run->add_option("--cpu-slice", o.cpu_slice_us,
-                  "baton's CPU time slice in microseconds, 100 to 100000, or 0 for the kernel's (Linux 6.12+;\n"
-                  "default 100). A short one lets baton, and a worker it starts until that execs, run ahead\n"
-                  "of busy workers on a shared CPU; workers themselves keep the kernel's default")
-      ->check(CLI::Validator(check_cpu_slice, "0 or 100..100000"))
-      ->type_name("US");
   add_duration(run, "--ready-timeout", o.ready_timeout, "how long a new worker has to say READY");
   add_duration(run, "--drain-timeout", o.drain_timeout,
                "how long an old worker has to finish its requests before SIGTERM");

@@ -28,7 +28,6 @@ struct Options {
   // included: an upgrade past it waits for a retiring generation to finish.
   unsigned max_generations = 3;
   int start_nice = 0;  // a starting worker's nice value until READY/STANDBY (start_priority.h); 0: none
-  int cpu_slice_us = 100;  // baton's own CPU slice (cpu_slice.h); 0: the kernel's default
   std::chrono::milliseconds ready_timeout{10'000};
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds kill_timeout{5'000};

@@ -213,7 +213,7 @@ Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
   static const bool may_start_low = can_restore_priority();
   WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
                       options_.ready_timeout, options_.kill_timeout, gen.standby,
-                      may_start_low ? options_.start_nice : 0, options_.cpu_slice_us > 0};
+                      may_start_low ? options_.start_nice : 0};
   auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);

@@ -47,7 +47,6 @@ struct WorkerConfig {
   std::chrono::milliseconds kill_timeout{5'000};
   bool standby = false;  // handoff mode: a previous generation's state is coming
   int start_nice = 0;    // its nice value until READY/STANDBY (start_priority.h); 0: none
-  bool reset_cpu_slice = false;  // it inherited baton's short slice (cpu_slice.h): give it the default
 };
 
 

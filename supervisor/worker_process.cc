@@ -11,7 +11,6 @@
 
 #include "duration.h"
 #include "baton/proc_stat.h"
-#include "cpu_slice.h"
 #include "process_spawn.h"
 #include "start_priority.h"
 #include "logging.h"
@@ -97,7 +96,6 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
     return Status::from_errno(st.error_number(), "start worker " + c.command[0])
         .with_hint(exec_error_hint(st.error_number()));
   w->exec_done_at_ = std::chrono::steady_clock::now();
-  if (c.reset_cpu_slice) reset_cpu_slice(w->pid_);
   if (spdlog::should_log(spdlog::level::debug))  // only on_started_up() logs it; a /proc read is not free
     if (auto times = read_sched_times(w->pid_)) w->waited_before_exec_ = times->waiting;
   if (c.start_nice > 0) set_start_nice(w->pid_, c.start_nice);

@@ -10,11 +10,11 @@
 //                  request's latency counted from when it was due (so a
 //                  stall is not hidden by the client waiting it out)
 //   saturation     a closed loop, requests back to back (as wrk does)
-// Three batons run side by side, their phases interleaved: at the defaults,
-// with the kernel's CPU slice for baton (--cpu-slice 0), and starting their
-// workers at the lowest priority (--start-nice 19). It prints the medians
-// over the rounds of p99 latency and throughput, their ratios (upgrades /
-// none; p99 also against the three batons' pooled phases without upgrades),
+// Two batons run side by side, their phases interleaved: at the defaults,
+// and starting their workers at the lowest priority (--start-nice 19). It
+// prints the medians over the rounds of p99 latency and throughput, their
+// ratios (upgrades / none; p99 also against both batons' pooled phases
+// without upgrades),
 // and the medians of baton's timeline per upgrade from its debug log:
 // request -> workers exec'd, exec -> HELLO, HELLO -> READY or STANDBY, the
 // old generation told to go -> retired; and of where the request -> READY
@@ -190,8 +190,7 @@ struct Variant {
 };
 const std::vector<Variant>& variants() {
   static const std::vector<Variant> v{
-      {"defaults", {}},  // --cpu-slice 100
-      {"cpu-slice 0", {"--cpu-slice", "0"}},
+      {"defaults", {}},
       {"start-nice 19", {"--start-nice", "19"}},
   };
   return v;

@@ -1,34 +1,16 @@
-// CPU priorities: --start-nice for a starting worker, --cpu-slice for baton
-// itself and never for its workers.
+// CPU priority: --start-nice holds a starting worker low until it is ready.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <fstream>
 
 #include "integration/fixture.h"
 
 namespace testing_support {
 namespace {
-
-// A process's slice in ns as sched_getattr reports it (Linux 6.12+: the
-// custom one or the default), 0 where the kernel has no such field.
-std::uint64_t slice_ns(pid_t pid) {
-  struct {
-    std::uint32_t size = 56, policy = 0;
-    std::uint64_t flags = 0;
-    std::int32_t nice = 0;
-    std::uint32_t priority = 0;
-    std::uint64_t runtime = 0, deadline = 0, period = 0;
-    std::uint32_t util_min = 0, util_max = 0;
-  } attr;
-  if (::syscall(SYS_sched_getattr, pid, &attr, sizeof attr, 0) != 0) return 0;
-  return attr.runtime;
-}
 
 int nice_of(pid_t pid) {
   errno = 0;
@@ -57,20 +39,6 @@ TEST(Priority, StartNiceHoldsAStartingWorkerLowUntilItIsReady) {
   if (std::getline(autogroup, group)) {  // absent without CONFIG_SCHED_AUTOGROUP
     EXPECT_NE(group.find("nice 19"), std::string::npos) << group;
   }
-}
-
-TEST(Priority, CpuSliceIsBatonsAndNotItsWorkers) {
-  const std::uint64_t default_slice = slice_ns(::getpid());
-  if (default_slice == 0) GTEST_SKIP() << "this kernel has no per-task slice (Linux 6.12+)";
-  WorkerDir dir;
-  BatonProcess baton(baton_args(dir, {"--cpu-slice", "250"}));
-  ASSERT_TRUE(wait_serving(baton, 1));
-  EXPECT_EQ(slice_ns(baton.pid()), 250'000u);
-  EXPECT_EQ(slice_ns(ready_pid(baton, 1)), default_slice) << "the first worker";
-  const auto mark = baton.mark();
-  baton.signal(SIGHUP);
-  ASSERT_TRUE(wait_serving(baton, 2, mark));
-  EXPECT_EQ(slice_ns(ready_pid(baton, 2, 0, mark)), default_slice) << "an upgrade's worker";
 }
 
 }  // namespace

@@ -27,7 +27,6 @@ const std::map<std::string, Sample>& samples() {
       {"workers", {"3", {"3"}}},
       {"max_generations", {"4", {"4"}}},
       {"start_nice", {"10", {"10"}}},
-      {"cpu_slice", {"250", {"250"}}},
       {"ready_timeout", {R"("1500ms")", {"1500ms"}}},
       {"drain_timeout", {R"("2m")", {"2m"}}},
       {"kill_timeout", {R"("0s")", {"0s"}}},
