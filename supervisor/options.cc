@@ -122,9 +122,9 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
       ->check(CLI::Range(2u, 64u))
       ->type_name("N");
   run->add_option("--start-nice", o.start_nice,
-                  "a starting worker's CPU nice value until it says READY or STANDBY, so that its start-up\n"
-                  "cannot take the CPU from the workers serving (0 to 19, default 0: none). Needs\n"
-                  "CAP_SYS_NICE to raise it back; without it workers start at normal priority")
+                  "a starting worker's CPU nice value until it says READY or STANDBY, for 1s at most, so\n"
+                  "that its start-up cannot take the CPU from the workers serving (0 to 19, default 19;\n"
+                  "0: none). Needs CAP_SYS_NICE to raise it back; without it workers start at normal priority")
       ->check(CLI::Range(0, 19))
       ->type_name("N");
   add_duration(run, "--ready-timeout", o.ready_timeout, "how long a new worker has to say READY");

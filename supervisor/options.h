@@ -27,7 +27,7 @@ struct Options {
   // At most this many generations have workers alive at once, a new one
   // included: an upgrade past it waits for a retiring generation to finish.
   unsigned max_generations = 3;
-  int start_nice = 0;  // a starting worker's nice value until READY/STANDBY (start_priority.h); 0: none
+  int start_nice = 19;  // a starting worker's nice value until READY/STANDBY (start_priority.h); 0: none
   std::chrono::milliseconds ready_timeout{10'000};
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds kill_timeout{5'000};

@@ -1,9 +1,9 @@
-// With --start-nice N, a starting worker runs at a low CPU priority until it
-// says READY or STANDBY, so that its start-up (exec, dynamic linking, its
-// own initialization) cannot take the CPU from the workers serving beside
-// it. Off by default: tests/bench/reload_cost measures both ways (see
-// tests/bench/RESULTS.md), and it helped drain mode on a busy CPU but not
-// handoff mode.
+// With --start-nice N (default 19), a starting worker runs at a low CPU
+// priority until it says READY or STANDBY, so that its start-up (exec,
+// dynamic linking, its own initialization) cannot take the CPU from the
+// workers serving beside it: tests/bench/reload_cost measures both ways (see
+// tests/bench/RESULTS.md). For kLowStartLimit at most, so that a start-up
+// on a saturated CPU is delayed by that much and never starved.
 //
 // Both the process's nice value and its autogroup's are set: each worker
 // leads a session of its own, and with sched_autogroup the CPU is shared
@@ -14,7 +14,12 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+
 namespace baton {
+
+// The longest a worker starts at low priority: then it is raised anyway.
+inline constexpr std::chrono::milliseconds kLowStartLimit{1000};
 
 // Whether this baton may raise a worker back to nice 0.
 bool can_restore_priority();

@@ -74,7 +74,8 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::ve
       listeners_(listeners),
       events_(events),
       started_at_(std::chrono::steady_clock::now()),
-      deadline_(loop) {}
+      deadline_(loop),
+      low_start_(loop) {}
 
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, WorkerConfig config,
                                                             const std::vector<BoundListener>& listeners,
@@ -98,9 +99,9 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   w->exec_done_at_ = std::chrono::steady_clock::now();
   if (spdlog::should_log(spdlog::level::debug))  // only on_started_up() logs it; a /proc read is not free
     if (auto times = read_sched_times(w->pid_)) w->waited_before_exec_ = times->waiting;
-  if (c.start_nice > 0) set_start_nice(w->pid_, c.start_nice);
   w->name_ = "worker " + std::to_string(c.generation) + "." + std::to_string(c.index) + " (pid " +
              std::to_string(w->pid_) + ")";
+  if (c.start_nice > 0) w->start_low();
   for (auto [pipe, stream] : {std::pair{&*out, "stdout"}, std::pair{&*err, "stderr"}}) {
     auto relay = relays.adopt(pipe->read.release());
     if (relay) (*relay)->start(w->name_, stream);
@@ -127,6 +128,18 @@ Status WorkerProcess::exec(const std::string& executable, int channel_fd, int ou
   if (!pid) return pid.status();
   pid_ = *pid;
   return Status::ok();
+}
+
+// Low until READY or STANDBY, but for kLowStartLimit at most: on a CPU the
+// serving workers keep busy, a start-up that needs more than that would be
+// stretched toward the ready timeout, and the upgrade fail for it.
+void WorkerProcess::start_low() {
+  set_start_nice(pid_, config_.start_nice);
+  low_start_.start(kLowStartLimit, [this] {
+    spdlog::info("{}: still starting after {} at nice {}; back to normal priority", name_,
+                 format_duration(kLowStartLimit), config_.start_nice);
+    set_start_nice(pid_, 0);
+  });
 }
 
 // Readable once the process has exited; then it is reaped here.
@@ -166,6 +179,7 @@ WorkerProcess::~WorkerProcess() {
 void WorkerProcess::exited(std::int64_t status, int signal) {
   state_ = State::kExited;
   deadline_.stop();
+  low_start_.stop();
   poll_.close();
   exit_poll_.close();
   // The owner may destroy *this here: nothing touches it afterwards.
@@ -272,7 +286,10 @@ void WorkerProcess::on_welcomed(const Envelope& m) {
 
 // Started: back to full priority; where the start-up's time went, on baton's clock (reload_cost reads it).
 void WorkerProcess::on_started_up(const char* said) {
-  if (config_.start_nice > 0) set_start_nice(pid_, 0);  // started: it serves (or receives) at full priority
+  if (low_start_.active()) {  // started: it serves (or receives) at full priority
+    low_start_.stop();
+    set_start_nice(pid_, 0);
+  }
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::debug("{}: fork+exec {:.3f} ms ({:.3f} ms of it waiting for a CPU), HELLO {:.3f} ms after exec, "
                 "{} {:.3f} ms after HELLO",

@@ -103,6 +103,7 @@ class WorkerProcess final : public WorkerHandle {
   void on_features(const Envelope& message);
   // READY or STANDBY: full CPU priority again; the debug log gets its start-up timeline.
   void on_started_up(const char* said);
+  void start_low();  // --start-nice
   void on_handoff_reply(const Envelope& message);  // worker_process_handoff.cc
   void on_park_reply(const Envelope& message);     // worker_process_handoff.cc
   void send_signal(int signal);
@@ -142,6 +143,7 @@ class WorkerProcess final : public WorkerHandle {
   Channel channel_;
   UvHandle<uv_poll_t> poll_;
   Timer deadline_;  // ready deadline, then drain / kill escalation
+  Timer low_start_;  // armed while it starts at --start-nice: when to raise it anyway
   const char* due_action_ = "";  // what deadline_ does when it fires: "sigterm", "sigkill" ("" otherwise)
   // Its exit shows on a pidfd (spawned or adopted alike); that watch reaps it.
   UniqueFd pidfd_;
