@@ -142,6 +142,7 @@ class Supervisor final : private WorkerEvents {
   void worker_standing_by(WorkerHandle& w);
   void worker_sent(WorkerHandle& w, const HandoffTotals& totals);
   void worker_precopied(WorkerHandle& w, const Precopied& what);
+  void raise_receiver_of(const WorkerHandle& sender);
   void worker_restored(WorkerHandle& w, const HandoffTotals& totals);
   void worker_refused(WorkerHandle& w, const std::string& why);
 

@@ -18,12 +18,22 @@ void Supervisor::worker_standing_by(WorkerHandle& w) {
   start_handoff(gen);
 }
 
+// The pause of `sender`'s pair has begun: its receiver loads the rest at
+// full priority. (Also at SENT, for a sender that said it pre-copies and did not.)
+void Supervisor::raise_receiver_of(const WorkerHandle& sender) {
+  Generation* candidate = find(candidate_);
+  if (!candidate || sender.index() >= candidate->slots.size()) return;
+  if (auto& to = candidate->slots[sender.index()].worker) to->end_low_start();
+}
+
 void Supervisor::worker_sent(WorkerHandle& w, const HandoffTotals& t) {
+  raise_receiver_of(w);
   spdlog::info("{} sent {} bytes of state and {} connections", w.name(), t.state_bytes, t.connections);
 }
 
 void Supervisor::worker_precopied(WorkerHandle& w, const Precopied& p) {
   if (!handoff_) return;
+  raise_receiver_of(w);
   const auto now = std::chrono::steady_clock::now();
   spdlog::info("{} pre-copied {} bytes of state and lent {} connections ahead while serving ({} round(s) of changes, "
                "{:.1f} ms); pausing for the rest",
@@ -78,6 +88,9 @@ Status Supervisor::link_pair(WorkerHandle& from, WorkerHandle& to) {
   if (!link) return link.status();
   if (Status st = to.begin_handoff(HandoffRole::kReceiver, {}, options_.handoff_timeout, link->second.fd()); !st)
     return st;
+  // Without pre-copy the pause starts now, and the receiver's speed is the pause's.
+  const bool precopy = (from.features() & kFeatureSendsPrecopy) && (to.features() & kFeatureLoadsPrecopy);
+  if (!precopy) to.end_low_start();
   return from.begin_handoff(HandoffRole::kSender, {to.state_versions(), to.features()}, options_.handoff_timeout,
                             link->first.fd());
 }

@@ -104,6 +104,10 @@ class WorkerHandle {
   virtual void drain(std::chrono::milliseconds drain_timeout) = 0;
   // SIGTERM now, SIGKILL after kill_timeout.
   virtual void terminate() = 0;
+  // A worker started at --start-nice gets normal priority now. A READY one
+  // already has it; a standby one keeps its low priority while it loads a
+  // pre-copy beside the serving worker, and gets this when its pause begins.
+  virtual void end_low_start() = 0;
   // Passes on a signal baton does not act on itself (--forward-signal).
   virtual void forward(int signum) = 0;
   // Kills the worker now; `reason` comes back in WorkerExit::rejected.

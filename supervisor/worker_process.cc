@@ -142,6 +142,12 @@ void WorkerProcess::start_low() {
   });
 }
 
+void WorkerProcess::end_low_start() {
+  if (!low_start_.active()) return;
+  low_start_.stop();
+  set_start_nice(pid_, 0);
+}
+
 // Readable once the process has exited; then it is reaped here.
 Status WorkerProcess::watch_exit_by_pidfd(uv_loop_t* loop) {
   pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
@@ -284,12 +290,9 @@ void WorkerProcess::on_welcomed(const Envelope& m) {
   events_.on_ready(*this);
 }
 
-// Started: back to full priority; where the start-up's time went, on baton's clock (reload_cost reads it).
+// Started: back to full priority if READY; where the start-up's time went, on baton's clock (reload_cost reads it).
 void WorkerProcess::on_started_up(const char* said) {
-  if (low_start_.active()) {  // started: it serves (or receives) at full priority
-    low_start_.stop();
-    set_start_nice(pid_, 0);
-  }
+  if (state_ == State::kReady) end_low_start();  // a standby one waits for its pause (worker_handle.h)
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::debug("{}: fork+exec {:.3f} ms ({:.3f} ms of it waiting for a CPU), HELLO {:.3f} ms after exec, "
                 "{} {:.3f} ms after HELLO",

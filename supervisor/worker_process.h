@@ -73,6 +73,7 @@ class WorkerProcess final : public WorkerHandle {
 
   void drain(std::chrono::milliseconds drain_timeout) override;
   void terminate() override;
+  void end_low_start() override;
   void forward(int signum) override { send_signal(signum); }
   void reject(const std::string& reason) override;
   void abandon(const std::string& reason) override;
@@ -101,7 +102,7 @@ class WorkerProcess final : public WorkerHandle {
   void on_hello(const Envelope& message);
   void on_welcomed(const Envelope& message);
   void on_features(const Envelope& message);
-  // READY or STANDBY: full CPU priority again; the debug log gets its start-up timeline.
+  // READY (full CPU priority again) or STANDBY; the debug log gets its start-up timeline.
   void on_started_up(const char* said);
   void start_low();  // --start-nice
   void on_handoff_reply(const Envelope& message);  // worker_process_handoff.cc

@@ -21,6 +21,7 @@
 // time went: baton's loop and the new worker, each on a CPU or waiting for one.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -169,10 +170,15 @@ void print_timeline(const std::string& mode, const std::string& log) {
   const auto hello = logged_ms(log, "HELLO ([0-9.]+) ms after exec");
   const auto ready = logged_ms(log, "(READY|STANDBY) ([0-9.]+) ms after HELLO", 2);
   const auto gone = logged_ms(log, "retired ([0-9.]+) ms after it was told to go");
+  const auto paused = logged_ms(log, "; paused ([0-9.]+) ms");  // handoff mode
   std::printf("%-22s timeline, medians of %zu upgrades: request -> exec'd %.2f ms (spawn itself %.2f, "
               "waiting for a CPU %.2f), "
-              "exec -> HELLO %.2f ms, HELLO -> READY/STANDBY %.2f ms, told to go -> retired %.2f ms\n",
-              mode.c_str(), exec.size(), median(exec), median(spawn), median(waited), median(hello), median(ready), median(gone));
+              "exec -> HELLO %.2f ms, HELLO -> READY/STANDBY %.2f ms, told to go -> retired %.2f ms",
+              mode.c_str(), exec.size(), median(exec), median(spawn), median(waited), median(hello), median(ready),
+              median(gone));
+  if (!paused.empty())
+    std::printf(", handoff paused %.2f ms (max %.2f)", median(paused), *std::max_element(paused.begin(), paused.end()));
+  std::printf("\n");
   const std::string cost =
       "its workers started ([0-9.]+) ms after the request; baton's loop: CPU ([0-9.]+) ms, waited ([0-9.]+) ms; "
       "new workers: CPU ([0-9.]+) ms, waited ([0-9.]+) ms";

@@ -30,11 +30,12 @@ class FakeWorker final : public WorkerHandle {
   std::uint32_t index() const override { return config.index; }
   void drain(std::chrono::milliseconds) override { state_ = WorkerState::kDraining; ++drains; }
   void terminate() override { state_ = WorkerState::kDraining; ++terminates; }
+  void end_low_start() override { ++low_start_ended; }
   void forward(int signum) override { forwarded.push_back(signum); }
   void reject(const std::string& reason) override { rejected = reason; }
   void abandon(const std::string& reason) override { rejected = reason; }
   const std::vector<std::uint32_t>& state_versions() const override { return versions; }
-  std::uint32_t features() const override { return 0; }
+  std::uint32_t features() const override { return features_said; }
   Status begin_handoff(HandoffRole role, const Successor& successor, std::chrono::milliseconds,
                        int link_fd) override {
     handoff_role = role == HandoffRole::kSender ? "sender" : "receiver";
@@ -68,6 +69,7 @@ class FakeWorker final : public WorkerHandle {
     state_ = WorkerState::kStandby;
     events_.on_standby(*this);
   }
+  void precopied() { events_.on_precopied(*this, Precopied{}); }
   void sent() {
     state_ = WorkerState::kSent;
     events_.on_sent(*this, {100, 2});
@@ -84,7 +86,8 @@ class FakeWorker final : public WorkerHandle {
   }
 
   const WorkerConfig config;
-  int drains = 0, terminates = 0, commits = 0, resumes = 0, parks = 0;
+  int drains = 0, terminates = 0, commits = 0, resumes = 0, parks = 0, low_start_ended = 0;
+  std::uint32_t features_said = 0;  // FEATURES, as set before it stands by
   std::vector<int> forwarded;
   std::string rejected;
   std::vector<std::uint32_t> versions;
@@ -490,6 +493,27 @@ TEST_F(HandoffSupervisorTest, PairsOldAndNewWorkersOverALink) {
     EXPECT_EQ(launcher_.worker(2, i)->handoff_role, "receiver");
     EXPECT_TRUE(launcher_.worker(1, i)->link_was_valid);
   }
+}
+
+TEST_F(HandoffSupervisorTest, ReceiverGetsFullPriorityAtHandoffWhenNothingIsPrecopied) {
+  standing_by();
+  for (std::uint32_t i : {0u, 1u}) EXPECT_EQ(launcher_.worker(2, i)->low_start_ended, 1) << "its pause starts now";
+}
+
+TEST_F(HandoffSupervisorTest, ReceiverLoadingAPrecopyStaysLowUntilItsPairsPauseBegins) {
+  Supervisor& s = serving();
+  for (std::uint32_t i : {0u, 1u}) launcher_.worker(1, i)->features_said = kFeatureSendsPrecopy;
+  s.handle_signal(SIGHUP);
+  for (std::uint32_t i : {0u, 1u}) {
+    launcher_.worker(2, i)->features_said = kFeatureLoadsPrecopy;
+    launcher_.worker(2, i)->stand_by({1});
+  }
+  EXPECT_EQ(launcher_.worker(2, 0)->low_start_ended, 0) << "pre-copy loads beside the serving worker";
+  launcher_.worker(1, 0)->precopied();
+  EXPECT_EQ(launcher_.worker(2, 0)->low_start_ended, 1) << "PRECOPIED: this pair pauses";
+  EXPECT_EQ(launcher_.worker(2, 1)->low_start_ended, 0) << "the other pair still pre-copies";
+  launcher_.worker(1, 1)->sent();
+  EXPECT_EQ(launcher_.worker(2, 1)->low_start_ended, 1) << "SENT without PRECOPIED ends it too";
 }
 
 TEST_F(HandoffSupervisorTest, CommitsOnlyWhenEveryNewWorkerRestored) {
