@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -30,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -54,15 +57,37 @@ constexpr int kConnections = 8;
   std::exit(1);
 }
 
+// Where the slowest 1% of requests fall: by how long after the last SIGHUP
+// they were due, in these bins (ms); the last bin counts those due before
+// the first SIGHUP, 500 ms of the phase without one.
+constexpr double kBinEdgesMs[] = {0, 1, 2, 5, 10, 20, 50, 500};
+constexpr std::size_t kBins = std::size(kBinEdgesMs);  // 7 spans + "before the first"
+using SlowBins = std::array<std::uint64_t, kBins>;
+
+struct Sample {
+  steady_clock::time_point due;
+  double ms = 0;
+};
+
 struct PhaseResult {
   double p99_ms = 0, per_second = 0;
   std::uint64_t failed = 0;
+  SlowBins slow{};  // with upgrades only
 };
+
+std::size_t bin_of(steady_clock::time_point due, const std::vector<steady_clock::time_point>& hups) {
+  auto after = std::upper_bound(hups.begin(), hups.end(), due);
+  if (after == hups.begin()) return kBins - 1;
+  const double ms = duration<double, std::milli>(due - *(after - 1)).count();
+  std::size_t b = 0;
+  while (b + 2 < kBins && ms >= kBinEdgesMs[b + 1]) ++b;
+  return b;
+}
 
 // One keep-alive connection's requests, open loop (`period` > 0: one due
 // every period) or closed loop; reconnects when the server closes it.
 void run_connection(std::uint16_t port, nanoseconds period, steady_clock::time_point until,
-                    std::vector<double>& latencies_ms, std::atomic<std::uint64_t>& failed) {
+                    std::vector<Sample>& samples, std::atomic<std::uint64_t>& failed) {
   testing_support::pin_to_cpu(1);
   baton::UniqueFd conn;
   auto due = steady_clock::now();
@@ -81,7 +106,7 @@ void run_connection(std::uint16_t port, nanoseconds period, steady_clock::time_p
     auto r = testing_support::exchange(conn.get(), "GET", "/");
     if (!r || r->status != 200) ++failed;
     if (!r || r->connection_close) conn = baton::UniqueFd();  // drain mode: the old worker let go of it
-    if (r) latencies_ms.push_back(duration<double, std::milli>(steady_clock::now() - start).count());
+    if (r) samples.push_back({start, duration<double, std::milli>(steady_clock::now() - start).count()});
     due = period.count() > 0 ? due + period : steady_clock::now();
   }
 }
@@ -92,25 +117,33 @@ PhaseResult run_phase(const BatonProcess& baton, std::uint16_t port, double rate
                       bool upgrades) {
   const auto until = steady_clock::now() + length;
   const nanoseconds period = rate > 0 ? nanoseconds(static_cast<long>(1e9 * kConnections / rate)) : nanoseconds(0);
-  std::vector<std::vector<double>> latencies(kConnections);
+  std::vector<std::vector<Sample>> samples(kConnections);
   std::atomic<std::uint64_t> failed{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kConnections; ++i)
-    threads.emplace_back([&, i] { run_connection(port, period, until, latencies[i], failed); });
+    threads.emplace_back([&, i] { run_connection(port, period, until, samples[i], failed); });
+  std::vector<steady_clock::time_point> hups;
   for (auto next = steady_clock::now() + 500ms; upgrades && next < until; next += 500ms) {
     std::this_thread::sleep_until(next);  // the upgrade schedule itself
+    hups.push_back(steady_clock::now());
     baton.signal(SIGHUP);
   }
   for (auto& t : threads) t.join();
   std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  return {percentile(all, 0.99), static_cast<double>(all.size()) / duration<double>(length).count(), failed};
+  for (auto& conn : samples)
+    for (const Sample& x : conn) all.push_back(x.ms);
+  PhaseResult r{percentile(all, 0.99), static_cast<double>(all.size()) / duration<double>(length).count(), failed};
+  for (auto& conn : samples)
+    for (const Sample& x : conn)
+      if (upgrades && x.ms >= r.p99_ms) ++r.slow[bin_of(x.due, hups)];
+  return r;
 }
 
 // Medians over rounds of alternating phases without and with upgrades.
 struct Comparison {
   std::vector<double> p99[2], rate[2];
   std::uint64_t failed[2] = {0, 0};
+  SlowBins slow{};  // summed over the phases with upgrades
 };
 
 // A baton under test, with its port.
@@ -130,6 +163,7 @@ std::vector<Comparison> compare(std::vector<Server>& servers, double rate, milli
         c[s].p99[with].push_back(p.p99_ms);
         c[s].rate[with].push_back(p.per_second);
         c[s].failed[with] += p.failed;
+        for (std::size_t b = 0; b < kBins; ++b) c[s].slow[b] += p.slow[b];
       }
     }
   }
@@ -152,6 +186,19 @@ void print_comparison(const std::string& mode, const std::string& load, const Co
               rate[1], static_cast<unsigned long long>(c.failed[1]), p99[1] / std::max(p99[0], 1e-6),
               p99[1] / std::max(pooled_p99, 1e-6), rate[1] / std::max(rate[0], 1e-6));
   std::fflush(stdout);
+}
+
+// Each bin's share of the slowest 1%, and (in brackets) the share an even
+// spread over the phase would give it: where upgrades make requests slow.
+// A phase has a SIGHUP at 500, 1000, ... ms, each followed by 500 ms.
+void print_slow(const std::string& mode, const SlowBins& slow, milliseconds length) {
+  const double total = std::max<double>(1, std::accumulate(slow.begin(), slow.end(), 0.0));
+  const double upgrades = std::floor((length.count() - 1) / 500.0);
+  std::printf("%-22s slowest 1%% by time since the last SIGHUP:", mode.c_str());
+  for (std::size_t b = 0; b + 1 < kBins; ++b)
+    std::printf(" %g-%gms %.0f%% (%.1f%%)", kBinEdgesMs[b], kBinEdgesMs[b + 1], 100 * slow[b] / total,
+                100 * upgrades * (kBinEdgesMs[b + 1] - kBinEdgesMs[b]) / length.count());
+  std::printf(", before the first %.0f%% (%.1f%%)\n", 100 * slow[kBins - 1] / total, 100 * 500.0 / length.count());
 }
 
 // Every "<number> ms" of `pattern`'s first group in baton's log.
@@ -224,6 +271,7 @@ void run_mode(const char* mode, milliseconds length, int rounds) {
     const std::string name = std::string(mode) + ", " + servers[s].name;
     print_comparison(name, half, at_half[s], pooled_baseline_p99(at_half));
     print_comparison(name, "saturation", saturated[s], pooled_baseline_p99(saturated));
+    print_slow(name, at_half[s].slow, length);
     print_timeline(name, servers[s].baton->log());
   }
 }
