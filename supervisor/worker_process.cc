@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "duration.h"
-#include "baton/proc_stat.h"
 #include "process_spawn.h"
 #include "start_priority.h"
 #include "logging.h"
@@ -97,8 +96,6 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
     return Status::from_errno(st.error_number(), "start worker " + c.command[0])
         .with_hint(exec_error_hint(st.error_number()));
   w->exec_done_at_ = std::chrono::steady_clock::now();
-  if (spdlog::should_log(spdlog::level::debug))  // only on_started_up() logs it; a /proc read is not free
-    if (auto times = read_sched_times(w->pid_)) w->waited_before_exec_ = times->waiting;
   w->name_ = "worker " + std::to_string(c.generation) + "." + std::to_string(c.index) + " (pid " +
              std::to_string(w->pid_) + ")";
   if (c.start_nice > 0) w->start_low();
@@ -294,9 +291,8 @@ void WorkerProcess::on_welcomed(const Envelope& m) {
 void WorkerProcess::on_started_up(const char* said) {
   if (state_ == State::kReady) end_low_start();  // a standby one waits for its pause (worker_handle.h)
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-  spdlog::debug("{}: fork+exec {:.3f} ms ({:.3f} ms of it waiting for a CPU), HELLO {:.3f} ms after exec, "
-                "{} {:.3f} ms after HELLO",
-                name_, ms(exec_done_at_ - started_at_), ms(waited_before_exec_), ms(hello_at_ - exec_done_at_), said,
+  spdlog::debug("{}: fork+exec {:.3f} ms, HELLO {:.3f} ms after exec, {} {:.3f} ms after HELLO", name_,
+                ms(exec_done_at_ - started_at_), ms(hello_at_ - exec_done_at_), said,
                 ms(std::chrono::steady_clock::now() - hello_at_));
 }
 

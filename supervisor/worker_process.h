@@ -130,7 +130,6 @@ class WorkerProcess final : public WorkerHandle {
   // Its start-up on baton's clock, for the debug log's timeline: fork+exec
   // returned, HELLO arrived.
   std::chrono::steady_clock::time_point exec_done_at_, hello_at_;
-  std::chrono::nanoseconds waited_before_exec_{0};  // runnable but not running, from fork to exec
   std::vector<std::uint32_t> state_versions_;  // from STANDBY
   std::optional<std::uint32_t> features_;      // from FEATURES, if it said one
   bool handoff_sender_ = false;

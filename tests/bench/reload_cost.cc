@@ -14,11 +14,11 @@
 // (starting workers at --start-nice 19) and at normal priority (0). It
 // prints the medians over the rounds of p99 latency and throughput, their
 // ratios (upgrades / none; p99 also against both batons' pooled phases
-// without upgrades),
-// and the medians of baton's timeline per upgrade from its debug log:
-// request -> workers exec'd, exec -> HELLO, HELLO -> READY or STANDBY, the
-// old generation told to go -> retired; and of where the request -> READY
-// time went: baton's loop and the new worker, each on a CPU or waiting for one.
+// without upgrades), where the slowest 1% fall after each SIGHUP, and the
+// medians of baton's timeline per upgrade from its debug log: request ->
+// workers exec'd, exec -> HELLO, HELLO -> READY or STANDBY, the old
+// generation told to go -> retired; and of where the request -> READY time
+// went: baton's loop and the new worker, each on a CPU or waiting for one.
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,6 +51,7 @@ using testing_support::percentile;
 namespace {
 
 constexpr int kConnections = 8;
+constexpr milliseconds kUpgradeEvery{500};  // a phase with upgrades: a SIGHUP at 500, 1000, ... ms
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "reload_cost: %s\n", what.c_str());
@@ -59,8 +60,8 @@ constexpr int kConnections = 8;
 
 // Where the slowest 1% of requests fall: by how long after the last SIGHUP
 // they were due, in these bins (ms); the last bin counts those due before
-// the first SIGHUP, 500 ms of the phase without one.
-constexpr double kBinEdgesMs[] = {0, 1, 2, 5, 10, 20, 50, 500};
+// the first SIGHUP, kUpgradeEvery of the phase without one.
+constexpr double kBinEdgesMs[] = {0, 1, 2, 5, 10, 20, 50, kUpgradeEvery.count()};
 constexpr std::size_t kBins = std::size(kBinEdgesMs);  // 7 spans + "before the first"
 using SlowBins = std::array<std::uint64_t, kBins>;
 
@@ -123,7 +124,7 @@ PhaseResult run_phase(const BatonProcess& baton, std::uint16_t port, double rate
   for (int i = 0; i < kConnections; ++i)
     threads.emplace_back([&, i] { run_connection(port, period, until, samples[i], failed); });
   std::vector<steady_clock::time_point> hups;
-  for (auto next = steady_clock::now() + 500ms; upgrades && next < until; next += 500ms) {
+  for (auto next = steady_clock::now() + kUpgradeEvery; upgrades && next < until; next += kUpgradeEvery) {
     std::this_thread::sleep_until(next);  // the upgrade schedule itself
     hups.push_back(steady_clock::now());
     baton.signal(SIGHUP);
@@ -190,15 +191,15 @@ void print_comparison(const std::string& mode, const std::string& load, const Co
 
 // Each bin's share of the slowest 1%, and (in brackets) the share an even
 // spread over the phase would give it: where upgrades make requests slow.
-// A phase has a SIGHUP at 500, 1000, ... ms, each followed by 500 ms.
 void print_slow(const std::string& mode, const SlowBins& slow, milliseconds length) {
   const double total = std::max<double>(1, std::accumulate(slow.begin(), slow.end(), 0.0));
-  const double upgrades = std::floor((length.count() - 1) / 500.0);
+  const double every = static_cast<double>(kUpgradeEvery.count());
+  const double upgrades = std::floor((length.count() - 1) / every);
   std::printf("%-22s slowest 1%% by time since the last SIGHUP:", mode.c_str());
   for (std::size_t b = 0; b + 1 < kBins; ++b)
     std::printf(" %g-%gms %.0f%% (%.1f%%)", kBinEdgesMs[b], kBinEdgesMs[b + 1], 100 * slow[b] / total,
                 100 * upgrades * (kBinEdgesMs[b + 1] - kBinEdgesMs[b]) / length.count());
-  std::printf(", before the first %.0f%% (%.1f%%)\n", 100 * slow[kBins - 1] / total, 100 * 500.0 / length.count());
+  std::printf(", before the first %.0f%% (%.1f%%)\n", 100 * slow[kBins - 1] / total, 100 * every / length.count());
 }
 
 // Every "<number> ms" of `pattern`'s first group in baton's log.
@@ -213,15 +214,13 @@ std::vector<double> logged_ms(const std::string& log, const std::string& pattern
 void print_timeline(const std::string& mode, const std::string& log) {
   const auto exec = logged_ms(log, "its workers exec'd ([0-9.]+) ms after the request");
   const auto spawn = logged_ms(log, "fork\\+exec ([0-9.]+) ms");
-  const auto waited = logged_ms(log, "\\(([0-9.]+) ms of it waiting for a CPU\\)");
   const auto hello = logged_ms(log, "HELLO ([0-9.]+) ms after exec");
   const auto ready = logged_ms(log, "(READY|STANDBY) ([0-9.]+) ms after HELLO", 2);
   const auto gone = logged_ms(log, "retired ([0-9.]+) ms after it was told to go");
   const auto paused = logged_ms(log, "; paused ([0-9.]+) ms");  // handoff mode
-  std::printf("%-22s timeline, medians of %zu upgrades: request -> exec'd %.2f ms (spawn itself %.2f, "
-              "waiting for a CPU %.2f), "
+  std::printf("%-22s timeline, medians of %zu upgrades: request -> exec'd %.2f ms (spawn itself %.2f), "
               "exec -> HELLO %.2f ms, HELLO -> READY/STANDBY %.2f ms, told to go -> retired %.2f ms",
-              mode.c_str(), exec.size(), median(exec), median(spawn), median(waited), median(hello), median(ready),
+              mode.c_str(), exec.size(), median(exec), median(spawn), median(hello), median(ready),
               median(gone));
   if (!paused.empty())
     std::printf(", handoff paused %.2f ms (max %.2f)", median(paused), *std::max_element(paused.begin(), paused.end()));
