@@ -1,6 +1,13 @@
 #include "config_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <toml++/toml.h>
+
+#include "baton/unique_fd.h"
 
 namespace baton {
 namespace {
@@ -36,15 +43,33 @@ Result<ConfigSetting> setting_of(const std::string& path, const std::string& key
 
 }  // namespace
 
-Result<std::vector<ConfigSetting>> read_config_file(const std::string& path) {
+Result<std::string> read_config_text(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return Status::from_errno(errno, path).with_hint("check the path given to --config");
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Status::from_errno(errno, path);
+  if (!S_ISREG(st.st_mode))
+    return Status::error(path + ": not a regular file; give --config the path of a TOML file");
+  std::string text;
+  char buffer[16384];
+  for (ssize_t n; (n = ::read(fd.get(), buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::from_errno(errno, "read " + path);
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > kMaxConfigBytes)
+      return Status::error(path + ": larger than " + std::to_string(kMaxConfigBytes >> 20) +
+                           " MiB; is it baton's config file?");
+  }
+  return text;
+}
+
+Result<std::vector<ConfigSetting>> parse_config(const std::string& text, const std::string& path) {
   toml::table table;
   try {
-    table = toml::parse_file(path);
+    table = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& begin = e.source().begin;
-    if (begin.line == 0)  // not a syntax error: the file itself
-      return Status::error(path + ": " + std::string(e.description()))
-          .with_hint("check the path given to --config");
     return Status::error(path + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column) + ": " +
                          std::string(e.description()));
   }

@@ -23,7 +23,11 @@ struct ConfigSetting {
   std::string where;                // "baton.toml:7" for error messages
 };
 
-// Syntax errors and values of the wrong type name the file, the line and the key.
-Result<std::vector<ConfigSetting>> read_config_file(const std::string& path);
+// The file's text: a regular file of at most kMaxConfigBytes (a FIFO or a
+// device would block baton or never end); errors name the path.
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;
+Result<std::string> read_config_text(const std::string& path);
+// Syntax errors and values of the wrong type name the file (`path`), the line and the key.
+Result<std::vector<ConfigSetting>> parse_config(const std::string& text, const std::string& path);
 
 }  // namespace baton

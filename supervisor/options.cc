@@ -164,7 +164,8 @@ void add_operation_options(CLI::App* run, Options& o, RunWords& words) {
   run->add_option("--group", o.group, "with --user: this group instead of the user's own")->type_name("NAME");
   run->add_option("--forward-signal", words.forward,
                   "also pass this signal on to the serving workers, repeatable\n"
-                  "(USR1, USR2 and WINCH always are), e.g. --forward-signal SIGALRM")
+                  "(USR1, USR2 and WINCH always are), e.g. --forward-signal SIGALRM;\n"
+                  "--forward-signal none clears the config file's list")
       ->type_name("SIGNAL");
   run->add_option("--pid-file", o.pid_file, "write baton's pid here (for kill -HUP $(cat FILE))")
       ->type_name("PATH");
@@ -247,9 +248,16 @@ void apply_setting(const ConfigSetting& setting, Options& o, RunWords& words) {
   }
 }
 
-// Applies the file's keys that the command line did not set.
-void apply_config(const std::string& path, CLI::App* run, Options& o, RunWords& words) {
-  auto settings = read_config_file(path);
+// Applies the file's keys that the command line did not set. `text` is the
+// file's, once read (upgrade --self passes on what the first baton read).
+void apply_config(const std::string& path, std::optional<std::string>& text, CLI::App* run, Options& o,
+                  RunWords& words) {
+  if (!text) {
+    auto read = read_config_text(path);
+    if (!read) throw ConfigError(read.status().message());
+    text = std::move(read.value());
+  }
+  auto settings = parse_config(*text, path);
   if (!settings) throw ConfigError(settings.status().message());
   const auto keys = config_keys();
   for (const auto& s : *settings) {
@@ -287,8 +295,17 @@ std::vector<int> forward_signals(const std::vector<std::string>& names) {
   return out;
 }
 
+// An explicit empty value (--forward-signal "" or none) names no entry:
+// given on the command line, it clears the config file's list for that key.
+std::vector<std::string> without_empty(std::vector<std::string> list) {
+  std::erase_if(list, [](const std::string& v) { return v.empty() || v == "none"; });
+  return list;
+}
+
 // The words become Options.
-void finish_run(Options& o, const RunWords& words) {
+void finish_run(Options& o, RunWords words) {
+  words.listen = without_empty(std::move(words.listen));
+  words.forward = without_empty(std::move(words.forward));
   check_run(o, words);
   o.listeners = listener_specs(words.listen);
   o.metrics = metrics_spec(words.metrics);
@@ -386,7 +403,7 @@ Subcommands add_subcommands(CLI::App& app, ParsedCommand& p, RunWords& words) {
 
 // check-config: the file must hold a whole `baton run` by itself.
 void check_config_file(ParsedCommand& p, CLI::App* run, RunWords& words) {
-  apply_config(p.config_file, run, p.options, words);
+  apply_config(p.config_file, p.config_text, run, p.options, words);
   try {
     finish_run(p.options, words);
   } catch (const CLI::ParseError& e) {
@@ -405,8 +422,9 @@ std::optional<Command> chosen(const Subcommands& s) {
 
 }  // namespace
 
-ParsedCommand parse_command_line(int argc, char** argv) {
+ParsedCommand parse_command_line(int argc, char** argv, std::optional<std::string> config_text) {
   ParsedCommand p;
+  p.config_text = std::move(config_text);
   RunWords words;
   CLI::App app{"baton: keeps a network service's listening sockets open and replaces its\n"
                "worker binary with no refused connection and no failed request."};
@@ -420,7 +438,7 @@ ParsedCommand parse_command_line(int argc, char** argv) {
     app.parse(std::move(args));
     p.command = chosen(subs);
     if (p.command == Command::kRun) {
-      if (!p.config_file.empty()) apply_config(p.config_file, subs.run, p.options, words);
+      if (!p.config_file.empty()) apply_config(p.config_file, p.config_text, subs.run, p.options, words);
       finish_run(p.options, words);
     }
     if (p.command == Command::kCheckConfig) check_config_file(p, subs.run, words);

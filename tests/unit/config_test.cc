@@ -3,6 +3,9 @@
 // the line and the key.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +13,7 @@
 
 #include "options.h"
 #include "support/command.h"
+#include "support/files.h"
 
 namespace baton {
 namespace {
@@ -125,16 +129,49 @@ TEST(Config, FlagsWinOverTheFile) {
   EXPECT_EQ(p.options.mode, UpgradeMode::kHandoff) << "what the flags leave alone comes from the file";
 }
 
-// The error for a file holding `text`.
-std::string error_for(const std::string& text, std::string* path = nullptr) {
-  ConfigFile file(text);
-  if (path) *path = file.path();
+// The error for `baton run --config PATH`.
+std::string error_for_path(const std::string& path) {
   testing::internal::CaptureStderr();
-  ParsedCommand p = parse({"run", "--config", file.path()});
+  ParsedCommand p = parse({"run", "--config", path});
   std::string err = testing::internal::GetCapturedStderr();
   EXPECT_FALSE(p.command);
   EXPECT_EQ(p.exit_code, exit_code::kUsage);
   return err;
+}
+
+// The error for a file holding `text`.
+std::string error_for(const std::string& text, std::string* path = nullptr) {
+  ConfigFile file(text);
+  if (path) *path = file.path();
+  return error_for_path(file.path());
+}
+
+TEST(Config, AnEmptyFlagValueClearsTheFilesList) {
+  // The file forwards ALRM; the command line says: no extra signals.
+  ConfigFile file("listen = [\"a=tcp://127.0.0.1:1\"]\nforward_signal = [\"ALRM\"]\ncommand = [\"/bin/echo\"]\n");
+  ParsedCommand kept = parse({"run", "--config", file.path()});
+  ASSERT_EQ(kept.command, Command::kRun);
+  EXPECT_EQ(kept.options.forward_signals, (std::vector<int>{SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM}));
+  for (const char* empty : {"", "none"}) {
+    ParsedCommand cleared = parse({"run", "--config", file.path(), "--forward-signal", empty});
+    ASSERT_EQ(cleared.command, Command::kRun) << empty;
+    EXPECT_EQ(cleared.options.forward_signals, default_forward_signals()) << empty << ": the defaults stay, ALRM goes";
+  }
+}
+
+TEST(Config, AFifoOrAnEndlessFileIsRefusedAtOnceByName) {
+  testing_support::TempDir dir("baton-config");
+  const std::string fifo = dir.path() + "/baton.toml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // No writer ever opens it: reading it would block baton forever.
+  std::string err = error_for_path(fifo);
+  EXPECT_NE(err.find(fifo + ": not a regular file; give --config the path of a TOML file"), std::string::npos) << err;
+  err = error_for_path("/dev/zero");
+  EXPECT_NE(err.find("/dev/zero: not a regular file"), std::string::npos) << err;
+  const std::string big = dir.path() + "/big.toml";
+  std::ofstream(big) << std::string((1 << 20) + 1, '#');
+  err = error_for_path(big);
+  EXPECT_NE(err.find(big + ": larger than 1 MiB; is it baton's config file?"), std::string::npos) << err;
 }
 
 TEST(Config, MistakesNameTheFileTheLineAndTheKey) {
