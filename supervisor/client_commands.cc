@@ -8,6 +8,7 @@
 #include "control_client.h"
 #include "control_path.h"
 #include "duration.h"
+#include "handover_check.h"
 #include "status_text.h"
 
 namespace baton {
@@ -70,7 +71,8 @@ std::optional<nlohmann::json> status_now(const std::string& path) {
 // upgrade --self: baton answers just before it re-executes; the new baton
 // then answers with its self-upgrade count one higher.
 int run_self_upgrade(const ClientOptions& o) {
-  Exchange x = exchange(o, "upgrade self", kAnswerTimeout);
+  // The answer comes once the new binary's check has passed, or failed.
+  Exchange x = exchange(o, "upgrade self", kHandoverCheckDeadline + kAnswerTimeout);
   if (x.exit_code != client_exit::kOk) return x.exit_code;
   const std::uint64_t expected = x.reply.value("self_upgrades", 0u);
   const auto path = client_control_path(o.name, o.control);

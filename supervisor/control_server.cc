@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 #include <sstream>
 
 #include "logging.h"
@@ -14,7 +15,6 @@ namespace {
 
 constexpr std::size_t kMaxRequest = 1024;
 constexpr std::chrono::milliseconds kRequestDeadline{5'000};
-constexpr int kBacklog = 64;
 constexpr const char* kRequests = "status, upgrade [wait], upgrade self, stop [fast] [wait]";
 
 // Text from a client may be any bytes: invalid UTF-8 becomes U+FFFD rather than an exception.
@@ -45,7 +45,7 @@ bool only_words(const std::vector<std::string>& words, std::initializer_list<con
 
 Result<std::unique_ptr<ControlServer>> ControlServer::open(uv_loop_t* loop, ServiceFacts facts) {
   ListenerSpec spec{.name = "control", .kind = ListenerKind::kUnix, .path = facts.control_socket, .mode = 0600};
-  auto bound = bind_listener(spec, kBacklog);
+  auto bound = bind_listener(spec, kListenBacklog);
   if (!bound)
     return bound.status().with_context("control socket (another baton of this name? choose with --name or --control)");
   return std::unique_ptr<ControlServer>(new ControlServer(loop, std::move(facts), std::move(bound.value())));
@@ -54,7 +54,11 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(uv_loop_t* loop, Serv
 ControlServer::ControlServer(uv_loop_t* loop, ServiceFacts facts, BoundListener socket)
     : facts_(std::move(facts)),
       server_(loop, std::move(socket), {.max_request = kMaxRequest, .deadline = kRequestDeadline},
-              "control socket") {}
+              "control socket"),
+      refused_peers_(loop, "control socket: clients refused"),
+      too_long_(loop, "control socket: requests too long"),
+      too_slow_(loop, "control socket: requests not whole in time"),
+      unknown_(loop, "control socket: unknown requests") {}
 
 ControlServer::~ControlServer() = default;
 
@@ -74,17 +78,19 @@ bool ControlServer::peer_allowed(StreamConnection& c) {
   ucred peer{};
   socklen_t length = sizeof peer;
   if (::getsockopt(c.fd(), SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) {
-    spdlog::warn("control socket: refused a client whose credentials could not be read");
+    refused_peers_.log("control socket: refused a client whose credentials could not be read");
     return false;
   }
   if (peer.uid == 0 || peer.uid == ::geteuid()) return true;
-  spdlog::warn("control socket: refused a client (pid {}, uid {}): only root and uid {} may control baton",
-               peer.pid, peer.uid, ::geteuid());
+  refused_peers_.log(fmt::format("control socket: refused a client (pid {}, uid {}): only root and uid {} may "
+                                 "control baton",
+                                 peer.pid, peer.uid, ::geteuid()));
   return false;
 }
 
-void ControlServer::on_request_bytes(StreamConnection& c, std::string_view request) {
-  const auto end = request.find('\n');
+void ControlServer::on_request_bytes(StreamConnection& c, std::string_view request, std::size_t fresh) {
+  // Only the new bytes can hold the first newline.
+  const auto end = request.find('\n', request.size() - fresh);
   if (end == std::string_view::npos) return;  // not whole yet
   std::string line(request.substr(0, end));
   if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -92,13 +98,14 @@ void ControlServer::on_request_bytes(StreamConnection& c, std::string_view reque
   handle(c, line);
 }
 
-void ControlServer::on_bad_request(StreamConnection& c, const std::string& why) {
-  spdlog::warn("control socket: bad request: {}", why);
+void ControlServer::on_bad_request(StreamConnection& c, Bad kind, const std::string& why) {
+  (kind == Bad::kTooLong ? too_long_ : too_slow_).log("control socket: bad request: " + why);
   c.write(error_reply(why + "; send one line: " + kRequests), true);
 }
 
 void ControlServer::on_closed(StreamConnection& c) {
   std::erase_if(waiters_, [&](const Waiter& w) { return w.connection == &c; });
+  if (self_upgrade_client_ == &c) self_upgrade_client_ = nullptr;
   server_.forget(c);
 }
 
@@ -113,7 +120,7 @@ void ControlServer::handle(StreamConnection& c, const std::string& line) {
   if (command == "upgrade" && only_words(words, {"wait"})) return handle_upgrade(c, has_word(words, "wait"));
   if (command == "stop" && only_words(words, {"fast", "wait"}))
     return handle_stop(c, has_word(words, "fast"), has_word(words, "wait"));
-  spdlog::warn("control socket: unknown request \"{}\"", printable(line.substr(0, 64)));
+  unknown_.log("control socket: unknown request \"" + printable(line.substr(0, 64)) + "\"");
   c.write(error_reply("unknown request \"" + line.substr(0, 64) + "\"; send one of: " + kRequests), true);
 }
 
@@ -133,16 +140,25 @@ void ControlServer::handle_upgrade(StreamConnection& c, bool wait) {
 void ControlServer::handle_self_upgrade(StreamConnection& c) {
   spdlog::info("control socket: self-upgrade requested");
   if (!self_upgrade_) return c.write(error_reply("this baton cannot upgrade itself"), true);
-  const std::string why = self_upgrade_([&] {
-    // Now and whole: the exec follows at once, and closes this connection.
-    const std::string r = reply({{"ok", true},
-                                 {"self_upgrade", "handing over"},
-                                 {"pid", ::getpid()},
-                                 {"self_upgrades", facts_.self_upgrades + 1}});
-    (void)::send(c.fd(), r.data(), r.size(), MSG_NOSIGNAL);
-  });
-  spdlog::error("self-upgrade refused: {}", why);
-  c.write(error_reply(why), true);
+  if (self_upgrade_running_)
+    return c.write(error_reply("a self-upgrade is being checked already; wait for its answer"), true);
+  self_upgrade_running_ = true;
+  self_upgrade_client_ = &c;
+  self_upgrade_(
+      [this] {
+        // Now and whole: the exec follows at once, and closes this connection.
+        const std::string r = reply({{"ok", true},
+                                     {"self_upgrade", "handing over"},
+                                     {"pid", ::getpid()},
+                                     {"self_upgrades", facts_.self_upgrades + 1}});
+        if (self_upgrade_client_) (void)::send(self_upgrade_client_->fd(), r.data(), r.size(), MSG_NOSIGNAL);
+      },
+      [this](const std::string& why) {
+        spdlog::error("self-upgrade refused: {}", why);
+        self_upgrade_running_ = false;
+        if (StreamConnection* client = std::exchange(self_upgrade_client_, nullptr))
+          client->write(error_reply(why), true);
+      });
 }
 
 void ControlServer::handle_stop(StreamConnection& c, bool fast, bool wait) {

@@ -25,6 +25,7 @@
 
 #include "baton/listener_socket.h"
 #include "handover_table.h"
+#include "repeated_log.h"
 #include "status_json.h"
 #include "stream_server.h"
 #include "supervisor.h"
@@ -44,9 +45,10 @@ class ControlServer final : public SupervisorObserver, private StreamConnection:
   // For the handover table: the listening socket (its file is removed at exit by whoever owns it then).
   HandoverSocket handover_socket() const { return {server_.spec().to_string(), server_.fd(), true}; }
   const ServiceFacts& facts() const { return facts_; }
-  // `upgrade self`: runs `self_upgrade`, which returns only if baton could
-  // not re-execute itself (why), after calling `answer` just before the exec.
-  using SelfUpgrade = std::function<std::string(const std::function<void()>& answer)>;
+  // `upgrade self`: runs `self_upgrade`, which calls `answer` just before
+  // baton re-executes itself, or `refused(why)` (now, or once its check ended).
+  using SelfUpgrade = std::function<void(std::function<void()> answer,
+                                         std::function<void(const std::string& why)> refused)>;
   void on_self_upgrade(SelfUpgrade self_upgrade) { self_upgrade_ = std::move(self_upgrade); }
   ~ControlServer();
 
@@ -68,8 +70,8 @@ class ControlServer final : public SupervisorObserver, private StreamConnection:
 
   ControlServer(uv_loop_t* loop, ServiceFacts facts, BoundListener socket);
   bool peer_allowed(StreamConnection& c);
-  void on_request_bytes(StreamConnection& c, std::string_view request) override;
-  void on_bad_request(StreamConnection& c, const std::string& why) override;
+  void on_request_bytes(StreamConnection& c, std::string_view request, std::size_t fresh) override;
+  void on_bad_request(StreamConnection& c, Bad kind, const std::string& why) override;
   void on_closed(StreamConnection& c) override;
   void handle(StreamConnection& c, const std::string& line);
   void handle_upgrade(StreamConnection& c, bool wait);
@@ -82,6 +84,10 @@ class ControlServer final : public SupervisorObserver, private StreamConnection:
   StreamServer server_;  // owns the socket file: removed when baton exits
   Supervisor* supervisor_ = nullptr;
   std::vector<Waiter> waiters_;
+  StreamConnection* self_upgrade_client_ = nullptr;  // while its self-upgrade is checked (null if it left)
+  bool self_upgrade_running_ = false;
+  // What a looping client could flood the log with: one of each kind per burst, then counts.
+  RepeatedLog refused_peers_, too_long_, too_slow_, unknown_;
 };
 
 }  // namespace baton

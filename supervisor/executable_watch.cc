@@ -24,14 +24,35 @@ ExecutableWatch::ExecutableWatch(uv_loop_t* loop, std::string path, std::chrono:
   name_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
 }
 
-Status ExecutableWatch::start() {
+Status ExecutableWatch::start(const std::optional<HandoverWatch>& adopted) {
   if (Status st = event_.init(loop_, uv_fs_event_init, this); !st) return st;
   if (int rc = uv_fs_event_start(event_.get(), &ExecutableWatch::on_event, dir_.c_str(), 0); rc != 0)
     return Status::from_errno(-rc, "--watch: watch " + dir_);
   upgraded_to_ = identify();
   spdlog::info("watching {}: a new file there upgrades, once it has not changed for {}", path_,
                format_duration(settle_));
+  if (!adopted) return Status::ok();
+  upgraded_to_ = std::nullopt;
+  if (adopted->upgraded_to_known)
+    upgraded_to_ = Identity{static_cast<dev_t>(adopted->device), static_cast<ino_t>(adopted->inode), adopted->size,
+                            {adopted->mtime_ns / 1'000'000'000, adopted->mtime_ns % 1'000'000'000}};
+  if (adopted->pending || identify() != upgraded_to_) {
+    spdlog::info("watch: {} changed before this baton took over; upgrading once it settles", path_);
+    changed();
+  }
   return Status::ok();
+}
+
+HandoverWatch ExecutableWatch::handover() const {
+  HandoverWatch w{.pending = settle_timer_.active()};
+  if (upgraded_to_) {
+    w.upgraded_to_known = true;
+    w.device = upgraded_to_->device;
+    w.inode = upgraded_to_->inode;
+    w.size = upgraded_to_->size;
+    w.mtime_ns = upgraded_to_->mtime.tv_sec * 1'000'000'000LL + upgraded_to_->mtime.tv_nsec;
+  }
+  return w;
 }
 
 void ExecutableWatch::upgrade_started(const UpgradeRecord&) { upgraded_to_ = identify(); }

@@ -21,6 +21,7 @@
 
 #include "baton/status.h"
 #include "baton/uv_handle.h"
+#include "handover_table.h"
 #include "supervisor_observer.h"
 
 namespace baton {
@@ -32,8 +33,13 @@ class ExecutableWatch final : public SupervisorObserver {
   ExecutableWatch(const ExecutableWatch&) = delete;
   ExecutableWatch& operator=(const ExecutableWatch&) = delete;
 
-  // Starts watching; the file as it is now counts as already upgraded to.
-  Status start();
+  // Starts watching; the file as it is now counts as already upgraded to,
+  // unless `adopted` (what the previous baton knew, upgrade --self) says
+  // otherwise: then a change it was settling, or one made during the exec,
+  // upgrades as it would have.
+  Status start(const std::optional<HandoverWatch>& adopted = std::nullopt);
+  // For the handover table.
+  HandoverWatch handover() const;
   // Any upgrade (SIGHUP, `baton upgrade`, this watch) runs the file as it is now.
   void upgrade_started(const UpgradeRecord& upgrade) override;
   void stopping() override;

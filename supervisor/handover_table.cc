@@ -33,9 +33,17 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverTable, version, written_by, self_upgr
                                    listeners, control, metrics, notify_socket, next_generation, serving,
                                    upgrades_committed, upgrades_failed, worker_restarts, rollbacks, generations)
 
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverWatch, upgraded_to_known, device, inode, size, mtime_ns, pending)
+
 namespace {
 
 using nlohmann::json;
+
+// The fields a version 1 table may lack: read when present.
+void read_later_fields(const json& j, HandoverTable& t) {
+  if (j.contains("config_text")) t.config_text = j["config_text"].get<std::optional<std::string>>();
+  if (j.contains("watch")) t.watch = j["watch"].get<std::optional<HandoverWatch>>();
+}
 
 Result<std::string> read_all(int fd) {
   std::string text;
@@ -68,7 +76,10 @@ std::vector<int> HandoverTable::fds() const {
 Result<UniqueFd> write_handover(const HandoverTable& table) {
   UniqueFd fd(::memfd_create("baton-handover", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) return Status::from_errno(errno, "memfd_create for the handover table");
-  const std::string text = json(table).dump();
+  json j = table;
+  j["config_text"] = table.config_text;
+  j["watch"] = table.watch;
+  const std::string text = j.dump();
   for (std::size_t at = 0; at < text.size();) {
     const ssize_t n = ::write(fd.get(), text.data() + at, text.size() - at);
     if (n < 0 && errno == EINTR) continue;
@@ -92,7 +103,9 @@ Result<HandoverTable> read_handover(int fd) {
                          j.value("written_by", std::string("?")) + "); this baton reads version " +
                          std::to_string(kHandoverVersion));
   try {
-    return j.get<HandoverTable>();
+    auto table = j.get<HandoverTable>();
+    read_later_fields(j, table);
+    return table;
   } catch (const json::exception& e) {
     return Status::error(std::string("the handover table is incomplete: ") + e.what());
   }

@@ -55,6 +55,15 @@ struct HandoverSocket {
   bool owns_path = false;  // a unix socket file to remove at exit
 };
 
+// What --watch knew (executable_watch.h): the file the last upgrade started
+// from, and whether a change of it was settling.
+struct HandoverWatch {
+  bool upgraded_to_known = false;
+  std::uint64_t device = 0, inode = 0;
+  std::int64_t size = 0, mtime_ns = 0;
+  bool pending = false;
+};
+
 struct HandoverTable {
   unsigned version = kHandoverVersion;
   std::string written_by;  // the baton version that wrote it
@@ -68,6 +77,9 @@ struct HandoverTable {
   std::uint64_t next_generation = 1, serving = 0;
   std::uint64_t upgrades_committed = 0, upgrades_failed = 0, worker_restarts = 0, rollbacks = 0;
   std::vector<HandoverGeneration> generations;
+  // Added after version 1 was first written; absent in an older table.
+  std::optional<std::string> config_text;  // the --config file as baton read it at start
+  std::optional<HandoverWatch> watch;      // with --watch
 
   // Every fd the table names, each once.
   std::vector<int> fds() const;

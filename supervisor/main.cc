@@ -17,6 +17,7 @@
 #include "client_commands.h"
 #include "control_server.h"
 #include "executable_watch.h"
+#include "handover_check.h"
 #include "logging.h"
 #include "metrics.h"
 #include "metrics_server.h"
@@ -101,7 +102,8 @@ baton::Status serve_operation(Setup& setup, baton::Supervisor& supervisor, baton
 
 // --watch: the worker's executable, resolved now as each spawn will resolve it.
 std::unique_ptr<baton::ExecutableWatch> watch_executable(uv_loop_t* loop, const baton::Options& options,
-                                                         baton::Supervisor& supervisor, baton::Status& st) {
+                                                         Setup& setup, baton::Supervisor& supervisor,
+                                                         baton::Status& st) {
   if (!options.watch || !st) return nullptr;
   auto path = baton::resolve_executable(options.command[0]);
   if (!path) {
@@ -110,7 +112,8 @@ std::unique_ptr<baton::ExecutableWatch> watch_executable(uv_loop_t* loop, const 
   }
   auto watch = std::make_unique<baton::ExecutableWatch>(
       loop, *path, options.watch_settle, [&supervisor](const std::string& why) { supervisor.request_upgrade(why); });
-  st = watch->start();
+  st = watch->start(setup.adopted ? setup.adopted->watch : std::nullopt);
+  setup.watch = watch.get();
   return watch;
 }
 
@@ -124,11 +127,12 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
   if (setup.metrics) observers.add(&metrics.emplace());
   observers.add(setup.control.get());
   Supervisor supervisor(loop, options, launcher, &observers);
-  setup.control->on_self_upgrade([&](const std::function<void()>& answer) {
-    return upgrade_self(supervisor, setup, answer);
-  });
+  SelfUpgrade self_upgrade(loop, supervisor, setup);
+  setup.control->on_self_upgrade(
+      [&](SelfUpgrade::Answer answer, SelfUpgrade::Refused refused) { self_upgrade.request(answer, refused); });
+  supervisor.also_reaps_elsewhere([&](pid_t pid) { return self_upgrade.owns_child(pid); });
   Status st = serve_operation(setup, supervisor, metrics ? &*metrics : nullptr);
-  auto watch = watch_executable(loop, options, supervisor, st);
+  auto watch = watch_executable(loop, options, setup, supervisor, st);
   observers.add(watch.get());
   if (st) st = setup.adopted ? supervisor.adopt(*setup.adopted) : supervisor.start();
   if (st && setup.adopted) log_takeover(*setup.adopted);
@@ -149,9 +153,10 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
   return code;
 }
 
-// `baton run`.
-int run(baton::Options options, sigset_t handled, SelfImage self) {
+// `baton run`; `handover`: what the previous baton handed over (upgrade --self).
+int run(baton::ParsedCommand parsed, sigset_t handled, SelfImage self, std::optional<baton::HandoverTable> handover) {
   using namespace baton;
+  Options& options = parsed.options;
   std::optional<WorkerIdentity> identity;
   if (!options.user.empty()) {
     auto who = resolve_identity(options.user, options.group);
@@ -164,13 +169,8 @@ int run(baton::Options options, sigset_t handled, SelfImage self) {
   // --forward-signal ones too, from here until their handlers are in place.
   for (int s : options.forward_signals) sigaddset(&handled, s);
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
+  self.handled_signals = handled;
   prepare_process(options);
-  auto handover = inherited_handover();
-  if (handover && !*handover) {
-    // The check before the exec read this same table: only a bug gets here.
-    spdlog::error("cannot take over from the previous baton: {}", handover->status().message());
-    return exit_code::kInternal;
-  }
   uv_loop_t loop;
   uv_loop_init(&loop);
   int code = exit_code::kOk;
@@ -178,7 +178,8 @@ int run(baton::Options options, sigset_t handled, SelfImage self) {
     Setup setup;
     setup.identity = std::move(identity);
     setup.self = std::move(self);
-    if (handover) setup.adopted = std::move(handover->value());
+    setup.adopted = std::move(handover);
+    setup.config_text = std::move(parsed.config_text);
     code = open_setup(&loop, options, setup);
     if (code == exit_code::kOk) {
       // Before any worker starts: workers must not inherit NOTIFY_SOCKET.
@@ -219,11 +220,22 @@ int main(int argc, char** argv) {
   using namespace baton;
   // A worker on its way to its --user: before anything else (no signal mask to leave behind).
   if (argc > 1 && std::strcmp(argv[1], kExecAs) == 0) return exec_as_main(argc, argv);
-  if (argc > 1 && std::strcmp(argv[1], kCheckHandover) == 0) return check_handover_main();
+  if (argc > 1 && std::strcmp(argv[1], kCheckHandover) == 0) return check_handover_main(argc, argv);
   const sigset_t handled = handled_signals();
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
-  ParsedCommand parsed = parse_command_line(argc, argv);
-  if (parsed.command == Command::kRun) return run(std::move(parsed.options), handled, baton::self_image(argc, argv));
+  // After `baton upgrade --self`: the previous baton's table, which carries
+  // the config file's text as it read it (the file may be gone since).
+  auto handover = inherited_handover();
+  if (handover && !*handover) {
+    // The check before the exec read this same table: only a bug gets here.
+    std::fprintf(stderr, "baton: cannot take over from the previous baton: %s\n", handover->status().message().c_str());
+    return exit_code::kInternal;
+  }
+  std::optional<HandoverTable> adopted;
+  if (handover) adopted = std::move(handover->value());
+  ParsedCommand parsed = parse_command_line(argc, argv, adopted ? adopted->config_text : std::nullopt);
+  if (parsed.command == Command::kRun)
+    return run(std::move(parsed), handled, baton::self_image(argc, argv), std::move(adopted));
   // Client commands keep the default signal actions: Ctrl-C ends a --wait.
   ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
   if (!parsed.command) return parsed.exit_code;

@@ -7,8 +7,12 @@ namespace baton {
 namespace {
 
 constexpr std::size_t kMaxRequest = 8 * 1024;
-constexpr std::chrono::milliseconds kRequestDeadline{5'000};
-constexpr int kBacklog = 64;
+// A probe's request is one small packet sent with its connect: a client
+// that has not sent it whole by then is slow or hostile, and holds a slot.
+constexpr std::chrono::milliseconds kRequestDeadline{500};
+// Room enough that a flood must turn over this many idle connections
+// between a probe's connect and its request to push the probe out.
+constexpr std::size_t kMaxClients = 256;
 
 struct Request {
   bool complete = false;
@@ -17,7 +21,15 @@ struct Request {
   std::string path;
 };
 
-// Parses everything received so far; incomplete until the headers' end.
+// Whether the headers' blank line is in the last `fresh` bytes of `bytes`
+// (or straddles them): the work per byte received is constant.
+bool headers_end_in(std::string_view bytes, std::size_t fresh) {
+  const std::size_t from = bytes.size() - std::min(bytes.size(), fresh + 3);
+  const std::string_view tail = bytes.substr(from);
+  return tail.find("\r\n\r\n") != std::string_view::npos || tail.find("\n\n") != std::string_view::npos;
+}
+
+// Parses a request whose headers are whole.
 Request parse_request(std::string_view bytes) {
   Request out;
   http_parser parser;
@@ -28,8 +40,12 @@ Request parse_request(std::string_view bytes) {
     static_cast<Request*>(p->data)->path.append(at, n);
     return 0;
   };
-  settings.on_message_complete = [](http_parser* p) {
+  // Whole at the headers' end: baton serves GETs, and a body is not read.
+  settings.on_headers_complete = [](http_parser* p) {
     static_cast<Request*>(p->data)->complete = true;
+    return 0;
+  };
+  settings.on_message_complete = [](http_parser*) {
     return 1;  // one request is all we read
   };
   http_parser_execute(&parser, &settings, bytes.data(), bytes.size());
@@ -50,13 +66,14 @@ constexpr const char* kExposition = "text/plain; version=0.0.4; charset=utf-8";
 }  // namespace
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::open(uv_loop_t* loop, const ListenerSpec& spec) {
-  auto bound = bind_listener(spec, kBacklog);
+  auto bound = bind_listener(spec, kListenBacklog);
   if (!bound) return bound.status().with_context("--metrics");
   return std::unique_ptr<MetricsServer>(new MetricsServer(loop, std::move(bound.value())));
 }
 
 MetricsServer::MetricsServer(uv_loop_t* loop, BoundListener socket)
-    : server_(loop, std::move(socket), {.max_request = kMaxRequest, .deadline = kRequestDeadline}, "metrics") {}
+    : server_(loop, std::move(socket),
+              {.max_request = kMaxRequest, .deadline = kRequestDeadline, .max_clients = kMaxClients}, "metrics") {}
 
 MetricsServer::~MetricsServer() = default;
 
@@ -68,9 +85,10 @@ Status MetricsServer::serve(Routes routes) {
   return st;
 }
 
-void MetricsServer::on_request_bytes(StreamConnection& c, std::string_view bytes) {
-  const Request r = parse_request(bytes);
-  if (!r.complete && !r.malformed) return;
+void MetricsServer::on_request_bytes(StreamConnection& c, std::string_view bytes, std::size_t fresh) {
+  if (!headers_end_in(bytes, fresh)) return;
+  Request r = parse_request(bytes);
+  r.malformed = r.malformed || !r.complete;  // a blank line before the request line, say
   c.request_complete();
   if (r.malformed) return c.write(response("400 Bad Request", kText, "not an HTTP request\n"), true);
   if (r.method != HTTP_GET) return c.write(response("405 Method Not Allowed", kText, "GET /metrics\n"), true);
@@ -84,7 +102,7 @@ void MetricsServer::on_request_bytes(StreamConnection& c, std::string_view bytes
   c.write(response("404 Not Found", kText, "baton serves /metrics, /healthz and /readyz\n"), true);
 }
 
-void MetricsServer::on_bad_request(StreamConnection& c, const std::string& why) {
+void MetricsServer::on_bad_request(StreamConnection& c, Bad, const std::string& why) {
   c.write(response("400 Bad Request", kText, why + "\n"), true);
 }
 

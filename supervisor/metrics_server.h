@@ -7,8 +7,10 @@
 //                  503 from the moment a stop begins, so that a load
 //                  balancer takes this instance out before its workers drain
 //
-// Requests are parsed by http-parser, capped at 8 KiB and 5 s, so a client
-// cannot hold the loop.
+// Requests are parsed by http-parser once their headers are whole, capped at
+// 8 KiB and 500 ms; idle clients are closed oldest first when 256 are
+// connected (stream_server.h), so that no client can hold the loop or keep a
+// probe from being answered.
 #pragma once
 
 #include <uv.h>
@@ -46,8 +48,8 @@ class MetricsServer final : private StreamConnection::Events {
 
  private:
   MetricsServer(uv_loop_t* loop, BoundListener socket);
-  void on_request_bytes(StreamConnection& c, std::string_view request) override;
-  void on_bad_request(StreamConnection& c, const std::string& why) override;
+  void on_request_bytes(StreamConnection& c, std::string_view request, std::size_t fresh) override;
+  void on_bad_request(StreamConnection& c, Bad kind, const std::string& why) override;
   void on_closed(StreamConnection& c) override;
 
   StreamServer server_;

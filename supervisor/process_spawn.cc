@@ -27,11 +27,11 @@ struct SpawnOptions {
   posix_spawnattr_t attr;
 };
 
-// A source fd for dup2 onto 1, 2 or 3 must not be one of those: when baton
+// A source fd for dup2 onto 0 to 3 must not be one of those: when baton
 // was started with stdio closed, a pipe may have landed there, and one
 // dup2 would overwrite another's source. `held` keeps any copy made.
 int above_stdio(int fd, UniqueFd& held) {
-  if (fd > 3) return fd;
+  if (fd > 3 || fd < 0) return fd;
   held = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 4));
   return held.get();
 }
@@ -47,12 +47,13 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 
 Result<pid_t> spawn_process(const SpawnRequest& r) {
   SpawnOptions o;
-  UniqueFd held[3];
-  const int sources[3] = {above_stdio(r.stdout_fd, held[0]), above_stdio(r.stderr_fd, held[1]),
-                          above_stdio(r.channel_fd, held[2])};
-  for (int target = 1; target <= 3; ++target) {
-    if (sources[target - 1] < 0) return Status::from_errno(errno, "moving a worker's fd above 3");
-    posix_spawn_file_actions_adddup2(&o.actions, sources[target - 1], target);  // dup2 clears close-on-exec
+  const int given[4] = {r.stdin_fd, r.stdout_fd, r.stderr_fd, r.channel_fd};
+  UniqueFd held[4];
+  for (int target = 0; target <= 3; ++target) {
+    if (given[target] < 0) continue;
+    const int source = above_stdio(given[target], held[target]);
+    if (source < 0) return Status::from_errno(errno, "moving a child's fd above 3");
+    posix_spawn_file_actions_adddup2(&o.actions, source, target);  // dup2 clears close-on-exec
   }
   sigset_t none, all;
   sigemptyset(&none);

@@ -20,12 +20,13 @@ struct SpawnRequest {
   std::string file;                // what to exec
   std::vector<std::string> argv;   // argv[0] included
   std::vector<std::string> env;    // NAME=value
-  // Become fds 1, 2 and 3 in the child; everything else of ours is close-on-exec.
-  int stdout_fd = -1, stderr_fd = -1, channel_fd = -1;
+  // Become fds 0, 1, 2 and 3 in the child (-1: fd 0 inherited, 1 to 3 as
+  // they are); everything else of ours is close-on-exec.
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1, channel_fd = -1;
 };
 
 // Spawns in a session of its own (setsid), every signal at its default
-// disposition and none blocked; fd 0 is inherited. Returns the pid, or the
+// disposition and none blocked. Returns the pid, or the
 // exec's own error (ENOENT, EACCES, ...), reported before it returns.
 Result<pid_t> spawn_process(const SpawnRequest& request);
 

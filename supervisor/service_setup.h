@@ -3,6 +3,7 @@
 // over from the previous baton; and what baton needs to re-execute itself.
 #pragma once
 
+#include <signal.h>
 #include <uv.h>
 
 #include <memory>
@@ -21,11 +22,14 @@
 
 namespace baton {
 
+class ExecutableWatch;
+
 // What `baton upgrade --self` executes again: this binary's path as it was
 // started (a deploy renames a new build over it), with the same arguments.
 struct SelfImage {
   std::string path;
   std::vector<std::string> argv;
+  sigset_t handled_signals{};  // blocked across the exec: they wait for the new image's handlers
 };
 SelfImage self_image(int argc, char** argv);
 
@@ -38,7 +42,9 @@ struct Setup {
   std::optional<WorkerIdentity> identity;  // --user
   SelfImage self;
   std::optional<HandoverTable> adopted;  // what a previous baton handed over (upgrade --self)
+  std::optional<std::string> config_text;  // the --config file as read at start: carried, never read again
   const SystemdNotifier* notifier = nullptr;
+  const ExecutableWatch* watch = nullptr;  // with --watch
 };
 
 // Opens (or, with `setup.adopted`, takes over) everything; an exit code, kOk when all is open.

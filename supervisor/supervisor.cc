@@ -41,7 +41,8 @@ Status Supervisor::install_handlers() {
     }, signum);
     signals_.push_back(std::move(h));
   }
-  reaper_ = std::make_unique<OrphanReaper>(loop_, [this](pid_t pid) { return is_worker(pid); });
+  reaper_ = std::make_unique<OrphanReaper>(
+      loop_, [this](pid_t pid) { return is_worker(pid) || (reaped_elsewhere_ && reaped_elsewhere_(pid)); });
   return Status::ok();
 }
 

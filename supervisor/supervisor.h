@@ -69,6 +69,9 @@ class Supervisor final : private WorkerEvents {
   State state() const { return state_; }
   // True if `pid` is one of this supervisor's live workers.
   bool is_worker(pid_t pid) const;
+  // Children of baton that are not workers and are reaped by their owner
+  // (the self-upgrade check): the orphan reaper leaves them alone.
+  void also_reaps_elsewhere(std::function<bool(pid_t)> owned) { reaped_elsewhere_ = std::move(owned); }
 
   // Events. Signals arrive through the handlers start() installs; tests call
   // handle_signal() directly.
@@ -211,6 +214,7 @@ class Supervisor final : private WorkerEvents {
   int exit_code_ = exit_code::kOk;
   std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
   std::unique_ptr<OrphanReaper> reaper_;
+  std::function<bool(pid_t)> reaped_elsewhere_;
   Timer stop_delay_;  // --stop-delay: serving on, not ready, before the drain
   std::optional<Probation> probation_;
   std::optional<RollbackRecord> last_rollback_;

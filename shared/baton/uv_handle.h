@@ -80,6 +80,9 @@ class Timer {
     cb_ = nullptr;
   }
   bool active() const { return uv_is_active(handle_.base()) != 0; }
+  // A timer that must not keep uv_run() going by itself (a log summary, a
+  // retry): the loop ends when only such timers are left.
+  void let_loop_end() { uv_unref(handle_.base()); }
   // Until it fires (0 when not armed).
   std::chrono::milliseconds due_in() const {
     return active() ? std::chrono::milliseconds(uv_timer_get_due_in(handle_.get())) : std::chrono::milliseconds(0);

@@ -7,6 +7,9 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
+
+#include <csignal>
 
 #include "integration/fixture.h"
 #include "support/command.h"
@@ -150,6 +153,106 @@ TEST(SelfUpgradeDeadlines, ADrainingGenerationStillMeetsItsDeadline) {
   ASSERT_TRUE(baton.wait_for("took over in place", mark)) << baton.log();
   EXPECT_TRUE(baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\) still running .* sending SIGTERM", mark)) << baton.log();
   EXPECT_TRUE(baton.wait_for("generation 1 retired", mark)) << baton.log();
+}
+
+
+// ---- hardening, round 3 -----------------------------------------------------
+
+// A SIGHUP that lands while baton execs itself used to end it by the default
+// action (exit 129) with every worker. Blocked across the exec, it stays
+// pending and becomes the upgrade it asks for once the new image listens.
+TEST(SelfUpgradeSignals, ASighupDuringTheExecBecomesAnUpgradeNotAnExit) {
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    SelfDir self;
+    WorkerDir dir;
+    BatonProcess baton(baton_args(dir), std::nullopt, BatonProcess::Output::kCaptured, {}, self.baton());
+    serving_port(baton);
+    const auto mark = baton.mark();
+    CommandResult result;
+    std::thread client([&] { result = upgrade_self(self, baton); });
+    const bool handing_over = baton.wait_for("self-upgrade: .* takes over in place", mark).has_value();
+    // A burst of SIGHUPs over the exec and the new image's start-up.
+    for (int i = 0; handing_over && i < 200; ++i) {
+      baton.signal(SIGHUP);
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    client.join();
+    ASSERT_TRUE(handing_over) << baton.log();
+    ASSERT_EQ(result.exit_code, 0) << result.describe() << baton.log();
+    ASSERT_TRUE(baton.wait_for("took over in place", mark)) << baton.log();
+    ASSERT_TRUE(baton.wait_for("upgrade to generation [0-9]+ complete", mark)) << "attempt " << attempt << ": "
+                                                                                << baton.log();
+    ASSERT_FALSE(baton.wait_exit(std::chrono::milliseconds(1))) << "baton lives on: " << baton.log();
+  }
+}
+
+// The check of a new binary that hangs no longer stops baton's loop: a worker
+// that crashes meanwhile is restarted at once, and `baton status` answers.
+TEST(SelfUpgradeCheck, AHangingCheckLeavesBatonServingRestartingAndAnswering) {
+  SelfDir self;
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir), std::nullopt, BatonProcess::Output::kCaptured, {}, self.baton());
+  serving_port(baton);
+  const pid_t first = ready_pid(baton, 1);
+  self.deploy_script("exec sleep 60");
+  const auto mark = baton.mark();
+  CommandResult result;
+  std::thread client([&] { result = run_command({BATON_BIN, "upgrade", "--self", "--control", baton.control_path()}); });
+  ASSERT_TRUE(baton.wait_for("self-upgrade: checking that", mark)) << baton.log();
+  const auto crashed_at = std::chrono::steady_clock::now();
+  ::kill(first, SIGKILL);
+  const bool restarted = baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\) ready", mark, 8s).has_value();
+  const double restart_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - crashed_at).count();
+  const auto status_during = run_baton({"status", "--json", "--control", baton.control_path()});
+  client.join();
+  std::cout << "[ figures  ] a worker crashed during a hanging self-upgrade check was serving again after "
+            << restart_ms << " ms\n";
+  EXPECT_TRUE(restarted) << "restarted while the check hangs: " << baton.log();
+  EXPECT_EQ(status_during.exit_code, 0) << status_during.describe();
+  EXPECT_EQ(result.exit_code, 1) << result.describe();
+  EXPECT_NE(result.err.find("did not answer the handover check within 10s"), std::string::npos) << result.describe();
+  EXPECT_EQ(status(baton)["self_upgrades"], 0);
+}
+
+// The new image starts from the configuration the first one read: a config
+// file deleted or moved since cannot end the service.
+TEST(SelfUpgradeConfig, AConfigFileDeletedSinceStartIsCarriedAcross) {
+  SelfDir self;
+  WorkerDir dir;
+  TempDir etc("baton-etc");
+  const std::string config = etc.path() + "/baton.toml";
+  const std::string control = etc.path() + "/control.sock";
+  std::ofstream(config) << "listen = [\"http=tcp://127.0.0.1:0\"]\nname = \"carried\"\ncontrol = \"" << control
+                        << "\"\ncommand = [\"" << dir.worker() << "\"]\n";
+  BatonProcess baton({"--config", config}, std::nullopt, BatonProcess::Output::kCaptured, {}, self.baton());
+  const auto port = serving_port(baton);
+  std::filesystem::remove(config);
+  auto r = run_command({self.baton(), "upgrade", "--self", "--control", control});
+  ASSERT_EQ(r.exit_code, 0) << r.describe() << baton.log();
+  ASSERT_TRUE(baton.wait_for("took over in place")) << baton.log();
+  auto s = run_baton({"status", "--json", "--control", control});
+  ASSERT_EQ(s.exit_code, 0) << s.describe() << baton.log();
+  const auto j = nlohmann::json::parse(s.out, nullptr, false);
+  EXPECT_EQ(j["self_upgrades"], 1);
+  EXPECT_EQ(j["name"], "carried") << s.out;
+  EXPECT_EQ(get_stats(port).generation, 1);
+}
+
+// A change --watch was settling when baton re-executed itself is deployed by
+// the new image.
+TEST(SelfUpgradeWatch, AnUpgradePendingFromWatchSurvivesTheExec) {
+  SelfDir self;
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--watch", "--watch-settle", "2s"}), std::nullopt,
+                     BatonProcess::Output::kCaptured, {}, self.baton());
+  const auto port = serving_port(baton);
+  ASSERT_TRUE(baton.wait_for("watching "));
+  dir.use_kvstore();  // a new build renamed into place
+  ASSERT_EQ(upgrade_self(self, baton).exit_code, 0) << baton.log();
+  ASSERT_TRUE(baton.wait_for("took over in place")) << baton.log();
+  EXPECT_TRUE(wait_serving(baton, 2)) << baton.log();
+  EXPECT_EQ(get_stats(port).generation, 2);
 }
 
 }  // namespace
