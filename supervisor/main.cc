@@ -79,7 +79,7 @@ sigset_t handled_signals() {
 }
 
 // baton as a process: SIGPIPE ignored (a closed stderr must not kill the
-// supervisor; libuv gives workers default dispositions back), logging, the
+// supervisor; the spawn gives workers default dispositions back), logging, the
 // fd limit, inherited fds close-on-exec, and child subreaper (orphans of
 // workers come to baton, which reaps them).
 void prepare_process(const baton::Options& options) {

@@ -1,9 +1,9 @@
 // OrphanReaper: baton as PID 1 or child subreaper.
 //
 // A worker's own children that outlive it are re-parented to baton (as a
-// container's PID 1, or because baton sets PR_SET_CHILD_SUBREAPER). libuv
-// reaps only the processes it spawned, so on every SIGCHLD this reaps the
-// other zombie children. It peeks with waitid(WNOWAIT) and never reads
+// container's PID 1, or because baton sets PR_SET_CHILD_SUBREAPER). Workers
+// (and the self-upgrade check) are reaped by whoever watches their pidfd, so
+// on every SIGCHLD this reaps the other zombie children. It peeks with waitid(WNOWAIT) and never reads
 // /proc: a zombie that is a worker is left to its WorkerProcess (which
 // reaps it through a pidfd), and the peek is tried again once it has.
 #pragma once

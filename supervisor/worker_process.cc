@@ -169,7 +169,7 @@ Status WorkerProcess::start_watching(uv_loop_t* loop) {
 }
 
 WorkerProcess::~WorkerProcess() {
-  // Normal flow destroys a worker only after libuv reaped it. Anything else is
+  // Normal flow destroys a worker only after its pidfd watch reaped it. Anything else is
   // a bug or a shutdown path: make sure no child outlives us unreaped.
   if (pid_ > 0 && state_ != State::kExited) {
     ::kill(pid_, SIGKILL);

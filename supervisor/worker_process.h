@@ -16,7 +16,7 @@
 // A worker that breaks the protocol, reports ERROR or misses its ready
 // deadline is rejected: SIGKILL, and the reason is handed to on_exit. Every
 // wait has a deadline: ready_timeout; drain_timeout then SIGTERM; kill_timeout
-// then SIGKILL. The process is always reaped (libuv's exit callback, or the
+// then SIGKILL. The process is always reaped (its pidfd's watch, or the
 // destructor as a last resort).
 //
 // Lives on the supervisor's loop thread. The owner may destroy it from

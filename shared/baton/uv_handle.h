@@ -40,9 +40,6 @@ class UvHandle {
     base()->data = owner;
     return Status::ok();
   }
-  // For uv_spawn, which initializes the handle even when it fails: from then
-  // on it must be released through uv_close().
-  void mark_initialized() { initialized_ = true; }
 
   void close() {
     if (h_ == nullptr) return;

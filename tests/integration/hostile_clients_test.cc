@@ -131,8 +131,11 @@ TEST(HostileClients, AByteAtATimeClientCostsBatonLittleCpu) {
   std::cout << "[ figures  ] 60 byte-at-a-time clients sent " << bytes << " bytes in " << wall << " s; baton used "
             << cpu << " s of CPU (" << 100 * cpu / wall << "%)\n";
   EXPECT_GT(bytes, 10'000u) << "the clients did dribble";
-  // Today's figure is a few percent; before pacing and incremental parsing it was 88%.
+#ifndef __SANITIZE_ADDRESS__  // a sanitized baton spends several times the CPU on anything: no bound there
+  // 10-16% here (2 cores, the clients on the other); 88% before reads were
+  // paced and a request's end was looked for in the new bytes alone.
   EXPECT_LT(cpu / wall, 0.30) << baton.log();
+#endif
 }
 
 // Sends one line to the control socket and reads the answer.
