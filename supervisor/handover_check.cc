@@ -1,7 +1,6 @@
 #include "handover_check.h"
 
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,15 +72,8 @@ Result<std::unique_ptr<HandoverCheck>> HandoverCheck::start(uv_loop_t* loop, con
 }
 
 Status HandoverCheck::watch(std::chrono::milliseconds deadline) {
-  pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
-  if (!pidfd_) return Status::from_errno(errno, "pidfd_open for the handover check");
-  if (Status st = exit_poll_.init(loop_, uv_poll_init, this, pidfd_.get()); !st) return st;
-  uv_poll_start(exit_poll_.get(), UV_READABLE, [](uv_poll_t* poll, int, int) {
-    auto* self = static_cast<HandoverCheck*>(poll->data);
-    int status = 0;
-    if (self == nullptr || ::waitpid(self->pid_, &status, WNOHANG) != self->pid_) return;
-    self->exited(status);
-  });
+  if (Status st = exit_.watch(loop_, pid_, [this](int status) { exited(status); }); !st)
+    return st.with_context("the handover check");
   deadline_.start(deadline, [this, deadline] {
     timed_out_ = true;
     deadline_text_ = format_duration(deadline);
@@ -92,7 +84,6 @@ Status HandoverCheck::watch(std::chrono::milliseconds deadline) {
 
 void HandoverCheck::exited(int status) {
   pid_ = -1;
-  exit_poll_.close();
   deadline_.stop();
   const Status st = verdict(status, read_answer(answer_.get()));
   // Last: `done` may destroy this check.
@@ -112,11 +103,7 @@ Status HandoverCheck::verdict(int status, const std::string& said) const {
 }
 
 HandoverCheck::~HandoverCheck() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
+  if (pid_ > 0) ChildExit::kill_and_reap(pid_);
 }
 
 int check_handover_main(int argc, char** argv) {

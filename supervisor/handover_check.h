@@ -23,6 +23,7 @@
 #include "baton/status.h"
 #include "baton/unique_fd.h"
 #include "baton/uv_handle.h"
+#include "child_exit.h"
 
 namespace baton {
 
@@ -58,8 +59,7 @@ class HandoverCheck {
   Done done_;
   pid_t pid_ = -1;
   UniqueFd answer_;  // the read end of its stdout and stderr
-  UniqueFd pidfd_;
-  UvHandle<uv_poll_t> exit_poll_;
+  ChildExit exit_;
   Timer deadline_;
   bool timed_out_ = false;
   std::string deadline_text_;  // "10s", once it passed

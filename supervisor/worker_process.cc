@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,18 +144,10 @@ void WorkerProcess::end_low_start() {
   set_start_nice(pid_, 0);
 }
 
-// Readable once the process has exited; then it is reaped here.
 Status WorkerProcess::watch_exit_by_pidfd(uv_loop_t* loop) {
-  pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
-  if (!pidfd_) return Status::from_errno(errno, "pidfd_open");
-  if (Status st = exit_poll_.init(loop, uv_poll_init, this, pidfd_.get()); !st) return st;
-  uv_poll_start(exit_poll_.get(), UV_READABLE, [](uv_poll_t* poll, int, int) {
-    auto* self = static_cast<WorkerProcess*>(poll->data);
-    int status = 0;
-    if (self == nullptr || ::waitpid(self->pid_, &status, WNOHANG) != self->pid_) return;
-    self->exited(WIFEXITED(status) ? WEXITSTATUS(status) : 0, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return exit_.watch(loop, pid_, [this](int status) {
+    exited(WIFEXITED(status) ? WEXITSTATUS(status) : 0, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   });
-  return Status::ok();
 }
 
 Status WorkerProcess::start_watching(uv_loop_t* loop) {
@@ -171,12 +162,7 @@ Status WorkerProcess::start_watching(uv_loop_t* loop) {
 WorkerProcess::~WorkerProcess() {
   // Normal flow destroys a worker only after its pidfd watch reaped it. Anything else is
   // a bug or a shutdown path: make sure no child outlives us unreaped.
-  if (pid_ > 0 && state_ != State::kExited) {
-    ::kill(pid_, SIGKILL);
-    int status;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
+  if (pid_ > 0 && state_ != State::kExited) ChildExit::kill_and_reap(pid_);
 }
 
 void WorkerProcess::exited(std::int64_t status, int signal) {
@@ -184,7 +170,7 @@ void WorkerProcess::exited(std::int64_t status, int signal) {
   deadline_.stop();
   low_start_.stop();
   poll_.close();
-  exit_poll_.close();
+  exit_.stop();
   // The owner may destroy *this here: nothing touches it afterwards.
   events_.on_exit(*this, WorkerExit{status, signal, rejected_});
 }

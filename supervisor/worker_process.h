@@ -37,6 +37,7 @@
 #include "baton/listener_socket.h"
 #include "baton/status.h"
 #include "baton/uv_handle.h"
+#include "child_exit.h"
 #include "left_behind.h"
 #include "handover_table.h"
 #include "output_relay.h"
@@ -146,8 +147,7 @@ class WorkerProcess final : public WorkerHandle {
   Timer low_start_;  // armed while it starts at --start-nice: when to raise it anyway
   const char* due_action_ = "";  // what deadline_ does when it fires: "sigterm", "sigkill" ("" otherwise)
   // Its exit shows on a pidfd (spawned or adopted alike); that watch reaps it.
-  UniqueFd pidfd_;
-  UvHandle<uv_poll_t> exit_poll_;
+  ChildExit exit_;
 };
 
 // Starts WorkerProcesses on one loop, handing each the same listeners.

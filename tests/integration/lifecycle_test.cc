@@ -97,11 +97,12 @@ TEST(Lifecycle, WorkersExitWhenTheSupervisorIsKilled) {
   baton.signal(SIGKILL);
   EXPECT_EQ(baton.wait_exit(), 128 + SIGKILL);
   // The orphan finishes what is on its way (its log went with baton, who
-  // read its stderr): a request on a connection it holds is still answered.
+  // read its stderr): a request on a connection it holds is still answered,
+  // whether or not the worker has seen its channel close yet (on a busy
+  // machine the request can come first).
   auto answer = exchange(open->get(), "GET", "/stats");
   ASSERT_TRUE(answer) << answer.status().message();
   EXPECT_EQ(answer->status, 200);
-  EXPECT_NE(answer->body.find("\"draining\":true"), std::string::npos) << answer->body;
   // No orphan keeps serving without a supervisor.
   for (pid_t w : workers) EXPECT_TRUE(wait_process_gone(w)) << "orphan worker " << w << " still running";
 }
