@@ -10,7 +10,6 @@
 
 #include "restart_backoff.h"
 #include "baton/uv_handle.h"
-#include "worker_executable.h"
 #include "worker_handle.h"
 
 namespace baton {
@@ -41,7 +40,7 @@ struct Generation {
   bool served = false;   // it was the serving generation at some point
   bool rollback = false;  // started again from a previous generation's file (--probation)
   // The file its workers run, held open under --probation (restarts run it too).
-  std::shared_ptr<const HeldExecutable> executable;
+  std::shared_ptr<const HeldFile> executable;
   std::chrono::steady_clock::time_point retiring_since{};  // when it was told to go
   std::vector<Slot> slots;
 

@@ -24,6 +24,7 @@
 #include "options.h"
 #include "orphan_reaper.h"
 #include "self_upgrade.h"
+#include "startup_cost.h"
 #include "service_setup.h"
 #include "supervisor.h"
 #include "systemd_notify.h"
@@ -125,12 +126,15 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
   const auto kill_timeout = options.kill_timeout;
   std::optional<Metrics> metrics;  // only with --metrics
   if (setup.metrics) observers.add(&metrics.emplace());
+  StartupCost startup_cost;
+  observers.add(&startup_cost);
   observers.add(setup.control.get());
   Supervisor supervisor(loop, options, launcher, &observers);
   SelfUpgrade self_upgrade(loop, supervisor, setup);
   setup.control->on_self_upgrade(
       [&](SelfUpgrade::Answer answer, SelfUpgrade::Refused refused) { self_upgrade.request(answer, refused); });
-  supervisor.also_reaps_elsewhere([&](pid_t pid) { return self_upgrade.owns_child(pid); });
+  // Children that are neither workers nor the check are orphans of workers.
+  OrphanReaper reaper(loop, [&](pid_t pid) { return supervisor.is_worker(pid) || self_upgrade.owns_child(pid); });
   Status st = serve_operation(setup, supervisor, metrics ? &*metrics : nullptr);
   auto watch = watch_executable(loop, options, setup, supervisor, st);
   observers.add(watch.get());
@@ -146,6 +150,7 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
     uv_run(loop, UV_RUN_DEFAULT);
     code = supervisor.exit_code();
   }
+  reaper.reap();  // whatever orphans exited last
   // Every worker has exited: end what they left behind, and log what is
   // still in their pipes.
   launcher.left_behind().end_all(loop, kill_timeout);

@@ -1,5 +1,7 @@
 #include "startup_cost.h"
 
+#include <spdlog/spdlog.h>
+
 #include <spdlog/fmt/fmt.h>
 #include <unistd.h>
 
@@ -20,6 +22,18 @@ std::string describe_startup_cost(const SchedTimes& loop_at_request, const std::
   return fmt::format("baton's loop: CPU {:.3f} ms, waited {:.3f} ms; new workers: CPU {:.3f} ms, waited {:.3f} ms",
                      ms(loop.on_cpu - loop_at_request.on_cpu), ms(loop.waiting - loop_at_request.waiting),
                      ms(theirs.on_cpu), ms(theirs.waiting));
+}
+
+void StartupCost::upgrade_started(const UpgradeRecord&) {
+  if (spdlog::should_log(spdlog::level::debug)) loop_at_request_ = loop_sched_times();
+}
+
+// On a busy CPU, how much of the start-up was work and how much waiting.
+void StartupCost::candidate_started(const UpgradeRecord& upgrade, const std::vector<pid_t>& workers) {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  spdlog::debug("upgrade to generation {}: its workers started {:.3f} ms after the request; {}", upgrade.candidate,
+                std::chrono::duration<double, std::milli>(upgrade.duration()).count(),
+                describe_startup_cost(loop_at_request_, workers));
 }
 
 }  // namespace baton

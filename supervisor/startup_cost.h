@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "baton/proc_stat.h"
+#include "supervisor_observer.h"
 
 namespace baton {
 
@@ -22,5 +23,16 @@ SchedTimes loop_sched_times();
 
 // "baton's loop: CPU 0.210 ms, waited 0.050 ms; new workers: CPU 2.100 ms, waited 3.000 ms"
 std::string describe_startup_cost(const SchedTimes& loop_at_request, const std::vector<pid_t>& workers);
+
+// The observer that logs it (debug level): the loop's figures at each
+// upgrade's start, the line once its new workers have started.
+class StartupCost final : public SupervisorObserver {
+ public:
+  void upgrade_started(const UpgradeRecord& upgrade) override;
+  void candidate_started(const UpgradeRecord& upgrade, const std::vector<pid_t>& workers) override;
+
+ private:
+  SchedTimes loop_at_request_{};
+};
 
 }  // namespace baton

@@ -8,8 +8,6 @@
 #include <csignal>
 
 #include "duration.h"
-#include "start_priority.h"
-#include "startup_cost.h"
 
 namespace baton {
 Supervisor::Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher, SupervisorObserver* observer)
@@ -24,7 +22,6 @@ Status Supervisor::start() {
   state_ = State::kStarting;
   if (Status st = spawn_generation(next_generation_++, Generation::Role::kStarting); !st) {
     signals_.clear();
-    reaper_.reset();
     return st;
   }
   return Status::ok();
@@ -41,8 +38,6 @@ Status Supervisor::install_handlers() {
     }, signum);
     signals_.push_back(std::move(h));
   }
-  reaper_ = std::make_unique<OrphanReaper>(
-      loop_, [this](pid_t pid) { return is_worker(pid) || (reaped_elsewhere_ && reaped_elsewhere_(pid)); });
   return Status::ok();
 }
 
@@ -156,7 +151,7 @@ void Supervisor::worker_ready(WorkerHandle& w) {
     return run_pending_upgrade();
   }
   if (gen.role == Generation::Role::kCandidate) {
-    log_startup_cost(gen);
+    candidate_started(gen);
     if (Generation* old = find(active_)) drain_generation(*old);
     promote(gen, "draining " + gen_name(active_));
   }
@@ -210,11 +205,9 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
 // ---- actions --------------------------------------------------------------
 
 Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
-  // A low priority it could not be raised from would last its whole life.
-  static const bool may_start_low = can_restore_priority();
   WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
                       options_.ready_timeout, options_.kill_timeout, gen.standby,
-                      may_start_low ? options_.start_nice : 0};
+                      launcher_.may_start_low() ? options_.start_nice : 0};
   auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);
@@ -239,7 +232,7 @@ void Supervisor::restart_later(Generation& gen, std::uint32_t index, std::chrono
 }
 
 Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
-                                    std::shared_ptr<const HeldExecutable> rollback_to) {
+                                    std::shared_ptr<const HeldFile> rollback_to) {
   Generation& gen = generations_[number];
   gen.number = number;
   gen.role = role;
@@ -250,8 +243,8 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
                 !gen.rollback;
   if (options_.probation.count() > 0) {
     // Held from the start, so that a rollback can run this very file again.
-    auto held = rollback_to ? Result<std::shared_ptr<const HeldExecutable>>(rollback_to)
-                            : HeldExecutable::open(options_.command[0]);
+    auto held = rollback_to ? Result<std::shared_ptr<const HeldFile>>(rollback_to)
+                            : launcher_.hold(options_.command[0]);
     if (!held) {
       gen.role = Generation::Role::kRetiring;  // nothing started; collect_finished() forgets it
       return held.status();
@@ -270,13 +263,12 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
   return Status::ok();
 }
 
-void Supervisor::begin_upgrade(std::shared_ptr<const HeldExecutable> rollback_to) {
+void Supervisor::begin_upgrade(std::shared_ptr<const HeldFile> rollback_to) {
   end_probation("a newer upgrade started");
   const std::uint64_t g = next_generation_++;
   UpgradeRecord& upgrade = last_upgrade_.emplace();
   upgrade.sequence = upgrades_committed_ + upgrades_failed_ + 1;
   upgrade.candidate = g;
-  if (spdlog::should_log(spdlog::level::debug)) upgrade.loop_at_request = loop_sched_times();
   if (rollback_to)
     spdlog::info("rollback to {} started: {}{}", gen_name(g), rollback_to->path(),
                  rollback_to->on_disk() ? "" : " (replaced on disk since: the file it was started from)");
@@ -293,14 +285,11 @@ void Supervisor::begin_upgrade(std::shared_ptr<const HeldExecutable> rollback_to
   state_ = State::kUpgrading;
 }
 
-// On a busy CPU, how much of the start-up was work and how much waiting.
-void Supervisor::log_startup_cost(Generation& candidate) {
-  if (!spdlog::should_log(spdlog::level::debug) || !last_upgrade_) return;
+void Supervisor::candidate_started(Generation& candidate) {
+  if (!observer_ || !last_upgrade_) return;
   std::vector<pid_t> pids;
   candidate.for_each_worker([&](WorkerHandle& w) { pids.push_back(w.pid()); });
-  spdlog::debug("upgrade to {}: its workers started {:.3f} ms after the request; {}", gen_name(candidate.number),
-                std::chrono::duration<double, std::milli>(last_upgrade_->duration()).count(),
-                describe_startup_cost(last_upgrade_->loop_at_request, pids));
+  observer_->candidate_started(*last_upgrade_, pids);
 }
 
 // The candidate becomes the serving generation.
@@ -476,8 +465,6 @@ void Supervisor::collect_finished() {
   loop_stopped_ = true;
   spdlog::info("stopped: every worker has exited");
   signals_.clear();
-  reaper_->reap();  // whatever orphans exited last
-  reaper_.reset();
   uv_stop(loop_);
 }
 

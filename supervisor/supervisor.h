@@ -34,7 +34,6 @@
 #include "handover_table.h"
 #include "worker_handle.h"
 #include "options.h"
-#include "orphan_reaper.h"
 #include "status_report.h"
 #include "supervisor_observer.h"
 #include "upgrade_record.h"
@@ -67,11 +66,9 @@ class Supervisor final : private WorkerEvents {
   // Valid once the loop has stopped.
   int exit_code() const { return exit_code_; }
   State state() const { return state_; }
-  // True if `pid` is one of this supervisor's live workers.
+  // True if `pid` is one of this supervisor's live workers (the orphan
+  // reaper leaves those to their WorkerHandle).
   bool is_worker(pid_t pid) const;
-  // Children of baton that are not workers and are reaped by their owner
-  // (the self-upgrade check): the orphan reaper leaves them alone.
-  void also_reaps_elsewhere(std::function<bool(pid_t)> owned) { reaped_elsewhere_ = std::move(owned); }
 
   // Events. Signals arrive through the handlers start() installs; tests call
   // handle_signal() directly.
@@ -112,7 +109,7 @@ class Supervisor final : private WorkerEvents {
     explicit Probation(uv_loop_t* loop) : timer(loop) {}
     std::uint64_t generation = 0;  // on probation
     std::uint64_t previous = 0;    // the one it replaced: parked (handoff mode) or draining
-    std::shared_ptr<const HeldExecutable> previous_executable;
+    std::shared_ptr<const HeldFile> previous_executable;
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
     Timer timer;
   };
@@ -155,13 +152,13 @@ class Supervisor final : private WorkerEvents {
   // Actions.
   // `rollback_to`: start that held file (a rollback), not the command's file as it is now.
   Status spawn_generation(std::uint64_t number, Generation::Role role,
-                          std::shared_ptr<const HeldExecutable> rollback_to = nullptr);
+                          std::shared_ptr<const HeldFile> rollback_to = nullptr);
   Status spawn_slot(Generation& gen, std::uint32_t index);
   // Starts slot `index` of `gen` again after `delay`; a failed start tries again, backing off.
   void restart_later(Generation& gen, std::uint32_t index, std::chrono::milliseconds delay);
-  void begin_upgrade(std::shared_ptr<const HeldExecutable> rollback_to = nullptr);
+  void begin_upgrade(std::shared_ptr<const HeldFile> rollback_to = nullptr);
   void promote(Generation& candidate, const std::string& how);
-  void log_startup_cost(Generation& candidate);
+  void candidate_started(Generation& candidate);  // tells the observer
   void start_handoff(Generation& candidate);
   Status link_pair(WorkerHandle& from, WorkerHandle& to);
   void commit_handoff(Generation& candidate);
@@ -213,8 +210,6 @@ class Supervisor final : private WorkerEvents {
   int dispatch_depth_ = 0;  // collect_finished() only when the outermost handler is done
   int exit_code_ = exit_code::kOk;
   std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
-  std::unique_ptr<OrphanReaper> reaper_;
-  std::function<bool(pid_t)> reaped_elsewhere_;
   Timer stop_delay_;  // --stop-delay: serving on, not ready, before the drain
   std::optional<Probation> probation_;
   std::optional<RollbackRecord> last_rollback_;

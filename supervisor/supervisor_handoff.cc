@@ -14,7 +14,7 @@ void Supervisor::worker_standing_by(WorkerHandle& w) {
   Generation& gen = generations_.at(w.generation());
   spdlog::info("{} standing by; loads state versions {}", w.name(), versions_text(w.state_versions()));
   if (gen.role != Generation::Role::kCandidate || !gen.all_in(WorkerState::kStandby)) return;
-  log_startup_cost(gen);
+  candidate_started(gen);
   start_handoff(gen);
 }
 

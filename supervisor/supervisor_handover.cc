@@ -56,7 +56,7 @@ Result<HandoverTable> Supervisor::handover_table() const {
     for (const auto& slot : gen.slots) {
       HandoverSlot s{.restarts = slot.restarts, .restart_in_ms = slot.restart ? slot.restart->due_in().count() : 0};
       if (slot.worker) {
-        auto w = launcher_.handover(*slot.worker);
+        auto w = slot.worker->handover();
         if (!w) return w.status();
         s.worker = std::move(w.value());
       }
@@ -96,7 +96,7 @@ void Supervisor::adopt_generation(const HandoverGeneration& g) {
   gen.retiring_since = std::chrono::steady_clock::now() -
                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                            std::chrono::duration<double>(g.retiring_for_seconds));
-  if (g.executable_fd >= 0) gen.executable = HeldExecutable::adopt(UniqueFd(g.executable_fd), g.executable_path);
+  if (g.executable_fd >= 0) gen.executable = launcher_.adopt_held(UniqueFd(g.executable_fd), g.executable_path);
   gen.slots.resize(g.slots.size());
   for (std::uint32_t i = 0; i < g.slots.size(); ++i) {
     const HandoverSlot& s = g.slots[i];

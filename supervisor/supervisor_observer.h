@@ -6,6 +6,8 @@
 // state has changed. Observers override what they need.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -21,6 +23,9 @@ class SupervisorObserver {
   virtual void serving(std::uint64_t /*generation*/) {}
   // An upgrade begins (SIGHUP, `baton upgrade`, or a queued one).
   virtual void upgrade_started(const UpgradeRecord& /*upgrade*/) {}
+  // Every worker of the upgrade's new generation said READY (or STANDBY,
+  // in handoff mode): its start-up is over.
+  virtual void candidate_started(const UpgradeRecord& /*upgrade*/, const std::vector<pid_t>& /*workers*/) {}
   // It ended: committed (the candidate serves) or failed (the reason says why).
   virtual void upgrade_finished(const UpgradeRecord& /*upgrade*/) {}
   // A generation on probation crashed and baton rolls back (--probation).
@@ -45,6 +50,9 @@ class ObserverList final : public SupervisorObserver {
   }
   void serving(std::uint64_t g) override { each([&](auto* o) { o->serving(g); }); }
   void upgrade_started(const UpgradeRecord& u) override { each([&](auto* o) { o->upgrade_started(u); }); }
+  void candidate_started(const UpgradeRecord& u, const std::vector<pid_t>& w) override {
+    each([&](auto* o) { o->candidate_started(u, w); });
+  }
   void upgrade_finished(const UpgradeRecord& u) override { each([&](auto* o) { o->upgrade_finished(u); }); }
   void rolled_back(const RollbackRecord& r) override { each([&](auto* o) { o->rolled_back(r); }); }
   void worker_restarting(std::uint64_t g, std::uint32_t i) override {

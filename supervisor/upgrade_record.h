@@ -9,7 +9,6 @@
 #include <string>
 
 #include "baton/handoff_stream.h"
-#include "baton/proc_stat.h"
 
 namespace baton {
 
@@ -24,7 +23,6 @@ struct UpgradeRecord {
   std::chrono::system_clock::time_point started_wall = std::chrono::system_clock::now();
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point finished{};
-  SchedTimes loop_at_request{};  // with debug logging: for the start-up's cost (startup_cost.h)
   // Handoff mode, once committed: HANDOFF sent to every new worker RESTORED,
   // and what moved in that time.
   std::optional<std::chrono::duration<double>> pause;

@@ -12,6 +12,7 @@
 
 #include "baton/status.h"
 #include "baton/unique_fd.h"
+#include "worker_handle.h"
 
 namespace baton {
 
@@ -24,21 +25,21 @@ std::string exec_error_hint(int err);
 // The file a generation was started from, held open, so that a rollback
 // (--probation) starts that very file again even after a deploy replaced or
 // deleted it on disk.
-class HeldExecutable {
+class HeldExecutable final : public HeldFile {
  public:
   // Resolves `name` as resolve_executable() does and opens it (O_PATH).
   static Result<std::shared_ptr<const HeldExecutable>> open(const std::string& name);
   // One held already (baton upgrade --self), as `path` named it then.
   static std::shared_ptr<const HeldExecutable> adopt(UniqueFd fd, std::string path);
 
-  const std::string& path() const { return path_; }
-  int fd() const { return fd_.get(); }
+  const std::string& path() const override { return path_; }
+  int fd() const override { return fd_.get(); }
   // True while path() still names the held file.
-  bool on_disk() const;
+  bool on_disk() const override;
   // What to exec: path() while it names the held file (the process keeps its
   // usual name); else the held fd, as /proc/<baton's pid>/fd/N, which a #!
   // script's interpreter can open too.
-  std::string exec_path() const;
+  std::string exec_path() const override;
 
  private:
   HeldExecutable(UniqueFd fd, std::string path, dev_t device, ino_t inode)

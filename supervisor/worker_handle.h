@@ -17,6 +17,7 @@
 
 #include "baton/handoff_stream.h"
 #include "baton/status.h"
+#include "baton/unique_fd.h"
 #include "handover_table.h"
 
 namespace baton {
@@ -137,6 +138,21 @@ class WorkerHandle {
   // waits, serving nothing, for COMMIT (exit) or RESUME. One that cannot
   // park gets COMMIT at once, and `drain_timeout` to finish.
   virtual void park(std::chrono::milliseconds drain_timeout) = 0;
+
+  // baton upgrade --self: what the handover table records of this worker.
+  virtual Result<HandoverWorker> handover() const { return Status::error(name() + " cannot be handed over"); }
+};
+
+// The file a generation was started from, held open by the launcher so that
+// a rollback (--probation) starts that very file again even after a deploy
+// replaced or deleted it. The core only passes it on and names it.
+class HeldFile {
+ public:
+  virtual ~HeldFile() = default;
+  virtual const std::string& path() const = 0;
+  virtual bool on_disk() const = 0;           // path() still names this file
+  virtual std::string exec_path() const = 0;  // what a launch of it execs (WorkerConfig::executable)
+  virtual int fd() const = 0;                 // for the handover table
 };
 
 class WorkerLauncher {
@@ -145,11 +161,21 @@ class WorkerLauncher {
   // Starts a worker that reports to `events` (which must outlive it). Fails
   // when it cannot be executed at all.
   virtual Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) = 0;
-  // baton upgrade --self: what the handover table records of a worker, and
-  // the worker taken over from that record by the next baton.
-  virtual Result<HandoverWorker> handover(const WorkerHandle& w) const {
-    return Status::error(w.name() + " cannot be handed over");
+  // Whether a worker may start at a low priority (--start-nice): only where
+  // it can be raised again, else the low priority would last its whole life.
+  // Decided once, when the launcher is made.
+  virtual bool may_start_low() const { return false; }
+  // Holds the worker's executable (`command`, found as a launch finds it)
+  // open, and one held already by the previous baton (upgrade --self).
+  virtual Result<std::shared_ptr<const HeldFile>> hold(const std::string& command) {
+    return Status::error("this launcher cannot hold " + command);
   }
+  virtual std::shared_ptr<const HeldFile> adopt_held(UniqueFd fd, std::string path) {
+    (void)fd, (void)path;
+    return nullptr;
+  }
+  // baton upgrade --self: the worker taken over from its record
+  // (WorkerHandle::handover()) by the next baton.
   virtual Result<std::unique_ptr<WorkerHandle>> adopt(WorkerConfig /*config*/, const HandoverWorker& /*worker*/,
                                                       WorkerEvents& /*events*/) {
     return Status::error("this launcher cannot take workers over");

@@ -67,9 +67,10 @@ std::string WorkerExit::describe() const {
 }
 
 WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
-                             WorkerEvents& events)
+                             const OutputRelays& relays, WorkerEvents& events)
     : config_(std::move(config)),
       listeners_(listeners),
+      relays_(relays),
       events_(events),
       started_at_(std::chrono::steady_clock::now()),
       deadline_(loop),
@@ -86,7 +87,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   if (!ends) return ends.status();
   auto out = output_pipe(), err = output_pipe();
   if (!out || !err) return (out ? err : out).status().with_context("pipe for a worker's output");
-  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, events));
+  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, relays, events));
   const WorkerConfig& c = w->config_;
   w->channel_ = std::move(ends->first);
   // The child's ends (channel, pipes' write ends) close as they go out of
@@ -369,6 +370,12 @@ Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::launch(WorkerConfig confi
   if (!w) return w.status();
   left_behind_.add_group((*w)->pid());
   return std::unique_ptr<WorkerHandle>(std::move(w.value()));
+}
+
+Result<std::shared_ptr<const HeldFile>> ProcessLauncher::hold(const std::string& command) {
+  auto held = HeldExecutable::open(command);
+  if (!held) return held.status();
+  return std::shared_ptr<const HeldFile>(std::move(held.value()));
 }
 
 }  // namespace baton

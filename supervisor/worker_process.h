@@ -41,6 +41,7 @@
 #include "left_behind.h"
 #include "handover_table.h"
 #include "output_relay.h"
+#include "start_priority.h"
 #include "worker_handle.h"
 #include "worker_identity.h"
 
@@ -63,7 +64,7 @@ class WorkerProcess final : public WorkerHandle {
                                                       OutputRelays& relays, WorkerEvents& events);
   ~WorkerProcess() override;
   // What the next baton needs to adopt this worker; only ready, draining and parked ones can be.
-  HandoverWorker handover(const OutputRelays& relays) const;
+  Result<HandoverWorker> handover() const override;
 
   pid_t pid() const override { return pid_; }
   WorkerState state() const override { return state_; }
@@ -90,7 +91,7 @@ class WorkerProcess final : public WorkerHandle {
  private:
   using State = WorkerState;
   WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
-                WorkerEvents& events);
+                const OutputRelays& relays, WorkerEvents& events);
   // Spawns the process with fds 0-3 in place (process_spawn.h); sets pid_.
   Status exec(const std::string& executable, int channel_fd, int out_fd, int err_fd, const WorkerIdentity* identity);
   Status start_watching(uv_loop_t* loop);
@@ -122,6 +123,7 @@ class WorkerProcess final : public WorkerHandle {
 
   WorkerConfig config_;
   const std::vector<BoundListener>& listeners_;  // owned by the launcher, outlives workers
+  const OutputRelays& relays_;                   // likewise: where its output pipes are read
   WorkerEvents& events_;
   State state_ = State::kStarting;
   pid_t pid_ = 0;
@@ -157,11 +159,17 @@ class ProcessLauncher final : public WorkerLauncher {
   // `identity`: who the workers run as (--user), if not as baton.
   ProcessLauncher(uv_loop_t* loop, const std::vector<BoundListener>& listeners,
                   std::optional<WorkerIdentity> identity = std::nullopt)
-      : loop_(loop), listeners_(listeners), identity_(std::move(identity)), relays_(loop) {}
+      : loop_(loop),
+        listeners_(listeners),
+        identity_(std::move(identity)),
+        may_start_low_(can_restore_priority()),
+        relays_(loop) {}
   Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) override;
-  Result<HandoverWorker> handover(const WorkerHandle& w) const override;
   Result<std::unique_ptr<WorkerHandle>> adopt(WorkerConfig config, const HandoverWorker& worker,
                                               WorkerEvents& events) override;
+  bool may_start_low() const override { return may_start_low_; }
+  Result<std::shared_ptr<const HeldFile>> hold(const std::string& command) override;
+  std::shared_ptr<const HeldFile> adopt_held(UniqueFd fd, std::string path) override;
   OutputRelays& relays() { return relays_; }
   LeftBehind& left_behind() { return left_behind_; }
 
@@ -169,6 +177,7 @@ class ProcessLauncher final : public WorkerLauncher {
   uv_loop_t* loop_;
   const std::vector<BoundListener>& listeners_;
   std::optional<WorkerIdentity> identity_;
+  bool may_start_low_;
   OutputRelays relays_;  // every worker's stdout and stderr, until EOF or baton stops
   LeftBehind left_behind_;  // every worker's process group, ended at stop
 };

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "worker_executable.h"
 #include "worker_process.h"
 
 namespace baton {
@@ -23,11 +24,11 @@ void set_cloexec(int fd) { ::fcntl(fd, F_SETFD, FD_CLOEXEC); }
 
 }  // namespace
 
-HandoverWorker WorkerProcess::handover(const OutputRelays& relays) const {
+Result<HandoverWorker> WorkerProcess::handover() const {
   HandoverWorker h{.pid = pid_,
                    .channel_fd = channel_.fd(),
-                   .out_fd = relays.fd_of(name_, "stdout"),
-                   .err_fd = relays.fd_of(name_, "stderr"),
+                   .out_fd = relays_.fd_of(name_, "stdout"),
+                   .err_fd = relays_.fd_of(name_, "stderr"),
                    .state = state_name(state_),
                    .uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count(),
                    .handoff_sender = handoff_sender_,
@@ -45,7 +46,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, Wor
                                                             OutputRelays& relays, WorkerEvents& events) {
   for (int fd : {h.channel_fd, h.out_fd, h.err_fd})
     if (fd >= 0) set_cloexec(fd);
-  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, events));
+  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, relays, events));
   // From here on, any failure below ends it: the destructor kills and reaps the pid.
   w->pid_ = h.pid;
   w->channel_ = Channel(UniqueFd(h.channel_fd));
@@ -72,9 +73,8 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, Wor
   return w;
 }
 
-Result<HandoverWorker> ProcessLauncher::handover(const WorkerHandle& w) const {
-  // The only workers this launcher starts or adopts are WorkerProcesses.
-  return static_cast<const WorkerProcess&>(w).handover(relays_);
+std::shared_ptr<const HeldFile> ProcessLauncher::adopt_held(UniqueFd fd, std::string path) {
+  return HeldExecutable::adopt(std::move(fd), std::move(path));
 }
 
 Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::adopt(WorkerConfig config, const HandoverWorker& worker,

@@ -104,8 +104,25 @@ class FakeWorker final : public WorkerHandle {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
+// A held file as the fakes see it: its path, on disk until a test says not.
+class FakeHeldFile final : public HeldFile {
+ public:
+  explicit FakeHeldFile(std::string path) : path_(std::move(path)) {}
+  const std::string& path() const override { return path_; }
+  bool on_disk() const override { return true; }
+  std::string exec_path() const override { return path_; }
+  int fd() const override { return -1; }
+
+ private:
+  std::string path_;
+};
+
 class FakeLauncher final : public WorkerLauncher {
  public:
+  Result<std::shared_ptr<const HeldFile>> hold(const std::string& command) override {
+    ++holds;
+    return std::shared_ptr<const HeldFile>(std::make_shared<FakeHeldFile>(command));
+  }
   Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) override {
     ++launches;
     if (fail_next) {
@@ -124,6 +141,7 @@ class FakeLauncher final : public WorkerLauncher {
   std::size_t live_count() const { return live.size(); }
 
   int launches = 0;
+  int holds = 0;
   bool fail_next = false;
   pid_t next_pid = 1000;
   std::map<std::pair<std::uint64_t, std::uint32_t>, FakeWorker*> live;
@@ -590,11 +608,11 @@ TEST_F(HandoffSupervisorTest, StopDuringHandoffResumesThenDrainsTheOld) {
   EXPECT_EQ(launcher_.worker(2, 0)->terminates, 1);
 }
 
-// --probation. The command must be a real file: baton holds it open.
+// --probation: the launcher holds the command's file for a rollback.
 class ProbationTest : public HandoffSupervisorTest {
  protected:
   ProbationTest() {
-    options_.command = {"/bin/sh"};
+    options_.command = {"/srv/app/worker"};
     options_.probation = std::chrono::milliseconds(60'000);
   }
   // Generation 2 took over from generation 1 by handoff.
@@ -663,7 +681,7 @@ TEST_F(ProbationTest, InDrainModeTheHeldFileStartsAgain) {
   launcher_.worker(2, 0)->exit(0, SIGSEGV);
   EXPECT_EQ(s.state(), Supervisor::State::kUpgrading) << "the rollback is an upgrade to the old file";
   ASSERT_NE(launcher_.worker(3, 0), nullptr);
-  EXPECT_EQ(launcher_.worker(3, 0)->config.executable, "/bin/sh") << "the file is still on disk: its path";
+  EXPECT_EQ(launcher_.worker(3, 0)->config.executable, "/srv/app/worker") << "the held file's exec path";
   EXPECT_FALSE(launcher_.worker(3, 0)->config.standby);
   ready_generation(3);
   EXPECT_EQ(s.report().serving, 3u);
