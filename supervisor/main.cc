@@ -21,7 +21,7 @@
 #include "logging.h"
 #include "metrics.h"
 #include "metrics_server.h"
-#include "options.h"
+#include "command_line.h"
 #include "orphan_reaper.h"
 #include "self_upgrade.h"
 #include "startup_cost.h"

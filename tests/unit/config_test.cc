@@ -11,7 +11,7 @@
 #include <fstream>
 #include <map>
 
-#include "options.h"
+#include "command_line.h"
 #include "support/command.h"
 #include "support/files.h"
 

@@ -1,4 +1,5 @@
-// The command line of `baton`. main() parses it here and wires the rest.
+// What baton runs with: every setting of `baton run`, as the command line
+// and the config file (operate/command_line.h) give it, and baton's exit codes.
 #pragma once
 
 #include <chrono>
@@ -7,7 +8,6 @@
 #include <vector>
 
 #include "baton/listener_spec.h"
-#include "client_commands.h"
 
 namespace baton {
 
@@ -67,26 +67,5 @@ inline constexpr int kWorkerFailed = 4;     // baton ended the first generation 
 inline constexpr int kNotExecutable = 126;  // the worker exists but cannot be executed
 inline constexpr int kNotFound = 127;       // the worker binary was not found
 }  // namespace exit_code
-
-enum class Command { kRun, kStatus, kUpgrade, kStop, kCheckConfig };
-
-struct ParsedCommand {
-  std::optional<Command> command;  // empty: exit now with exit_code (help printed, or an error)
-  Options options;                 // run, check-config
-  ClientOptions client;            // status, upgrade, stop
-  std::string config_file;         // --config, or check-config's FILE
-  std::optional<std::string> config_text;  // that file's text, as read (or as given)
-  int exit_code = exit_code::kOk;
-};
-
-// Parses argv: `baton run|status|upgrade|stop|check-config ...`. Prints help
-// or a clear error itself. A config file (--config) is read here too, unless
-// its text is given (`config_text`: what the previous baton read, after
-// upgrade --self); flags given on the command line win over its keys, lists
-// included, and an empty value (--forward-signal "") clears the file's list.
-ParsedCommand parse_command_line(int argc, char** argv, std::optional<std::string> config_text = std::nullopt);
-
-// The config file's keys: one per `baton run` flag (config_file.h).
-std::vector<std::string> config_keys();
 
 }  // namespace baton

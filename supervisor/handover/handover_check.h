@@ -29,8 +29,7 @@ namespace baton {
 
 inline constexpr const char* kCheckHandover = "__check-handover";
 inline constexpr const char* kHandoverOk = "baton handover table ok";
-// How long the new binary has to answer (`baton upgrade --self` waits longer).
-inline constexpr std::chrono::milliseconds kHandoverCheckDeadline{10'000};
+
 
 class HandoverCheck {
  public:

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,9 @@ namespace baton {
 // The table versions this baton writes and reads.
 inline constexpr unsigned kHandoverVersion = 1;
 inline constexpr const char* kHandoverEnv = "BATON_HANDOVER_FD";
+// How long the new binary has to prove it can read a table (handover_check.h;
+// `baton upgrade --self` waits longer for its answer).
+inline constexpr std::chrono::milliseconds kHandoverCheckDeadline{10'000};
 
 struct HandoverWorker {
   pid_t pid = 0;

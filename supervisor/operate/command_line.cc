@@ -1,4 +1,4 @@
-#include "options.h"
+#include "command_line.h"
 
 #include <CLI/CLI.hpp>
 
@@ -320,7 +320,6 @@ void finish_run(Options& o, RunWords words) {
 
 }  // namespace
 
-std::vector<int> default_forward_signals() { return {SIGUSR1, SIGUSR2, SIGWINCH}; }
 
 std::vector<std::string> config_keys() {
   Options o;

@@ -10,7 +10,7 @@
 
 #include "duration.h"
 #include "handover_table.h"
-#include "options.h"
+#include "command_line.h"
 #include "process_spawn.h"
 
 extern char** environ;

@@ -8,7 +8,7 @@
 #include "control_client.h"
 #include "control_path.h"
 #include "duration.h"
-#include "handover_check.h"
+#include "handover_table.h"
 #include "status_text.h"
 
 namespace baton {
