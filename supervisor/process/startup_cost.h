@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "baton/proc_stat.h"
+#include "sched_times.h"
 #include "supervisor_observer.h"
 
 namespace baton {

@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <string>
 
-#include "baton/proc_stat.h"
 #include "support/baton_process.h"
 #include "support/load_client.h"
 #include "support/proc.h"

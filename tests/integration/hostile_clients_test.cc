@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "baton/proc_stat.h"
+#include "sched_times.h"
 #include "integration/fixture.h"
 
 namespace testing_support {

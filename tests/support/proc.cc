@@ -1,12 +1,14 @@
 #include "support/proc.h"
 
-#include "baton/proc_stat.h"
 
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <optional>
+#include <string>
 #include <fstream>
 #include <sstream>
 
@@ -51,10 +53,42 @@ std::string fd_listing(pid_t pid) {
   return out;
 }
 
-std::vector<pid_t> children_of(pid_t parent) { return baton::children_of(parent); }
+namespace {
+
+struct ProcStat {
+  char state = '?';  // R, S, D, Z, ...
+  pid_t ppid = 0;
+};
+
+std::optional<ProcStat> read_proc_stat(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  // "pid (comm) state ppid ...": comm may itself contain ')' and spaces.
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 4 >= line.size()) return std::nullopt;
+  return ProcStat{line[close + 2], static_cast<pid_t>(std::strtol(line.c_str() + close + 4, nullptr, 10))};
+}
+
+}  // namespace
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    auto st = read_proc_stat(static_cast<pid_t>(pid));
+    if (st && st->ppid == parent) out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
+}
 
 bool is_zombie(pid_t pid) {
-  auto st = baton::read_proc_stat(pid);
+  auto st = read_proc_stat(pid);
   return st && st->state == 'Z';
 }
 

@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-#include "baton/proc_stat.h"
+#include "sched_times.h"
 #include "duration.h"
 #include "logging.h"
 #include "restart_backoff.h"
