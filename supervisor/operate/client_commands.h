@@ -18,7 +18,7 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{0};  // --timeout for --wait; 0: as long as it takes
 };
 
-// Exit codes of the client commands (also in their --help and README).
+// Exit codes of the client commands (also in their --help and docs/operating.md).
 namespace client_exit {
 inline constexpr int kOk = 0;           // done (upgrade --wait: that upgrade committed)
 inline constexpr int kFailed = 1;       // the upgrade failed and was rolled back, or baton refused the request

@@ -376,7 +376,7 @@ Subcommands add_subcommands(CLI::App& app, ParsedCommand& p, RunWords& words) {
   s.run->add_option("-c,--config", p.config_file, "read settings from this TOML file; flags win over it")
       ->type_name("FILE");
   s.status = app.add_subcommand("status", "show what a running baton serves: generations, workers, last upgrade");
-  s.status->add_flag("--json", p.client.json, "print JSON (fields in README) instead of a table");
+  s.status->add_flag("--json", p.client.json, "print JSON (fields in docs/operating.md) instead of a table");
   s.status->add_flag("--ready", p.client.ready,
                      "exit 0 if a generation serves and baton is not stopping, else 1 (as /readyz;\n"
                      "for a container HEALTHCHECK)")

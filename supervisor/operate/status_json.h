@@ -1,5 +1,5 @@
 // `baton status --json`: the report as JSON (nlohmann-json). The fields are a
-// stable interface, documented in README ("baton status --json"): new fields
+// stable interface, documented in docs/operating.md ("baton status --json"): new fields
 // may be added, none renamed or removed.
 #pragma once
 
