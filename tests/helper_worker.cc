@@ -68,6 +68,170 @@ std::unique_ptr<baton::Worker> connect_or_die() {
   for (;;) ::pause();
 }
 
+// Raw modes speak on fd 3 themselves; the others go through libbaton.
+baton::Channel raw_channel() { return baton::Channel(baton::UniqueFd(3)); }
+
+int exit_now() { return 3; }
+
+int never_ready() {
+  auto w = connect_or_die();
+  serve(*w);
+}
+
+int records_signals() {
+  for (int s : {SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM})
+    std::signal(s, [](int n) {
+      // write() is async-signal-safe; stdio is not.
+      char line[32] = "got SIG";
+      const char* name = sigabbrev_np(n);
+      std::size_t len = 7;
+      for (; *name && len < sizeof line - 1; ++name) line[len++] = *name;
+      line[len++] = '\n';
+      (void)::write(1, line, len);
+    });
+  auto w = connect_or_die();
+  if (!w->ready()) return 1;
+  serve(*w);
+}
+
+int ignore_drain() {
+  std::signal(SIGTERM, SIG_IGN);
+  auto w = connect_or_die();
+  if (!w->ready()) return 1;
+  serve(*w, /*ignore_drain=*/true);
+}
+
+int report_error() {
+  auto w = connect_or_die();
+  (void)w->report_error("cannot open /data/kv.db");
+  serve(*w);
+}
+
+int report_hostile_error() {
+  // A newline that forges a log line, and bytes that are not UTF-8.
+  auto w = connect_or_die();
+  (void)w->report_error("disk \xff\xfe gone\n2026-11-23 info baton[1] upgrade complete");
+  serve(*w);
+}
+
+int garbage() {
+  auto raw = raw_channel();
+  const char junk[] = "GET / HTTP/1.1\r\n\r\n this is not a baton message";
+  ::send(raw.fd(), junk, sizeof junk, 0);
+  exit_when_channel_closes(raw);
+}
+
+int oversized() {
+  auto raw = raw_channel();
+  std::vector<char> big(70 * 1024, 'x');
+  ::send(raw.fd(), big.data(), big.size(), 0);
+  exit_when_channel_closes(raw);
+}
+
+int hello_with_fd() {
+  auto raw = raw_channel();
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  (void)raw.send(baton::Hello{baton::kProtocolVersion, static_cast<std::uint32_t>(::getpid()), "helper"},
+                 std::vector<int>{devnull});
+  exit_when_channel_closes(raw);
+}
+
+int report_fds() {
+  std::string fds;
+  DIR* d = ::opendir("/proc/self/fd");
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.' || std::atoi(e->d_name) == ::dirfd(d)) continue;
+    fds += (fds.empty() ? "" : " ") + std::string(e->d_name);
+  }
+  ::closedir(d);
+  std::fprintf(stderr, "helper fds at exec: %s\n", fds.c_str());
+  auto w = connect_or_die();
+  if (!w->ready()) return 1;
+  serve(*w);
+}
+
+int orphan_maker() {
+  auto w = connect_or_die();
+  int gate[2];
+  if (::pipe(gate) != 0) return 1;
+  pid_t child = ::fork();
+  if (child == 0) {
+    pid_t grandchild = ::fork();
+    if (grandchild == 0) {
+      ::close(gate[1]);
+      char c;
+      while (::read(gate[0], &c, 1) > 0) {
+      }  // EOF: our parent is gone and we are an orphan now
+      std::_Exit(7);
+    }
+    std::fprintf(stderr, "helper orphan pid %d\n", static_cast<int>(grandchild));
+    std::_Exit(0);  // closes its end of the gate
+  }
+  ::close(gate[0]);
+  ::close(gate[1]);
+  int status;
+  ::waitpid(child, &status, 0);
+  if (!w->ready()) return 1;
+  serve(*w);
+}
+
+int huge_hello() {
+  auto raw = raw_channel();
+  std::vector<std::uint8_t> body{1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
+  (void)raw.send_raw(baton::MessageType::kHello, body, {});
+  exit_when_channel_closes(raw);
+}
+
+int fd_flood() {
+  auto raw = raw_channel();
+  std::vector<int> fds(253, ::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  (void)raw.send(baton::Hello{baton::kProtocolVersion, static_cast<std::uint32_t>(::getpid()), "flood"}, fds);
+  exit_when_channel_closes(raw);
+}
+
+int rogue_index_1() {
+  const char* index = std::getenv("BATON_WORKER_INDEX");  // libbaton unsets it
+  const bool rogue = index != nullptr && std::string(index) == "1";
+  auto w = connect_or_die();
+  if (!w->ready()) return 1;
+  if (rogue) {
+    // Bytes that are no message, on its own channel (libbaton keeps it at fd 3):
+    // the supervisor must reject this worker, and only this one.
+    const char junk[] = "I am worker 0 and I am READY";
+    ::send(3, junk, sizeof junk, 0);
+  }
+  serve(*w);
+}
+
+int ready_first() {
+  auto raw = raw_channel();
+  (void)raw.send(baton::Ready{});
+  exit_when_channel_closes(raw);
+}
+
+// Each mode by name, as libuv's test runner lists its tests.
+struct HelperMode {
+  const char* name;
+  int (*run)();
+};
+constexpr HelperMode kModes[] = {
+    {"exit-now", exit_now},
+    {"never-ready", never_ready},
+    {"records-signals", records_signals},
+    {"ignore-drain", ignore_drain},
+    {"report-error", report_error},
+    {"report-hostile-error", report_hostile_error},
+    {"garbage", garbage},
+    {"oversized", oversized},
+    {"hello-with-fd", hello_with_fd},
+    {"report-fds", report_fds},
+    {"orphan-maker", orphan_maker},
+    {"huge-hello", huge_hello},
+    {"fd-flood", fd_flood},
+    {"rogue-index-1", rogue_index_1},
+    {"ready-first", ready_first},
+};
+
 }  // namespace
 
 std::string self_exe() {
@@ -77,131 +241,8 @@ std::string self_exe() {
 }
 
 int run_helper(const std::string& mode) {
-  // Raw modes speak on fd 3 themselves; the others go through libbaton.
-  auto raw_channel = [] { return baton::Channel(baton::UniqueFd(3)); };
-  if (mode == "exit-now") return 3;
-  if (mode == "never-ready") {
-    auto w = connect_or_die();
-    serve(*w);
-  }
-  if (mode == "records-signals") {
-    for (int s : {SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM})
-      std::signal(s, [](int n) {
-        // write() is async-signal-safe; stdio is not.
-        char line[32] = "got SIG";
-        const char* name = sigabbrev_np(n);
-        std::size_t len = 7;
-        for (; *name && len < sizeof line - 1; ++name) line[len++] = *name;
-        line[len++] = '\n';
-        (void)::write(1, line, len);
-      });
-    auto w = connect_or_die();
-    if (!w->ready()) return 1;
-    serve(*w);
-  }
-  if (mode == "ignore-drain") {
-    std::signal(SIGTERM, SIG_IGN);
-    auto w = connect_or_die();
-    if (!w->ready()) return 1;
-    serve(*w, /*ignore_drain=*/true);
-  }
-  if (mode == "report-error") {
-    auto w = connect_or_die();
-    (void)w->report_error("cannot open /data/kv.db");
-    serve(*w);
-  }
-  if (mode == "report-hostile-error") {
-    // A newline that forges a log line, and bytes that are not UTF-8.
-    auto w = connect_or_die();
-    (void)w->report_error("disk \xff\xfe gone\n2026-11-23 info baton[1] upgrade complete");
-    serve(*w);
-  }
-  if (mode == "garbage") {
-    auto raw = raw_channel();
-    const char junk[] = "GET / HTTP/1.1\r\n\r\n this is not a baton message";
-    ::send(raw.fd(), junk, sizeof junk, 0);
-    exit_when_channel_closes(raw);
-  }
-  if (mode == "oversized") {
-    auto raw = raw_channel();
-    std::vector<char> big(70 * 1024, 'x');
-    ::send(raw.fd(), big.data(), big.size(), 0);
-    exit_when_channel_closes(raw);
-  }
-  if (mode == "hello-with-fd") {
-    auto raw = raw_channel();
-    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    (void)raw.send(baton::Hello{baton::kProtocolVersion, static_cast<std::uint32_t>(::getpid()), "helper"},
-                   std::vector<int>{devnull});
-    exit_when_channel_closes(raw);
-  }
-  if (mode == "report-fds") {
-    std::string fds;
-    DIR* d = ::opendir("/proc/self/fd");
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.' || std::atoi(e->d_name) == ::dirfd(d)) continue;
-      fds += (fds.empty() ? "" : " ") + std::string(e->d_name);
-    }
-    ::closedir(d);
-    std::fprintf(stderr, "helper fds at exec: %s\n", fds.c_str());
-    auto w = connect_or_die();
-    if (!w->ready()) return 1;
-    serve(*w);
-  }
-  if (mode == "orphan-maker") {
-    auto w = connect_or_die();
-    int gate[2];
-    if (::pipe(gate) != 0) return 1;
-    pid_t child = ::fork();
-    if (child == 0) {
-      pid_t grandchild = ::fork();
-      if (grandchild == 0) {
-        ::close(gate[1]);
-        char c;
-        while (::read(gate[0], &c, 1) > 0) {
-        }  // EOF: our parent is gone and we are an orphan now
-        std::_Exit(7);
-      }
-      std::fprintf(stderr, "helper orphan pid %d\n", static_cast<int>(grandchild));
-      std::_Exit(0);  // closes its end of the gate
-    }
-    ::close(gate[0]);
-    ::close(gate[1]);
-    int status;
-    ::waitpid(child, &status, 0);
-    if (!w->ready()) return 1;
-    serve(*w);
-  }
-  if (mode == "huge-hello") {
-    auto raw = raw_channel();
-    std::vector<std::uint8_t> body{1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
-    (void)raw.send_raw(baton::MessageType::kHello, body, {});
-    exit_when_channel_closes(raw);
-  }
-  if (mode == "fd-flood") {
-    auto raw = raw_channel();
-    std::vector<int> fds(253, ::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    (void)raw.send(baton::Hello{baton::kProtocolVersion, static_cast<std::uint32_t>(::getpid()), "flood"}, fds);
-    exit_when_channel_closes(raw);
-  }
-  if (mode == "rogue-index-1") {
-    const char* index = std::getenv("BATON_WORKER_INDEX");  // libbaton unsets it
-    const bool rogue = index != nullptr && std::string(index) == "1";
-    auto w = connect_or_die();
-    if (!w->ready()) return 1;
-    if (rogue) {
-      // Bytes that are no message, on its own channel (libbaton keeps it at fd 3):
-      // the supervisor must reject this worker, and only this one.
-      const char junk[] = "I am worker 0 and I am READY";
-      ::send(3, junk, sizeof junk, 0);
-    }
-    serve(*w);
-  }
-  if (mode == "ready-first") {
-    auto raw = raw_channel();
-    (void)raw.send(baton::Ready{});
-    exit_when_channel_closes(raw);
-  }
+  for (const HelperMode& m : kModes)
+    if (mode == m.name) return m.run();
   std::fprintf(stderr, "helper: unknown mode %s\n", mode.c_str());
   return 2;
 }

@@ -94,12 +94,20 @@ std::size_t count_lines(const std::string& log, const std::string& needle) {
   return n;
 }
 
-TEST(HostileClients, ProbesAreAnsweredWhile300IdleConnectionsAreHeldOpen) {
+// baton serving kvstore, with --metrics on a port of its own.
+class MetricsPort : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port = metrics_port(baton);
+    ASSERT_NE(port, 0) << baton.log();
+    ASSERT_TRUE(wait_serving(baton, 1));
+  }
   WorkerDir dir;
-  BatonProcess baton(baton_args(dir, {"--metrics", "tcp://127.0.0.1:0"}));
-  const auto port = metrics_port(baton);
-  ASSERT_NE(port, 0) << baton.log();
-  ASSERT_TRUE(wait_serving(baton, 1));
+  BatonProcess baton{baton_args(dir, {"--metrics", "tcp://127.0.0.1:0"})};
+  std::uint16_t port = 0;
+};
+
+TEST_F(MetricsPort, ProbesAreAnsweredWhile300IdleConnectionsAreHeldOpen) {
   HostileClients idle(port, 300, false);
   ASSERT_TRUE(baton.wait_for("metrics: .*clients at once")) << "the flood is on. " << baton.log();
   int answered = 0;
@@ -110,12 +118,7 @@ TEST(HostileClients, ProbesAreAnsweredWhile300IdleConnectionsAreHeldOpen) {
   EXPECT_LE(count_lines(baton.log(), "closed the oldest"), 2u) << "one line per burst and interval: " << baton.log();
 }
 
-TEST(HostileClients, AByteAtATimeClientCostsBatonLittleCpu) {
-  WorkerDir dir;
-  BatonProcess baton(baton_args(dir, {"--metrics", "tcp://127.0.0.1:0"}));
-  const auto port = metrics_port(baton);
-  ASSERT_NE(port, 0) << baton.log();
-  ASSERT_TRUE(wait_serving(baton, 1));
+TEST_F(MetricsPort, AByteAtATimeClientCostsBatonLittleCpu) {
   const auto cpu0 = baton::read_sched_times(baton.pid());
   ASSERT_TRUE(cpu0) << "no /proc/PID/schedstat on this kernel";
   const auto t0 = std::chrono::steady_clock::now();
