@@ -110,9 +110,9 @@ Status WorkerProcess::exec(const std::string& executable, int channel_fd, int ou
 void WorkerProcess::start_low() {
   set_start_nice(pid_, config_.start_nice);
   low_start_.start(kLowStartLimit, [this] {
+    set_start_nice(pid_, 0);  // first: the line says it is done
     spdlog::info("{}: still starting after {} at nice {}; back to normal priority", name_,
                  format_duration(kLowStartLimit), config_.start_nice);
-    set_start_nice(pid_, 0);
   });
 }
 
