@@ -161,6 +161,8 @@ TEST(HostileClients, ALoopingControlClientLogsOneLineAndACount) {
   for (int i = 0; i < 500; ++i) control_line(baton.control_path(), "reboot");
   ::kill(baton.pid(), SIGTERM);
   ASSERT_EQ(baton.wait_exit(), 0) << baton.log();
+  // Its last line: every line before it has been read from the pipe too.
+  ASSERT_TRUE(baton.wait_for("\\] exit 0$")) << baton.log();
   // The first of a burst is logged; the rest are counted when the interval
   // ends, or when baton exits first. Every one is accounted for.
   const std::string log = baton.log();
