@@ -36,7 +36,9 @@ TEST(Security, FdsPushedAtBatonAreClosed) {
   ASSERT_TRUE(wait_serving(baton, 1));
   const int before = open_fd_count(baton.pid());
   upgrade_to_hostile(dir, baton, "fd-flood", "HELLO carried 253 fds; workers never send fds");
-  EXPECT_EQ(settled_fd_count(baton.pid(), before), before) << fd_listing(baton.pid());
+  // None of the 253 is kept. (Fewer than before is no leak: under ASan the
+  // first count once caught two fds of a start-up still closing.)
+  EXPECT_LE(settled_fd_count(baton.pid(), before), before) << fd_listing(baton.pid());
 }
 
 TEST(Security, AWorkerCannotActForAnother) {
