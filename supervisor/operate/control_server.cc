@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <utility>
 #include <sstream>
 
 #include "logging.h"
@@ -105,7 +104,12 @@ void ControlServer::on_bad_request(StreamConnection& c, Bad kind, const std::str
 
 void ControlServer::on_closed(StreamConnection& c) {
   std::erase_if(waiters_, [&](const Waiter& w) { return w.connection == &c; });
-  if (self_upgrade_client_ == &c) self_upgrade_client_ = nullptr;
+  // A self-upgrade's answer to a client that left goes nowhere.
+  std::erase_if(self_upgrade_clients_, [&](const std::weak_ptr<StreamConnection*>& w) {
+    auto client = w.lock();
+    if (client && *client == &c) *client = nullptr;
+    return !client || *client == nullptr;
+  });
   server_.forget(c);
 }
 
@@ -140,24 +144,21 @@ void ControlServer::handle_upgrade(StreamConnection& c, bool wait) {
 void ControlServer::handle_self_upgrade(StreamConnection& c) {
   spdlog::info("control socket: self-upgrade requested");
   if (!self_upgrade_) return c.write(error_reply("this baton cannot upgrade itself"), true);
-  if (self_upgrade_running_)
-    return c.write(error_reply("a self-upgrade is being checked already; wait for its answer"), true);
-  self_upgrade_running_ = true;
-  self_upgrade_client_ = &c;
+  // SelfUpgrade decides (one at a time); this only finds the client again.
+  auto client = std::make_shared<StreamConnection*>(&c);
+  self_upgrade_clients_.push_back(client);
   self_upgrade_(
-      [this] {
+      [this, client] {
         // Now and whole: the exec follows at once, and closes this connection.
         const std::string r = reply({{"ok", true},
                                      {"self_upgrade", "handing over"},
                                      {"pid", ::getpid()},
                                      {"self_upgrades", facts_.self_upgrades + 1}});
-        if (self_upgrade_client_) (void)::send(self_upgrade_client_->fd(), r.data(), r.size(), MSG_NOSIGNAL);
+        if (*client) (void)::send((*client)->fd(), r.data(), r.size(), MSG_NOSIGNAL);
       },
-      [this](const std::string& why) {
+      [client](const std::string& why) {
         spdlog::error("self-upgrade refused: {}", why);
-        self_upgrade_running_ = false;
-        if (StreamConnection* client = std::exchange(self_upgrade_client_, nullptr))
-          client->write(error_reply(why), true);
+        if (*client) (*client)->write(error_reply(why), true);
       });
 }
 

@@ -84,8 +84,8 @@ class ControlServer final : public SupervisorObserver, private StreamConnection:
   StreamServer server_;  // owns the socket file: removed when baton exits
   Supervisor* supervisor_ = nullptr;
   std::vector<Waiter> waiters_;
-  StreamConnection* self_upgrade_client_ = nullptr;  // while its self-upgrade is checked (null if it left)
-  bool self_upgrade_running_ = false;
+  // Clients of `upgrade self` whose answer is pending (null once they left).
+  std::vector<std::weak_ptr<StreamConnection*>> self_upgrade_clients_;
   // What a looping client could flood the log with: one of each kind per burst, then counts.
   RepeatedLog refused_peers_, too_long_, too_slow_, unknown_;
 };

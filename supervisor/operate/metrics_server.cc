@@ -50,7 +50,8 @@ Request parse_request(std::string_view bytes) {
   };
   http_parser_execute(&parser, &settings, bytes.data(), bytes.size());
   out.method = parser.method;
-  out.malformed = !out.complete && HTTP_PARSER_ERRNO(&parser) != HPE_OK;
+  // Headers whole, yet no request (garbage, a blank line first): not HTTP.
+  out.malformed = !out.complete;
   if (const auto q = out.path.find('?'); q != std::string::npos) out.path.resize(q);
   return out;
 }
@@ -87,8 +88,7 @@ Status MetricsServer::serve(Routes routes) {
 
 void MetricsServer::on_request_bytes(StreamConnection& c, std::string_view bytes, std::size_t fresh) {
   if (!headers_end_in(bytes, fresh)) return;
-  Request r = parse_request(bytes);
-  r.malformed = r.malformed || !r.complete;  // a blank line before the request line, say
+  const Request r = parse_request(bytes);
   c.request_complete();
   if (r.malformed) return c.write(response("400 Bad Request", kText, "not an HTTP request\n"), true);
   if (r.method != HTTP_GET) return c.write(response("405 Method Not Allowed", kText, "GET /metrics\n"), true);

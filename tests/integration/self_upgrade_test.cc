@@ -205,7 +205,10 @@ TEST(SelfUpgradeCheck, AHangingCheckLeavesBatonServingRestartingAndAnswering) {
   const double restart_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - crashed_at).count();
   const auto status_during = run_baton({"status", "--json", "--control", baton.control_path()});
+  const auto second = run_command({BATON_BIN, "upgrade", "--self", "--control", baton.control_path()});
   client.join();
+  EXPECT_EQ(second.exit_code, 1) << second.describe();
+  EXPECT_NE(second.err.find("a self-upgrade is being checked already"), std::string::npos) << second.describe();
   std::cout << "[ figures  ] a worker crashed during a hanging self-upgrade check was serving again after "
             << restart_ms << " ms\n";
   EXPECT_TRUE(restarted) << "restarted while the check hangs: " << baton.log();
