@@ -11,7 +11,7 @@
 
 namespace baton {
 Supervisor::Supervisor(uv_loop_t* loop, Options options, WorkerLauncher& launcher, SupervisorObserver* observer)
-    : loop_(loop), options_(std::move(options)), launcher_(launcher), observer_(observer), stop_delay_(loop) {}
+    : loop_(loop), options_(std::move(options)), launcher_(launcher), observer_(observer) {}
 
 // A worker still alive here (only on a failed start) is killed and reaped by
 // its own destructor.
@@ -19,7 +19,7 @@ Supervisor::~Supervisor() = default;
 
 Status Supervisor::start() {
   if (Status st = install_handlers(); !st) return st;
-  state_ = State::kStarting;
+  phase_.emplace<phase::Starting>();
   if (Status st = spawn_generation(next_generation_++, Generation::Role::kStarting); !st) {
     signals_.clear();
     return st;
@@ -51,6 +51,26 @@ bool Supervisor::is_worker(pid_t pid) const {
 Generation* Supervisor::find(std::uint64_t number) {
   auto it = generations_.find(number);
   return it == generations_.end() ? nullptr : &it->second;
+}
+
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<int>(Supervisor::State::kUpgrading), phase::Phase>,
+                             phase::Upgrading>,
+              "Supervisor::State names phase::Phase's alternatives in order");
+
+std::uint64_t Supervisor::serving_generation() const {
+  if (const auto* s = std::get_if<phase::Serving>(&phase_)) return s->generation;
+  if (const auto* u = std::get_if<phase::Upgrading>(&phase_)) return u->serving;
+  return 0;
+}
+
+phase::HandoffInFlight* Supervisor::handoff() {
+  auto* u = upgrading();
+  return u && u->handoff ? &*u->handoff : nullptr;
+}
+
+const phase::Probation* Supervisor::probation() const {
+  const auto* s = std::get_if<phase::Serving>(&phase_);
+  return s && s->probation ? &*s->probation : nullptr;
 }
 
 // baton's exit code when generation 1 never served. Like tini's, it says how
@@ -95,7 +115,7 @@ void Supervisor::signal_received(int signum) {
 // A signal for the application (log reopening, a debug dump): the serving
 // workers get it; starting, candidate and retiring ones do not.
 void Supervisor::forward_signal(int signum) {
-  Generation* serving = find(active_);
+  Generation* serving = find(serving_generation());
   if (serving == nullptr) return spdlog::info("SIG{} not forwarded: no generation serves", sigabbrev_np(signum));
   std::size_t n = 0;
   serving->for_each_worker([&](WorkerHandle& w) {
@@ -116,11 +136,11 @@ void Supervisor::request_stop(bool fast, const std::string& from) {
 }
 
 Supervisor::UpgradeRequest Supervisor::upgrade_requested(const std::string& from) {
-  if (state_ == State::kStopping) {
+  if (state() == State::kStopping) {
     spdlog::info("upgrade ({}) ignored: stopping", from);
     return UpgradeRequest::kRefused;
   }
-  if (state_ == State::kServing && !at_generation_cap()) {
+  if (state() == State::kServing && !at_generation_cap()) {
     begin_upgrade();
     return UpgradeRequest::kStarted;
   }
@@ -133,7 +153,7 @@ Supervisor::UpgradeRequest Supervisor::upgrade_requested(const std::string& from
 
 // A second stop request while stopping hurries the first along.
 void Supervisor::stop_requested(StopPace pace, const std::string& from) {
-  if (state_ == State::kStopping) return stop_fast();
+  if (state() == State::kStopping) return stop_fast();
   begin_stop(exit_code::kOk, from, pace);
 }
 
@@ -144,16 +164,16 @@ void Supervisor::worker_ready(WorkerHandle& w) {
   if (gen.role == Generation::Role::kStarting) {
     gen.role = Generation::Role::kActive;
     gen.served = true;
-    active_ = gen.number;
-    state_ = State::kServing;
+    phase_.emplace<phase::Serving>(gen.number);
     spdlog::info("{} serving; upgrade with: kill -HUP {}", gen_name(gen.number), ::getpid());
     if (observer_) observer_->serving(gen.number);
     return run_pending_upgrade();
   }
   if (gen.role == Generation::Role::kCandidate) {
     candidate_started(gen);
-    if (Generation* old = find(active_)) drain_generation(*old);
-    promote(gen, "draining " + gen_name(active_));
+    const std::uint64_t old = serving_generation();
+    if (Generation* serving = find(old)) drain_generation(*serving);
+    promote(gen, "draining " + gen_name(old));
   }
 }
 
@@ -173,7 +193,7 @@ void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
     case Generation::Role::kCandidate:
       return fail_upgrade(gen, who + " " + info.describe());
     case Generation::Role::kActive:
-      if (state_ == State::kStopping || drained) return spdlog::info("{} {}", who, info.describe());
+      if (state() == State::kStopping || drained) return spdlog::info("{} {}", who, info.describe());
       if (on_probation(gen)) roll_back(gen, who + " " + info.describe());
       // Unless the rollback retired it, the slot restarts meanwhile.
       if (gen.role == Generation::Role::kActive) active_worker_exited(gen, index, who, started, info);
@@ -187,9 +207,9 @@ void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
 // A serving worker crashed: restart its slot, backing off.
 void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, const std::string& who,
                                       std::chrono::steady_clock::time_point started, const WorkerExit& info) {
-  if (handoff_) {
+  if (handoff()) {
     // It held state that was on its way: that slot starts over, empty.
-    if (Generation* candidate = find(candidate_))
+    if (Generation* candidate = find(upgrading()->candidate))
       fail_upgrade(*candidate, who + " " + info.describe() + " during the handoff; its state is lost");
   }
   auto& backoff = gen.slots[index].backoff;
@@ -239,7 +259,8 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
   gen.rollback = rollback_to != nullptr;
   // Only an upgrade with a serving generation behind it has state to hand
   // off; a rollback's predecessor crashed, and its state is not to be trusted.
-  gen.standby = options_.mode == UpgradeMode::kHandoff && role == Generation::Role::kCandidate && active_ != 0 &&
+  gen.standby = options_.mode == UpgradeMode::kHandoff && role == Generation::Role::kCandidate &&
+                serving_generation() != 0 &&
                 !gen.rollback;
   if (options_.probation.count() > 0) {
     // Held from the start, so that a rollback can run this very file again.
@@ -281,8 +302,7 @@ void Supervisor::begin_upgrade(std::shared_ptr<const HeldFile> rollback_to) {
   }
   spdlog::debug("upgrade to {}: its workers exec'd {:.3f} ms after the request", gen_name(g),
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - upgrade.started).count());
-  candidate_ = g;
-  state_ = State::kUpgrading;
+  phase_.emplace<phase::Upgrading>(serving_generation(), g);
 }
 
 void Supervisor::candidate_started(Generation& candidate) {
@@ -294,13 +314,11 @@ void Supervisor::candidate_started(Generation& candidate) {
 
 // The candidate becomes the serving generation.
 void Supervisor::promote(Generation& candidate, const std::string& how) {
-  const std::uint64_t previous = active_;
+  const std::uint64_t previous = serving_generation();
   spdlog::info("{} to {} complete; {}", candidate.rollback ? "rollback" : "upgrade", gen_name(candidate.number), how);
   candidate.role = Generation::Role::kActive;
   candidate.served = true;
-  active_ = candidate.number;
-  candidate_ = 0;
-  state_ = State::kServing;
+  phase_.emplace<phase::Serving>(candidate.number);
   finish_upgrade(UpgradeRecord::Result::kCommitted, how);
   if (candidate.rollback && last_rollback_ && !last_rollback_->serving_after)
     last_rollback_->serving_after = std::chrono::steady_clock::now() - last_rollback_->crashed;
@@ -310,13 +328,14 @@ void Supervisor::promote(Generation& candidate, const std::string& how) {
 }
 
 void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
-  if (candidate.role != Generation::Role::kCandidate) return;  // already failed
+  if (candidate.role != Generation::Role::kCandidate || !upgrading()) return;  // already failed
   candidate.role = Generation::Role::kRetiring;
-  if (handoff_) {
+  const std::uint64_t serving = serving_generation();
+  if (handoff()) {
     // The old workers still hold everything: they serve on as if nothing happened.
-    if (Generation* old = find(active_)) old->for_each_worker([](WorkerHandle& w) { w.resume(); });
-    handoff_.reset();
+    if (Generation* old = find(serving)) old->for_each_worker([](WorkerHandle& w) { w.resume(); });
   }
+  phase_.emplace<phase::Serving>(serving);  // the handoff, if any, ends here
   // One line, cause first; then the candidate's workers go without a line each.
   spdlog::error("upgrade to {} failed: {}; {}", gen_name(candidate.number), why, who_serves());
   candidate.for_each_worker([&](WorkerHandle& w) {
@@ -325,8 +344,6 @@ void Supervisor::fail_upgrade(Generation& candidate, const std::string& why) {
     if (w.state() == WorkerState::kReady) w.drain(options_.drain_timeout);
     else w.abandon(gen_name(candidate.number) + " abandoned");
   });
-  candidate_ = 0;
-  state_ = State::kServing;
   finish_upgrade(UpgradeRecord::Result::kFailed, why);
   run_pending_upgrade();
 }
@@ -336,14 +353,14 @@ void Supervisor::finish_upgrade(UpgradeRecord::Result result, const std::string&
   upgrade.result = result;
   upgrade.reason = reason;
   upgrade.finished = std::chrono::steady_clock::now();
-  upgrade.serving = active_;
+  upgrade.serving = serving_generation();
   ++(upgrade.committed() ? upgrades_committed_ : upgrades_failed_);
   if (observer_) observer_->upgrade_finished(upgrade);
 }
 
 // What the log can truthfully say about the serving generation after a failed upgrade.
 std::string Supervisor::who_serves() {
-  Generation* active = find(active_);
+  Generation* active = find(serving_generation());
   if (active == nullptr) return "no generation is serving";
   std::size_t serving = 0;
   for (const auto& slot : active->slots)
@@ -369,22 +386,18 @@ void Supervisor::terminate_generation(Generation& gen) {
 }
 
 void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
-  if (state_ == State::kStopping) return;
+  if (state() == State::kStopping) return;
   // Old workers in the middle of a handoff serve nothing until drain() resumes them.
-  const bool can_serve_on = !handoff_ && std::any_of(generations_.begin(), generations_.end(), [](const auto& g) {
+  const bool can_serve_on = !handoff() && std::any_of(generations_.begin(), generations_.end(), [](const auto& g) {
     return g.second.role == Generation::Role::kActive;
   });
   // An upgrade in flight ends here: its candidate is terminated below.
-  if (candidate_ != 0) {
-    finish_upgrade(UpgradeRecord::Result::kFailed, "baton is stopping (" + why + ")");
-    candidate_ = 0;
-  }
+  if (upgrading()) finish_upgrade(UpgradeRecord::Result::kFailed, "baton is stopping (" + why + ")");
   end_probation("baton is stopping");
-  state_ = State::kStopping;
+  // A handoff in flight ends here: its old workers are resumed by drain() below, or terminated.
+  auto& stopping = phase_.emplace<phase::Stopping>(loop_);
   exit_code_ = code;
   upgrade_pending_ = false;
-  handoff_.reset();  // old workers are resumed by drain() below, or terminated
-  active_ = 0;
   if (observer_) observer_->stopping();
   if (pace == StopPace::kFast) {
     spdlog::info("stopping fast ({}): SIGTERM to every worker", why);
@@ -396,7 +409,7 @@ void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
                why, format_duration(options_.stop_delay));
   for (auto& [n, gen] : generations_)
     if (gen.role != Generation::Role::kActive && gen.role != Generation::Role::kRetiring) terminate_generation(gen);
-  stop_delay_.start(options_.stop_delay, [this, why] { dispatch([&] { drain_everything(why); }); });
+  stopping.delay.start(options_.stop_delay, [this, why] { dispatch([&] { drain_everything(why); }); });
 }
 
 void Supervisor::drain_everything(const std::string& why) {
@@ -411,7 +424,7 @@ void Supervisor::drain_everything(const std::string& why) {
 
 void Supervisor::stop_fast() {
   spdlog::info("stopping fast: SIGTERM to every worker");
-  stop_delay_.stop();
+  std::get<phase::Stopping>(phase_).delay.stop();
   terminate_everything();
 }
 
@@ -420,7 +433,7 @@ void Supervisor::terminate_everything() {
 }
 
 void Supervisor::run_pending_upgrade() {
-  if (!upgrade_pending_ || state_ != State::kServing) return;
+  if (!upgrade_pending_ || state() != State::kServing) return;
   if (at_generation_cap()) {
     if (!cap_logged_) spdlog::info("upgrade waits: {}", pending_reason());
     cap_logged_ = true;  // once per wait: retiring workers come and go
@@ -434,8 +447,8 @@ void Supervisor::run_pending_upgrade() {
 bool Supervisor::at_generation_cap() const { return generations_.size() >= options_.max_generations; }
 
 std::string Supervisor::pending_reason() const {
-  if (state_ == State::kStarting) return "it follows start-up";
-  if (state_ != State::kServing) return "it follows the upgrade running now";
+  if (state() == State::kStarting) return "it follows start-up";
+  if (state() != State::kServing) return "it follows the upgrade running now";
   return std::to_string(generations_.size()) + " generations are alive (--max-generations " +
          std::to_string(options_.max_generations) + "); it starts when " + gen_name(generations_.begin()->first) +
          " has finished draining";
@@ -461,7 +474,7 @@ void Supervisor::collect_finished() {
     }
   }
   if (retired) run_pending_upgrade();  // it may have waited for --max-generations
-  if (state_ != State::kStopping || !generations_.empty() || loop_stopped_) return;
+  if (state() != State::kStopping || !generations_.empty() || loop_stopped_) return;
   loop_stopped_ = true;
   spdlog::info("stopped: every worker has exited");
   signals_.clear();

@@ -36,6 +36,7 @@
 #include "options.h"
 #include "status_report.h"
 #include "supervisor_observer.h"
+#include "supervisor_phase.h"
 #include "upgrade_record.h"
 
 namespace baton {
@@ -65,7 +66,7 @@ class Supervisor final : private WorkerEvents {
   Status adopt(const HandoverTable& table);
   // Valid once the loop has stopped.
   int exit_code() const { return exit_code_; }
-  State state() const { return state_; }
+  State state() const { return static_cast<State>(phase_.index()); }
   // True if `pid` is one of this supervisor's live workers (the orphan
   // reaper leaves those to their WorkerHandle).
   bool is_worker(pid_t pid) const;
@@ -89,31 +90,6 @@ class Supervisor final : private WorkerEvents {
   std::string not_ready_reason() const;
 
  private:
-  // A handoff in flight (handoff mode): from HANDOFF sent to COMMIT or rollback.
-  struct HandoffInFlight {
-    explicit HandoffInFlight(uv_loop_t* loop) : deadline(loop) {}
-    Timer deadline;  // --handoff-timeout
-    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-    HandoffTotals totals;  // what the new workers restored so far
-    // Pre-copy: old workers that sent PRECOPIED, what they sent while serving,
-    // and when the first of them paused.
-    std::uint32_t precopied = 0;
-    std::uint64_t precopy_bytes = 0;
-    std::uint64_t connections_ahead = 0;
-    std::optional<std::chrono::steady_clock::time_point> first_paused;
-  };
-
-  // --probation: the generation that took over last, until it has served
-  // that long without a crash.
-  struct Probation {
-    explicit Probation(uv_loop_t* loop) : timer(loop) {}
-    std::uint64_t generation = 0;  // on probation
-    std::uint64_t previous = 0;    // the one it replaced: parked (handoff mode) or draining
-    std::shared_ptr<const HeldFile> previous_executable;
-    std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
-    Timer timer;
-  };
-
   enum class StopPace { kDrain, kFast };
 
   // Every event (worker, signal, timer) runs through here: the handler, then
@@ -186,6 +162,11 @@ class Supervisor final : private WorkerEvents {
   bool at_generation_cap() const;
   std::string pending_reason() const;  // why a queued upgrade waits
   Generation* find(std::uint64_t number);
+  // The phase's data (supervisor_phase.h); null when not in that phase.
+  std::uint64_t serving_generation() const;  // 0 while starting or stopping
+  phase::Upgrading* upgrading() { return std::get_if<phase::Upgrading>(&phase_); }
+  phase::HandoffInFlight* handoff();
+  const phase::Probation* probation() const;
   // Forgets retired generations whose workers are all gone; once stopping
   // and nothing is left, ends the loop. Only dispatch() calls it.
   void collect_finished();
@@ -194,13 +175,10 @@ class Supervisor final : private WorkerEvents {
   Options options_;
   WorkerLauncher& launcher_;
   SupervisorObserver* observer_;
-  State state_ = State::kStarting;
+  phase::Phase phase_;
   std::map<std::uint64_t, Generation> generations_;  // node-stable: timers point into it
   std::uint64_t next_generation_ = 1;
-  std::uint64_t active_ = 0;     // 0 while none is serving
-  std::uint64_t candidate_ = 0;  // the upgrade's new generation, 0 when none
-  std::optional<HandoffInFlight> handoff_;
-  bool upgrade_pending_ = false;
+  bool upgrade_pending_ = false;  // never while stopping
   bool cap_logged_ = false;  // "upgrade waits" said for this wait
   std::optional<UpgradeRecord> last_upgrade_;  // the one running, or the last to end
   std::uint64_t upgrades_committed_ = 0;
@@ -210,8 +188,6 @@ class Supervisor final : private WorkerEvents {
   int dispatch_depth_ = 0;  // collect_finished() only when the outermost handler is done
   int exit_code_ = exit_code::kOk;
   std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
-  Timer stop_delay_;  // --stop-delay: serving on, not ready, before the drain
-  std::optional<Probation> probation_;
   std::optional<RollbackRecord> last_rollback_;
   std::uint64_t rollbacks_ = 0;
 };

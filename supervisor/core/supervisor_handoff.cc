@@ -21,7 +21,7 @@ void Supervisor::worker_standing_by(WorkerHandle& w) {
 // The pause of `sender`'s pair has begun: its receiver loads the rest at
 // full priority. (Also at SENT, for a sender that said it pre-copies and did not.)
 void Supervisor::raise_receiver_of(const WorkerHandle& sender) {
-  Generation* candidate = find(candidate_);
+  Generation* candidate = upgrading() ? find(upgrading()->candidate) : nullptr;
   if (!candidate || sender.index() >= candidate->slots.size()) return;
   if (auto& to = candidate->slots[sender.index()].worker) to->end_low_start();
 }
@@ -32,34 +32,36 @@ void Supervisor::worker_sent(WorkerHandle& w, const HandoffTotals& t) {
 }
 
 void Supervisor::worker_precopied(WorkerHandle& w, const Precopied& p) {
-  if (!handoff_) return;
+  phase::HandoffInFlight* handoff = this->handoff();
+  if (!handoff) return;
   raise_receiver_of(w);
   const auto now = std::chrono::steady_clock::now();
   spdlog::info("{} pre-copied {} bytes of state and lent {} connections ahead while serving ({} round(s) of changes, "
                "{:.1f} ms); pausing for the rest",
                w.name(), p.state_bytes, p.connections_ahead, p.rounds,
-               std::chrono::duration<double, std::milli>(now - handoff_->started).count());
-  ++handoff_->precopied;
-  handoff_->precopy_bytes += p.state_bytes;
-  handoff_->connections_ahead += p.connections_ahead;
-  if (!handoff_->first_paused) handoff_->first_paused = now;
+               std::chrono::duration<double, std::milli>(now - handoff->started).count());
+  ++handoff->precopied;
+  handoff->precopy_bytes += p.state_bytes;
+  handoff->connections_ahead += p.connections_ahead;
+  if (!handoff->first_paused) handoff->first_paused = now;
 }
 
 void Supervisor::worker_restored(WorkerHandle& w, const HandoffTotals& t) {
   Generation& gen = generations_.at(w.generation());
   spdlog::info("{} restored {} bytes of state and {} connections", w.name(), t.state_bytes, t.connections);
-  if (!handoff_ || gen.role != Generation::Role::kCandidate) return;
-  handoff_->totals.state_bytes += t.state_bytes;
-  handoff_->totals.connections += t.connections;
+  phase::HandoffInFlight* handoff = this->handoff();
+  if (!handoff || gen.role != Generation::Role::kCandidate) return;
+  handoff->totals.state_bytes += t.state_bytes;
+  handoff->totals.connections += t.connections;
   if (gen.all_in(WorkerState::kRestored)) commit_handoff(gen);
 }
 
 void Supervisor::worker_refused(WorkerHandle& w, const std::string& why) {
-  if (Generation* candidate = find(candidate_)) fail_upgrade(*candidate, w.name() + " refused the handoff: " + why);
+  if (Generation* candidate = upgrading() ? find(upgrading()->candidate) : nullptr) fail_upgrade(*candidate, w.name() + " refused the handoff: " + why);
 }
 
 void Supervisor::start_handoff(Generation& candidate) {
-  Generation& old = generations_.at(active_);
+  Generation& old = generations_.at(serving_generation());
   for (std::uint32_t i = 0; i < candidate.slots.size(); ++i) {
     const auto& from = old.slots[i].worker;
     if (!from || from->state() != WorkerState::kReady)
@@ -68,8 +70,7 @@ void Supervisor::start_handoff(Generation& candidate) {
   }
   spdlog::info("handoff from {} to {}: {} worker pair(s)", gen_name(old.number), gen_name(candidate.number),
                candidate.slots.size());
-  handoff_.emplace(loop_);
-  handoff_->deadline.start(options_.handoff_timeout, [this, &candidate] {
+  upgrading()->handoff.emplace(loop_).deadline.start(options_.handoff_timeout, [this, &candidate] {
     // The candidate outlives the handoff: only fail_upgrade() and a stop retire it, and both end the handoff.
     dispatch([&] {
       fail_upgrade(candidate, "handoff not done within " + format_duration(options_.handoff_timeout));
@@ -99,21 +100,22 @@ Status Supervisor::link_pair(WorkerHandle& from, WorkerHandle& to) {
 // first one's PRECOPIED (each paused only then).
 void Supervisor::commit_handoff(Generation& candidate) {
   const auto now = std::chrono::steady_clock::now();
-  const bool precopied = handoff_->precopied == candidate.slots.size() && handoff_->first_paused;
-  const auto paused_since = precopied ? *handoff_->first_paused : handoff_->started;
+  auto& handoff = upgrading()->handoff;
+  const bool precopied = handoff->precopied == candidate.slots.size() && handoff->first_paused;
+  const auto paused_since = precopied ? *handoff->first_paused : handoff->started;
   const double pause_ms = std::chrono::duration<double, std::milli>(now - paused_since).count();
   std::string precopy;
   if (precopied)
     precopy = fmt::format(" after pre-copying {} bytes and lending {} connections ahead while serving for {:.1f} ms",
-                          handoff_->precopy_bytes, handoff_->connections_ahead,
-                          std::chrono::duration<double, std::milli>(paused_since - handoff_->started).count());
-  const HandoffTotals totals = handoff_->totals;
-  handoff_.reset();
+                          handoff->precopy_bytes, handoff->connections_ahead,
+                          std::chrono::duration<double, std::milli>(paused_since - handoff->started).count());
+  const HandoffTotals totals = handoff->totals;
+  handoff.reset();
   last_upgrade_->pause = std::chrono::duration<double, std::milli>(pause_ms);
   last_upgrade_->moved = totals;
   // New workers first: by the time an old one exits, its successor serves.
   candidate.for_each_worker([&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
-  Generation& old = generations_.at(active_);
+  Generation& old = generations_.at(serving_generation());
   // Under --probation the old workers keep their state until the new ones have proven themselves.
   if (options_.probation.count() > 0) park_generation(old);
   else retire(old, [&](WorkerHandle& w) { w.commit(options_.drain_timeout); });

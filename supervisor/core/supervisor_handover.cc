@@ -24,12 +24,12 @@ bool adoptable(WorkerState s) {
 }  // namespace
 
 std::string Supervisor::cannot_hand_over() const {
-  if (state_ == State::kStarting) return "baton is starting; try again once generation 1 serves";
-  if (state_ == State::kUpgrading) return "an upgrade is running; try again when it has finished";
-  if (state_ == State::kStopping) return "baton is stopping";
+  if (state() == State::kStarting) return "baton is starting; try again once generation 1 serves";
+  if (state() == State::kUpgrading) return "an upgrade is running; try again when it has finished";
+  if (state() == State::kStopping) return "baton is stopping";
   if (upgrade_pending_) return "an upgrade is queued; try again when it has run";
-  if (probation_)
-    return gen_name(probation_->generation) + " is on probation; try again when it has passed (baton status says when)";
+  if (probation())
+    return gen_name(probation()->generation) + " is on probation; try again when it has passed (baton status says when)";
   for (const auto& [n, gen] : generations_)
     for (const auto& slot : gen.slots)
       if (slot.worker && !adoptable(slot.worker->state()))
@@ -39,7 +39,7 @@ std::string Supervisor::cannot_hand_over() const {
 
 Result<HandoverTable> Supervisor::handover_table() const {
   HandoverTable t{.next_generation = next_generation_,
-                  .serving = active_,
+                  .serving = serving_generation(),
                   .upgrades_committed = upgrades_committed_,
                   .upgrades_failed = upgrades_failed_,
                   .worker_restarts = worker_restarts_,
@@ -70,12 +70,11 @@ Result<HandoverTable> Supervisor::handover_table() const {
 Status Supervisor::adopt(const HandoverTable& t) {
   if (Status st = install_handlers(); !st) return st;
   next_generation_ = t.next_generation;
-  active_ = t.serving;
   upgrades_committed_ = t.upgrades_committed;
   upgrades_failed_ = t.upgrades_failed;
   worker_restarts_ = t.worker_restarts;
   rollbacks_ = t.rollbacks;
-  state_ = State::kServing;
+  phase_.emplace<phase::Serving>(t.serving);
   for (const auto& g : t.generations) {
     auto role = role_of(g.role);
     if (!role) return role.status();

@@ -13,21 +13,20 @@ namespace baton {
 
 void Supervisor::start_probation(Generation& gen, std::uint64_t previous) {
   Generation* before = find(previous);
-  probation_.emplace(loop_);
-  probation_->generation = gen.number;
-  probation_->previous = previous;
-  probation_->previous_executable = before ? before->executable : nullptr;
+  auto& probation = std::get<phase::Serving>(phase_).probation.emplace(loop_, gen.number, previous,
+                                                                       before ? before->executable : nullptr);
   spdlog::info("{} on probation for {}: if it crashes, baton rolls back to {}", gen_name(gen.number),
                format_duration(options_.probation), gen_name(previous));
-  probation_->timer.start(options_.probation, [this] { dispatch([&] { end_probation(""); }); });
+  probation.timer.start(options_.probation, [this] { dispatch([&] { end_probation(""); }); });
 }
 
 // `why` is empty when the probation ran its course.
 void Supervisor::end_probation(const std::string& why) {
-  if (!probation_) return;
-  const std::uint64_t gen = probation_->generation;
-  const std::uint64_t previous = probation_->previous;
-  probation_.reset();
+  auto* serving = std::get_if<phase::Serving>(&phase_);
+  if (!serving || !serving->probation) return;
+  const std::uint64_t gen = serving->probation->generation;
+  const std::uint64_t previous = serving->probation->previous;
+  serving->probation.reset();
   Generation* parked = find(previous);
   const bool was_parked = parked != nullptr && parked->role == Generation::Role::kParked;
   if (was_parked) retire(*parked, [&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
@@ -39,7 +38,7 @@ void Supervisor::end_probation(const std::string& why) {
 }
 
 bool Supervisor::on_probation(const Generation& gen) const {
-  return probation_ && probation_->generation == gen.number;
+  return probation() && probation()->generation == gen.number;
 }
 
 // Handed off, but kept: COMMIT after the probation, RESUME on a rollback.
@@ -52,10 +51,12 @@ void Supervisor::park_generation(Generation& gen) {
 
 // A worker of the generation on probation crashed: go back to the previous one.
 void Supervisor::roll_back(Generation& failing, const std::string& crash) {
-  const auto after = std::chrono::steady_clock::now() - probation_->since;
-  const std::uint64_t previous = probation_->previous;
-  auto executable = probation_->previous_executable;
-  probation_.reset();
+  // Only a serving supervisor has a generation on probation.
+  auto& probation = std::get<phase::Serving>(phase_).probation;
+  const auto after = std::chrono::steady_clock::now() - probation->since;
+  const std::uint64_t previous = probation->previous;
+  auto executable = probation->previous_executable;
+  probation.reset();
   RollbackRecord& rollback = last_rollback_.emplace();
   rollback.from = failing.number;
   rollback.reason = crash + " " + format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(after)) +
@@ -78,7 +79,7 @@ void Supervisor::roll_back(Generation& failing, const std::string& crash) {
 void Supervisor::resume_parked(Generation& parked, Generation& failing) {
   parked.role = Generation::Role::kActive;
   parked.for_each_worker([](WorkerHandle& w) { w.resume(); });
-  active_ = parked.number;
+  std::get<phase::Serving>(phase_).generation = parked.number;
   drain_generation(failing);
   last_rollback_->to = parked.number;
   last_rollback_->resumed = true;

@@ -31,15 +31,15 @@ WorkerReport report_slot(const Generation::Slot& slot, std::uint32_t index) {
 std::string Supervisor::not_ready_reason() const {
   // From the first moment of a stop: the workers drain after this, so the
   // load balancer must already look elsewhere.
-  if (state_ == State::kStopping) return "stopping";
-  if (active_ == 0) return "no generation serves yet";
+  if (state() == State::kStopping) return "stopping";
+  if (serving_generation() == 0) return "no generation serves yet";
   return "";
 }
 
 SupervisorReport Supervisor::report() const {
-  SupervisorReport r{.state = state_text(state_),
+  SupervisorReport r{.state = state_text(state()),
                      .mode = options_.mode == UpgradeMode::kHandoff ? "handoff" : "drain",
-                     .serving = active_,
+                     .serving = serving_generation(),
                      .not_ready = not_ready_reason(),
                      .upgrade_pending = upgrade_pending_,
                      .pending_reason = upgrade_pending_ ? pending_reason() : "",
@@ -49,9 +49,9 @@ SupervisorReport Supervisor::report() const {
                      .worker_restarts = worker_restarts_,
                      .rollbacks = rollbacks_,
                      .last_rollback = last_rollback_};
-  if (probation_) {
-    const auto left = probation_->since + options_.probation - std::chrono::steady_clock::now();
-    r.probation = SupervisorReport::ProbationReport{probation_->generation, probation_->previous, left};
+  if (const phase::Probation* p = probation()) {
+    const auto left = p->since + options_.probation - std::chrono::steady_clock::now();
+    r.probation = SupervisorReport::ProbationReport{p->generation, p->previous, left};
   }
   for (const auto& [number, gen] : generations_) {
     GenerationReport g{.number = number, .role = role_name(gen.role)};

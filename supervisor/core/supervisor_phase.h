@@ -1,0 +1,75 @@
+// Where the supervisor stands, and what only that phase holds: the serving
+// generation exists only while serving or upgrading, a candidate and a
+// handoff only while upgrading, a probation only while serving, the
+// --stop-delay timer only while stopping. One std::variant, so that an
+// impossible combination (a handoff while serving, a candidate while
+// stopping) cannot be written. Entering a phase drops the previous one's data.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <variant>
+
+#include "baton/uv_handle.h"
+#include "worker_handle.h"
+
+namespace baton::phase {
+
+// A handoff in flight (handoff mode): from HANDOFF sent to COMMIT or rollback.
+struct HandoffInFlight {
+  explicit HandoffInFlight(uv_loop_t* loop) : deadline(loop) {}
+  Timer deadline;  // --handoff-timeout
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  HandoffTotals totals;  // what the new workers restored so far
+  // Pre-copy: old workers that sent PRECOPIED, what they sent while serving,
+  // and when the first of them paused.
+  std::uint32_t precopied = 0;
+  std::uint64_t precopy_bytes = 0;
+  std::uint64_t connections_ahead = 0;
+  std::optional<std::chrono::steady_clock::time_point> first_paused;
+};
+
+// --probation: the generation that took over last, until it has served
+// that long without a crash.
+struct Probation {
+  Probation(uv_loop_t* loop, std::uint64_t generation, std::uint64_t previous,
+            std::shared_ptr<const HeldFile> previous_executable)
+      : generation(generation), previous(previous), previous_executable(std::move(previous_executable)), timer(loop) {}
+  std::uint64_t generation;  // on probation
+  std::uint64_t previous;    // the one it replaced: parked (handoff mode) or draining
+  std::shared_ptr<const HeldFile> previous_executable;
+  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+  Timer timer;
+};
+
+// Generation 1 is starting; nothing serves yet.
+struct Starting {};
+
+struct Serving {
+  explicit Serving(std::uint64_t generation) : generation(generation) {}
+  std::uint64_t generation;            // the one serving
+  std::optional<Probation> probation;  // since the last upgrade, if --probation
+};
+
+struct Upgrading {
+  Upgrading(std::uint64_t serving, std::uint64_t candidate) : serving(serving), candidate(candidate) {}
+  std::uint64_t serving;    // serves on until the candidate takes over
+  std::uint64_t candidate;  // the upgrade's new generation
+  std::optional<HandoffInFlight> handoff;  // handoff mode, from HANDOFF to COMMIT
+};
+
+// Nothing serves any more (readiness says so), though workers may still be
+// finishing, or serving out a --stop-delay.
+struct Stopping {
+  explicit Stopping(uv_loop_t* loop) : delay(loop) {}
+  Timer delay;  // --stop-delay: serving on, not ready, before the drain
+};
+
+// In the order of Supervisor::State.
+using Phase = std::variant<Starting, Serving, Upgrading, Stopping>;
+
+}  // namespace baton::phase
