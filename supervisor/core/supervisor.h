@@ -14,7 +14,8 @@
 //     executable, held open, starts again as a new generation (drain mode)
 //   any state --SIGTERM/SIGINT--> kStopping [--stop-delay: serve on, not ready] --DRAIN--> all workers gone --> exit
 //
-// Upgrades never overlap: a SIGHUP while starting or upgrading is remembered
+// The phase and what only it holds (a candidate, a handoff, a probation) are
+// one variant: supervisor_phase.h. Upgrades never overlap: a SIGHUP while starting or upgrading is remembered
 // (any number of them as one) and runs when the current upgrade ends.
 #pragma once
 

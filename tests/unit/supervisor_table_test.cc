@@ -1,13 +1,15 @@
 // The supervisor's phase x event table (shared/DESIGN.md, "Phase x event"),
-// checked cell by cell with fake workers, drain mode, two workers per
-// generation. Each row puts a fresh supervisor in a phase, delivers one
+// checked cell by cell with fake workers, in both upgrade modes, two workers
+// per generation. Each row puts a fresh supervisor in a phase, delivers one
 // event, and checks the next phase and what was done. A new phase or event
 // adds its row here and in DESIGN.md.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
 #include <set>
+#include <tuple>
 #include <string>
 
 #include "supervisor.h"
@@ -17,30 +19,47 @@ namespace baton {
 namespace {
 
 using testing_support::FakeLauncher;
+using testing_support::FakeWorker;
 using State = Supervisor::State;
 
-enum class Phase { kStarting, kServing, kUpgrading, kStopping };
+enum class Phase {
+  kStarting,
+  kServing,
+  kOnProbation,  // serving, the upgrade before on --probation (its predecessor drains, or is parked)
+  kUpgrading,    // the candidate starts (handoff mode: before every new worker stands by)
+  kHandingOff,   // handoff mode: HANDOFF sent, waiting for every RESTORED
+  kStopping,
+};
 enum class Event {
-  kAllReady,         // every worker of the newest generation says READY
+  kNewStarted,       // every new worker says READY (STANDBY: a handoff candidate)
+  kAllRestored,      // every new worker says RESTORED
+  kOldRefuses,       // an old worker answers HANDOFF with ERROR
+  kDeadline,         // the phase's timer fires: --handoff-timeout, the end of --probation
   kServingExits,     // a worker of the serving generation exits (a crash)
   kNewExits,         // a worker of the generation not yet serving exits
   kUpgradeRequest,   // SIGHUP, `baton upgrade`
   kGracefulStop,     // SIGTERM, SIGINT, `baton stop`
   kFastStop,         // SIGQUIT, `baton stop --fast`
 };
+constexpr int kPhases = 6, kEvents = 9;
 
 const char* name(Phase p) {
   switch (p) {
     case Phase::kStarting: return "Starting";
     case Phase::kServing: return "Serving";
+    case Phase::kOnProbation: return "OnProbation";
     case Phase::kUpgrading: return "Upgrading";
+    case Phase::kHandingOff: return "HandingOff";
     case Phase::kStopping: return "Stopping";
   }
   return "?";
 }
 const char* name(Event e) {
   switch (e) {
-    case Event::kAllReady: return "AllReady";
+    case Event::kNewStarted: return "NewStarted";
+    case Event::kAllRestored: return "AllRestored";
+    case Event::kOldRefuses: return "OldRefuses";
+    case Event::kDeadline: return "Deadline";
     case Event::kServingExits: return "ServingExits";
     case Event::kNewExits: return "NewExits";
     case Event::kUpgradeRequest: return "UpgradeRequest";
@@ -49,13 +68,34 @@ const char* name(Event e) {
   }
   return "?";
 }
+const char* name(UpgradeMode m) { return m == UpgradeMode::kHandoff ? "Handoff" : "Drain"; }
 
-// One supervisor, put in a phase: generation 1 (and 2 while upgrading).
+// Which cells can happen at all; the others are "--" in DESIGN.md.
+bool possible(UpgradeMode mode, Phase p, Event e) {
+  const bool handoff = mode == UpgradeMode::kHandoff;
+  if (p == Phase::kHandingOff && !handoff) return false;
+  const bool has_new = p == Phase::kStarting || p == Phase::kUpgrading || p == Phase::kHandingOff;
+  switch (e) {
+    case Event::kNewStarted: return p == Phase::kStarting || p == Phase::kUpgrading;
+    case Event::kAllRestored:
+    case Event::kOldRefuses: return p == Phase::kHandingOff;
+    case Event::kDeadline: return p == Phase::kHandingOff || p == Phase::kOnProbation;
+    case Event::kServingExits: return p != Phase::kStarting;
+    case Event::kNewExits: return has_new;
+    default: return true;
+  }
+}
+
+// One supervisor, two workers per generation, put in a phase: generation 1,
+// and 2 when upgrading or on probation.
 struct Bench {
-  Bench() {
+  Bench(UpgradeMode mode, bool short_deadlines) {
     uv_loop_init(&loop);
     options.command = {"/srv/app"};
     options.workers = 2;
+    options.mode = mode;
+    // Long enough never to fire by themselves, unless the cell is about them.
+    options.handoff_timeout = short_deadlines ? std::chrono::milliseconds(1) : std::chrono::hours(1);
   }
   ~Bench() {
     supervisor.reset();
@@ -63,23 +103,42 @@ struct Bench {
     uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
   }
-  void ready(std::uint64_t g) {
-    for (std::uint32_t i = 0; i < options.workers; ++i) launcher.worker(g, i)->become_ready();
+  template <class F> void each(std::uint64_t g, F&& f) {
+    for (std::uint32_t i = 0; i < options.workers; ++i)
+      if (FakeWorker* w = launcher.worker(g, i)) f(*w);
   }
-  void enter(Phase p) {
+  void ready(std::uint64_t g) { each(g, [](FakeWorker& w) { w.become_ready(); }); }
+  void stand_by(std::uint64_t g) { each(g, [](FakeWorker& w) { w.stand_by({1}); }); }
+  void restored(std::uint64_t g) { each(g, [](FakeWorker& w) { w.restored(); }); }
+  void enter(Phase p, std::chrono::milliseconds probation) {
+    if (p == Phase::kOnProbation) options.probation = probation;
     supervisor = std::make_unique<Supervisor>(&loop, options, launcher);
     ASSERT_TRUE(supervisor->start());
     if (p == Phase::kStarting) return;
     ready(1);
-    if (p == Phase::kUpgrading) supervisor->handle_signal(SIGHUP);
     if (p == Phase::kStopping) supervisor->handle_signal(SIGTERM);
+    if (p == Phase::kServing || p == Phase::kStopping) return;
+    supervisor->handle_signal(SIGHUP);
+    if (p == Phase::kUpgrading) return;
+    if (options.mode == UpgradeMode::kDrain) return ready(2);  // on probation
+    stand_by(2);
+    if (p == Phase::kOnProbation) restored(2);
   }
-  // The generation not yet serving: 1 while starting, 2 while upgrading.
+  // The generation not yet serving, if any: 1 while starting, 2 while upgrading.
   std::uint64_t newest() const { return supervisor->report().serving == 1 ? 2 : 1; }
+  // The generation that serves, or served until the stop.
+  std::uint64_t serving() const { return std::max<std::uint64_t>(supervisor->report().serving, 1); }
   Supervisor::UpgradeRequest deliver(Event e) {
+    const bool handoff = options.mode == UpgradeMode::kHandoff;
     switch (e) {
-      case Event::kAllReady: ready(newest()); break;
-      case Event::kServingExits: launcher.worker(1, 0)->exit(0, SIGSEGV); break;
+      case Event::kNewStarted:
+        if (handoff && newest() == 2) stand_by(2);
+        else ready(newest());
+        break;
+      case Event::kAllRestored: restored(2); break;
+      case Event::kOldRefuses: launcher.worker(1, 0)->refuse("state version 9 unknown"); break;
+      case Event::kDeadline: return wait_for_deadline();
+      case Event::kServingExits: launcher.worker(serving(), 0)->exit(0, SIGSEGV); break;
       case Event::kNewExits: launcher.worker(newest(), 0)->exit(3); break;
       case Event::kUpgradeRequest: return supervisor->request_upgrade("the table test");
       case Event::kGracefulStop: supervisor->handle_signal(SIGTERM); break;
@@ -87,14 +146,25 @@ struct Bench {
     }
     return Supervisor::UpgradeRequest::kStarted;
   }
-  int drains(std::uint64_t g) const { return count(g, &testing_support::FakeWorker::drains); }
-  int terminates(std::uint64_t g) const { return count(g, &testing_support::FakeWorker::terminates); }
-  int count(std::uint64_t g, int testing_support::FakeWorker::*field) const {
+  // Runs the loop until the phase's timer has fired and changed something.
+  Supervisor::UpgradeRequest wait_for_deadline() {
+    auto phase = [&] { return std::pair{supervisor->state(), supervisor->report().probation.has_value()}; };
+    const auto before = phase();
+    while (phase() == before && uv_run(&loop, UV_RUN_ONCE) != 0) {
+    }
+    return Supervisor::UpgradeRequest::kStarted;
+  }
+  int count(std::uint64_t g, int FakeWorker::*field) {
     int n = 0;
-    for (std::uint32_t i = 0; i < options.workers; ++i)
-      if (auto* w = const_cast<FakeLauncher&>(launcher).worker(g, i)) n += w->*field;
+    each(g, [&](FakeWorker& w) { n += w.*field; });
     return n;
   }
+  int drains(std::uint64_t g) { return count(g, &FakeWorker::drains); }
+  int terminates(std::uint64_t g) { return count(g, &FakeWorker::terminates); }
+  int commits(std::uint64_t g) { return count(g, &FakeWorker::commits); }
+  int resumes(std::uint64_t g) { return count(g, &FakeWorker::resumes); }
+  int parks(std::uint64_t g) { return count(g, &FakeWorker::parks); }
+  SupervisorReport report() const { return supervisor->report(); }
 
   uv_loop_t loop;
   Options options;
@@ -103,6 +173,7 @@ struct Bench {
 };
 
 struct Cell {
+  UpgradeMode mode;
   Phase phase;
   Event event;
   State next;
@@ -110,67 +181,217 @@ struct Cell {
   std::function<void(Bench&, Supervisor::UpgradeRequest)> check;
 };
 
+constexpr auto kDrain = UpgradeMode::kDrain;
+constexpr auto kHandoff = UpgradeMode::kHandoff;
+using Request = Supervisor::UpgradeRequest;
+
 const Cell kCells[] = {
-    {Phase::kStarting, Event::kAllReady, State::kServing, "generation 1 serves",
-     [](Bench& b, auto) { EXPECT_EQ(b.supervisor->report().serving, 1u); }},
-    {Phase::kStarting, Event::kNewExits, State::kStopping, "stop with its exit status; SIGTERM the others",
+    {kDrain, Phase::kStarting, Event::kNewStarted, State::kServing, "generation 1 serves",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().serving, 1u); }},
+    {kDrain, Phase::kStarting, Event::kNewExits, State::kStopping, "stop with its exit status; SIGTERM the others",
      [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 1); }},
-    {Phase::kStarting, Event::kUpgradeRequest, State::kStarting, "queued: runs once generation 1 serves",
+    {kDrain, Phase::kStarting, Event::kUpgradeRequest, State::kStarting, "queued: runs once generation 1 serves",
      [](Bench& b, auto r) {
-       EXPECT_EQ(r, Supervisor::UpgradeRequest::kQueued);
-       EXPECT_TRUE(b.supervisor->report().upgrade_pending);
+       EXPECT_EQ(r, Request::kQueued);
+       EXPECT_TRUE(b.report().upgrade_pending);
      }},
-    {Phase::kStarting, Event::kGracefulStop, State::kStopping, "SIGTERM generation 1 (it never served)",
+    {kDrain, Phase::kStarting, Event::kGracefulStop, State::kStopping, "SIGTERM generation 1 (it never served)",
      [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
-    {Phase::kStarting, Event::kFastStop, State::kStopping, "SIGTERM generation 1",
+    {kDrain, Phase::kStarting, Event::kFastStop, State::kStopping, "SIGTERM generation 1",
      [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
 
-    {Phase::kServing, Event::kServingExits, State::kServing, "restart that slot after the backoff",
-     [](Bench& b, auto) { EXPECT_EQ(b.supervisor->report().worker_restarts, 1u); }},
-    {Phase::kServing, Event::kUpgradeRequest, State::kUpgrading, "start generation 2 beside generation 1",
+    {kDrain, Phase::kServing, Event::kServingExits, State::kServing, "restart that slot after the backoff",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().worker_restarts, 1u); }},
+    {kDrain, Phase::kServing, Event::kUpgradeRequest, State::kUpgrading, "start generation 2 beside generation 1",
      [](Bench& b, auto r) {
-       EXPECT_EQ(r, Supervisor::UpgradeRequest::kStarted);
+       EXPECT_EQ(r, Request::kStarted);
        EXPECT_EQ(b.launcher.live_count(), 4u);
      }},
-    {Phase::kServing, Event::kGracefulStop, State::kStopping, "DRAIN generation 1",
+    {kDrain, Phase::kServing, Event::kGracefulStop, State::kStopping, "DRAIN generation 1",
      [](Bench& b, auto) { EXPECT_EQ(b.drains(1), 2); }},
-    {Phase::kServing, Event::kFastStop, State::kStopping, "SIGTERM generation 1",
+    {kDrain, Phase::kServing, Event::kFastStop, State::kStopping, "SIGTERM generation 1",
      [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
 
-    {Phase::kUpgrading, Event::kAllReady, State::kServing, "generation 2 serves; DRAIN generation 1",
+    {kDrain, Phase::kUpgrading, Event::kNewStarted, State::kServing, "generation 2 serves; DRAIN generation 1",
      [](Bench& b, auto) {
-       EXPECT_EQ(b.supervisor->report().serving, 2u);
+       EXPECT_EQ(b.report().serving, 2u);
        EXPECT_EQ(b.drains(1), 2);
      }},
-    {Phase::kUpgrading, Event::kServingExits, State::kUpgrading, "restart that slot; the upgrade goes on",
-     [](Bench& b, auto) { EXPECT_EQ(b.supervisor->report().worker_restarts, 1u); }},
-    {Phase::kUpgrading, Event::kNewExits, State::kServing, "the upgrade fails; generation 1 untouched",
+    {kDrain, Phase::kUpgrading, Event::kServingExits, State::kUpgrading, "restart that slot; the upgrade goes on",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().worker_restarts, 1u); }},
+    {kDrain, Phase::kUpgrading, Event::kNewExits, State::kServing, "the upgrade fails; generation 1 untouched",
      [](Bench& b, auto) {
-       EXPECT_EQ(b.supervisor->report().upgrades_failed, 1u);
+       EXPECT_EQ(b.report().upgrades_failed, 1u);
        EXPECT_EQ(b.drains(1) + b.terminates(1), 0);
      }},
-    {Phase::kUpgrading, Event::kUpgradeRequest, State::kUpgrading, "queued: one follow-up upgrade",
-     [](Bench&, auto r) { EXPECT_EQ(r, Supervisor::UpgradeRequest::kQueued); }},
-    {Phase::kUpgrading, Event::kGracefulStop, State::kStopping,
+    {kDrain, Phase::kUpgrading, Event::kUpgradeRequest, State::kUpgrading, "queued: one follow-up upgrade",
+     [](Bench&, auto r) { EXPECT_EQ(r, Request::kQueued); }},
+    {kDrain, Phase::kUpgrading, Event::kGracefulStop, State::kStopping,
      "the upgrade fails; SIGTERM generation 2, DRAIN generation 1",
      [](Bench& b, auto) {
-       EXPECT_EQ(b.supervisor->report().upgrades_failed, 1u);
+       EXPECT_EQ(b.report().upgrades_failed, 1u);
        EXPECT_EQ(b.terminates(2), 2);
        EXPECT_EQ(b.drains(1), 2);
      }},
-    {Phase::kUpgrading, Event::kFastStop, State::kStopping, "the upgrade fails; SIGTERM both generations",
+    {kDrain, Phase::kUpgrading, Event::kFastStop, State::kStopping, "the upgrade fails; SIGTERM both generations",
      [](Bench& b, auto) {
        EXPECT_EQ(b.terminates(2), 2);
        EXPECT_EQ(b.terminates(1), 2);
      }},
 
-    {Phase::kStopping, Event::kServingExits, State::kStopping, "not restarted; exit once every worker is gone",
-     [](Bench& b, auto) { EXPECT_EQ(b.supervisor->report().worker_restarts, 0u); }},
-    {Phase::kStopping, Event::kUpgradeRequest, State::kStopping, "refused",
-     [](Bench&, auto r) { EXPECT_EQ(r, Supervisor::UpgradeRequest::kRefused); }},
-    {Phase::kStopping, Event::kGracefulStop, State::kStopping, "a second stop: SIGTERM what still drains",
+    {kDrain, Phase::kStopping, Event::kServingExits, State::kStopping, "not restarted; exit once every worker is gone",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().worker_restarts, 0u); }},
+    {kDrain, Phase::kStopping, Event::kUpgradeRequest, State::kStopping, "refused",
+     [](Bench&, auto r) { EXPECT_EQ(r, Request::kRefused); }},
+    {kDrain, Phase::kStopping, Event::kGracefulStop, State::kStopping, "a second stop: SIGTERM what still drains",
      [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
-    {Phase::kStopping, Event::kFastStop, State::kStopping, "SIGTERM what still drains",
+    {kDrain, Phase::kStopping, Event::kFastStop, State::kStopping, "SIGTERM what still drains",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
+
+    {kDrain, Phase::kOnProbation, Event::kDeadline, State::kServing, "generation 2 passed its probation",
+     [](Bench& b, auto) { EXPECT_FALSE(b.report().probation); }},
+    {kDrain, Phase::kOnProbation, Event::kServingExits, State::kUpgrading,
+     "roll back: start generation 1's held file as generation 3",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().rollbacks, 1u);
+       EXPECT_NE(b.launcher.worker(3, 0), nullptr);
+     }},
+    {kDrain, Phase::kOnProbation, Event::kUpgradeRequest, State::kUpgrading,
+     "the probation ends early; start generation 3",
+     [](Bench& b, auto r) {
+       EXPECT_EQ(r, Request::kStarted);
+       EXPECT_FALSE(b.report().probation);
+     }},
+    {kDrain, Phase::kOnProbation, Event::kGracefulStop, State::kStopping, "the probation ends; DRAIN generation 2",
+     [](Bench& b, auto) { EXPECT_EQ(b.drains(2), 2); }},
+    {kDrain, Phase::kOnProbation, Event::kFastStop, State::kStopping, "SIGTERM every worker",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(2), 2); }},
+
+    // Handoff mode: generation 1 starts, serves and stops as in drain mode;
+    // an upgrade goes through STANDBY, HANDOFF and RESTORED.
+    {kHandoff, Phase::kStarting, Event::kNewStarted, State::kServing, "generation 1 serves (READY: nothing to load)",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().serving, 1u); }},
+    {kHandoff, Phase::kStarting, Event::kNewExits, State::kStopping, "stop with its exit status; SIGTERM the others",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 1); }},
+    {kHandoff, Phase::kStarting, Event::kUpgradeRequest, State::kStarting, "queued: runs once generation 1 serves",
+     [](Bench&, auto r) { EXPECT_EQ(r, Request::kQueued); }},
+    {kHandoff, Phase::kStarting, Event::kGracefulStop, State::kStopping, "SIGTERM generation 1",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
+    {kHandoff, Phase::kStarting, Event::kFastStop, State::kStopping, "SIGTERM generation 1",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
+
+    {kHandoff, Phase::kServing, Event::kServingExits, State::kServing, "restart that slot after the backoff",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().worker_restarts, 1u); }},
+    {kHandoff, Phase::kServing, Event::kUpgradeRequest, State::kUpgrading,
+     "start generation 2, told to STANDBY",
+     [](Bench& b, auto r) {
+       EXPECT_EQ(r, Request::kStarted);
+       EXPECT_TRUE(b.launcher.worker(2, 0)->config.standby);
+     }},
+    {kHandoff, Phase::kServing, Event::kGracefulStop, State::kStopping, "DRAIN generation 1",
+     [](Bench& b, auto) { EXPECT_EQ(b.drains(1), 2); }},
+    {kHandoff, Phase::kServing, Event::kFastStop, State::kStopping, "SIGTERM generation 1",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
+
+    {kHandoff, Phase::kUpgrading, Event::kNewStarted, State::kUpgrading,
+     "every new worker stands by: HANDOFF to each pair, over a link of its own",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.launcher.worker(1, 1)->handoff_role, "sender");
+       EXPECT_EQ(b.launcher.worker(2, 1)->handoff_role, "receiver");
+     }},
+    {kHandoff, Phase::kUpgrading, Event::kServingExits, State::kUpgrading, "restart that slot; the upgrade goes on",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().worker_restarts, 1u); }},
+    {kHandoff, Phase::kUpgrading, Event::kNewExits, State::kServing, "the upgrade fails; generation 1 untouched",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().upgrades_failed, 1u);
+       EXPECT_EQ(b.drains(1) + b.terminates(1) + b.resumes(1), 0);
+     }},
+    {kHandoff, Phase::kUpgrading, Event::kUpgradeRequest, State::kUpgrading, "queued: one follow-up upgrade",
+     [](Bench&, auto r) { EXPECT_EQ(r, Request::kQueued); }},
+    {kHandoff, Phase::kUpgrading, Event::kGracefulStop, State::kStopping,
+     "the upgrade fails; SIGTERM generation 2, DRAIN generation 1",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.terminates(2), 2);
+       EXPECT_EQ(b.drains(1), 2);
+     }},
+    {kHandoff, Phase::kUpgrading, Event::kFastStop, State::kStopping, "SIGTERM both generations",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1) + b.terminates(2), 4); }},
+
+    {kHandoff, Phase::kHandingOff, Event::kAllRestored, State::kServing,
+     "COMMIT generation 2, then generation 1; generation 2 serves",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().serving, 2u);
+       EXPECT_EQ(b.commits(2), 2);
+       EXPECT_EQ(b.commits(1), 2);
+     }},
+    {kHandoff, Phase::kHandingOff, Event::kOldRefuses, State::kServing,
+     "the upgrade fails; generation 1 RESUMEs, generation 2 is killed",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().upgrades_failed, 1u);
+       EXPECT_EQ(b.resumes(1), 2);
+       EXPECT_FALSE(b.launcher.worker(2, 0)->rejected.empty());
+     }},
+    {kHandoff, Phase::kHandingOff, Event::kDeadline, State::kServing,
+     "--handoff-timeout: the upgrade fails; generation 1 RESUMEs",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().upgrades_failed, 1u);
+       EXPECT_EQ(b.resumes(1), 2);
+     }},
+    {kHandoff, Phase::kHandingOff, Event::kServingExits, State::kServing,
+     "the upgrade fails (that state is lost); the others RESUME; the slot restarts",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().upgrades_failed, 1u);
+       EXPECT_EQ(b.resumes(1), 1);
+       EXPECT_EQ(b.report().worker_restarts, 1u);
+     }},
+    {kHandoff, Phase::kHandingOff, Event::kNewExits, State::kServing, "the upgrade fails; generation 1 RESUMEs",
+     [](Bench& b, auto) { EXPECT_EQ(b.resumes(1), 2); }},
+    {kHandoff, Phase::kHandingOff, Event::kUpgradeRequest, State::kUpgrading, "queued: one follow-up upgrade",
+     [](Bench&, auto r) { EXPECT_EQ(r, Request::kQueued); }},
+    {kHandoff, Phase::kHandingOff, Event::kGracefulStop, State::kStopping,
+     "the upgrade fails; DRAIN generation 1 (each RESUMEs first); SIGTERM generation 2",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.drains(1), 2);  // WorkerProcess::drain() resumes a worker in a handoff
+       EXPECT_EQ(b.terminates(2), 2);
+     }},
+    {kHandoff, Phase::kHandingOff, Event::kFastStop, State::kStopping, "SIGTERM both generations",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1) + b.terminates(2), 4); }},
+
+    {kHandoff, Phase::kOnProbation, Event::kDeadline, State::kServing,
+     "generation 2 passed its probation; COMMIT the parked generation 1",
+     [](Bench& b, auto) {
+       EXPECT_FALSE(b.report().probation);
+       EXPECT_EQ(b.commits(1), 2);
+     }},
+    {kHandoff, Phase::kOnProbation, Event::kServingExits, State::kServing,
+     "roll back: the parked generation 1 RESUMEs and serves; DRAIN generation 2",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().serving, 1u);
+       EXPECT_EQ(b.resumes(1), 2);
+       EXPECT_EQ(b.drains(2), 1);
+     }},
+    {kHandoff, Phase::kOnProbation, Event::kUpgradeRequest, State::kUpgrading,
+     "the probation ends early (COMMIT generation 1); start generation 3",
+     [](Bench& b, auto r) {
+       EXPECT_EQ(r, Request::kStarted);
+       EXPECT_EQ(b.commits(1), 2);
+     }},
+    {kHandoff, Phase::kOnProbation, Event::kGracefulStop, State::kStopping,
+     "the probation ends (COMMIT generation 1); DRAIN generation 2",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.commits(1), 2);
+       EXPECT_EQ(b.drains(2), 2);
+     }},
+    {kHandoff, Phase::kOnProbation, Event::kFastStop, State::kStopping, "SIGTERM every worker",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(2), 2); }},
+
+    {kHandoff, Phase::kStopping, Event::kServingExits, State::kStopping, "not restarted",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().worker_restarts, 0u); }},
+    {kHandoff, Phase::kStopping, Event::kUpgradeRequest, State::kStopping, "refused",
+     [](Bench&, auto r) { EXPECT_EQ(r, Request::kRefused); }},
+    {kHandoff, Phase::kStopping, Event::kGracefulStop, State::kStopping, "SIGTERM what still drains",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
+    {kHandoff, Phase::kStopping, Event::kFastStop, State::kStopping, "SIGTERM what still drains",
      [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
 };
 
@@ -178,30 +399,38 @@ class PhaseEvent : public ::testing::TestWithParam<Cell> {};
 
 TEST_P(PhaseEvent, GoesWhereTheTableSays) {
   const Cell& cell = GetParam();
-  Bench b;
-  b.enter(cell.phase);
+  Bench b(cell.mode, cell.event == Event::kDeadline);
+  // --probation is long unless the cell waits for its end.
+  b.enter(cell.phase, cell.event == Event::kDeadline ? std::chrono::milliseconds(1) : std::chrono::hours(1));
   ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(b.supervisor->state(), cell.phase == Phase::kStarting    ? State::kStarting
+                                   : cell.phase == Phase::kStopping  ? State::kStopping
+                                   : cell.phase == Phase::kUpgrading || cell.phase == Phase::kHandingOff
+                                       ? State::kUpgrading
+                                       : State::kServing);
   const auto answer = b.deliver(cell.event);
   EXPECT_EQ(b.supervisor->state(), cell.next) << cell.action;
   cell.check(b, answer);
 }
 
-INSTANTIATE_TEST_SUITE_P(Drain, PhaseEvent, ::testing::ValuesIn(kCells), [](const auto& info) {
-  return std::string(name(info.param.phase)) + "_" + name(info.param.event);
+INSTANTIATE_TEST_SUITE_P(Table, PhaseEvent, ::testing::ValuesIn(kCells), [](const auto& info) {
+  return std::string(name(info.param.mode)) + "_" + name(info.param.phase) + "_" + name(info.param.event);
 });
 
-// Cells left out of kCells cannot happen: nothing is "newest" while serving
-// or stopping (an upgrade makes one), and nothing serves yet while starting.
+// Each possible (mode, phase, event) has exactly one row; see possible().
 TEST(PhaseEventTable, CoversEveryPossibleCell) {
-  std::set<std::pair<Phase, Event>> seen;
+  std::set<std::tuple<UpgradeMode, Phase, Event>> seen;
   for (const Cell& c : kCells) {
-    EXPECT_TRUE(seen.insert({c.phase, c.event}).second) << "twice: " << name(c.phase) << " x " << name(c.event);
-    const bool impossible = (c.event == Event::kAllReady || c.event == Event::kNewExits)
-                                ? (c.phase == Phase::kServing || c.phase == Phase::kStopping)
-                                : (c.event == Event::kServingExits && c.phase == Phase::kStarting);
-    EXPECT_FALSE(impossible) << name(c.phase) << " x " << name(c.event);
+    EXPECT_TRUE(seen.insert({c.mode, c.phase, c.event}).second)
+        << "twice: " << name(c.mode) << " " << name(c.phase) << " x " << name(c.event);
+    EXPECT_TRUE(possible(c.mode, c.phase, c.event)) << name(c.mode) << " " << name(c.phase) << " x " << name(c.event);
   }
-  EXPECT_EQ(seen.size(), 4u * 6u - 5u) << "every possible phase x event pair has its row";
+  for (auto mode : {kDrain, kHandoff})
+    for (int p = 0; p < kPhases; ++p)
+      for (int e = 0; e < kEvents; ++e)
+        if (possible(mode, Phase(p), Event(e)))
+          EXPECT_TRUE(seen.count({mode, Phase(p), Event(e)}))
+              << "no row for " << name(mode) << " " << name(Phase(p)) << " x " << name(Event(e));
 }
 
 }  // namespace
