@@ -51,7 +51,9 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::ve
       events_(events),
       started_at_(std::chrono::steady_clock::now()),
       deadline_(loop),
-      low_start_(loop) {}
+      low_start_(loop) {
+  stage_.standby = config_.standby;
+}
 
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, WorkerConfig config,
                                                             const std::vector<BoundListener>& listeners,
@@ -140,11 +142,11 @@ Status WorkerProcess::start_watching(uv_loop_t* loop) {
 WorkerProcess::~WorkerProcess() {
   // Normal flow destroys a worker only after its pidfd watch reaped it. Anything else is
   // a bug or a shutdown path: make sure no child outlives us unreaped.
-  if (pid_ > 0 && state_ != State::kExited) ChildExit::kill_and_reap(pid_);
+  if (pid_ > 0 && stage_.state != State::kExited) ChildExit::kill_and_reap(pid_);
 }
 
 void WorkerProcess::exited(std::int64_t status, int signal) {
-  state_ = State::kExited;
+  stage_.state = State::kExited;
   deadline_.stop();
   low_start_.stop();
   poll_.close();
@@ -166,7 +168,7 @@ void WorkerProcess::on_readable(uv_poll_t* poll, int status, int /*events*/) {
 
 void WorkerProcess::read_channel() {
   // Drain the socket: several messages may be waiting behind one wakeup.
-  while (state_ != State::kExited && rejected_.empty()) {
+  while (stage_.state != State::kExited && rejected_.empty()) {
     auto r = channel_.receive();
     if (!r) {
       reject("protocol error: " + r.status().message());
@@ -185,29 +187,35 @@ void WorkerProcess::read_channel() {
 }
 
 void WorkerProcess::handle(const Envelope& m) {
-  const std::string got = message_type_name(static_cast<std::uint16_t>(m.type));
+  using worker_protocol::Reaction;
   if (!m.fds.empty() || m.fds_lost)
-    return reject("protocol error: " + got + " carried " + (m.fds_lost ? "more" : std::to_string(m.fds.size())) +
+    return reject("protocol error: " + message_type_name(static_cast<std::uint16_t>(m.type)) + " carried " +
+                  (m.fds_lost ? "more" : std::to_string(m.fds.size())) +
                   " fds; workers never send fds (they were closed)");
-  const bool handoff_reply =
-      m.type == MessageType::kError || m.type == MessageType::kSent || m.type == MessageType::kRestored ||
-      m.type == MessageType::kParked;
-  if (handoff_reply && late_replies_ > 0) return ignore_late_handoff_reply(got);
-  // Only news (the pause starts): one that crossed a RESUME or a stop says nothing any more.
-  if (m.type == MessageType::kPrecopied && state_ != State::kHandingOff)
-    return spdlog::debug("{}: PRECOPIED arrived after the handoff was called off; ignored", name_);
-  if (state_ == State::kHandingOff) return on_handoff_reply(m);
-  if (state_ == State::kParking) return on_park_reply(m);
-  if (m.type == MessageType::kError) {
-    auto e = m.as<Error>();
-    return reject(e ? "reported an error: " + printable(e->message) : "protocol error: " + e.status().message());
+  const auto reply = worker_protocol::on_message(stage_, m.type);
+  switch (reply.reaction) {
+    case Reaction::kIgnored:
+      stage_ = reply.next;
+      return spdlog::debug("{}: {}; ignored", name_, reply.why);
+    case Reaction::kProtocolError: return reject(reply.why);
+    case Reaction::kFailed: {
+      auto e = m.as<Error>();
+      return reject(e ? "reported an error: " + printable(e->message) : "protocol error: " + e.status().message());
+    }
+    case Reaction::kWelcome: return on_hello(m, reply.next);
+    case Reaction::kFeatures: return on_features(m, reply.next);
+    case Reaction::kStandingBy:
+    case Reaction::kReady: return on_started(m, reply);
+    case Reaction::kParked:
+    case Reaction::kCannotPark: return on_park_reply(m, reply);
+    case Reaction::kPrecopied:
+    case Reaction::kSent:
+    case Reaction::kRestored:
+    case Reaction::kRefused: return on_handoff_reply(m, reply);
   }
-  if (state_ == State::kStarting) return on_hello(m);
-  if (state_ == State::kWelcomed) return on_welcomed(m);
-  reject("protocol error: unexpected " + got + " (" + state_name(state_) + ")");
 }
 
-void WorkerProcess::on_hello(const Envelope& m) {
+void WorkerProcess::on_hello(const Envelope& m, const worker_protocol::Stage& next) {
   hello_at_ = std::chrono::steady_clock::now();
   auto hello = m.as<Hello>();
   if (!hello) return reject("protocol error: " + hello.status().message() + " (first message must be HELLO)");
@@ -224,67 +232,61 @@ void WorkerProcess::on_hello(const Envelope& m) {
     fds.push_back(l.fd());
   }
   if (Status st = channel_.send(welcome, fds); !st) return reject("sending WELCOME: " + st.message());
-  state_ = State::kWelcomed;
+  stage_ = next;
   spdlog::debug("{}: HELLO from \"{}\", sent WELCOME with {} listener(s)", name_, hello->worker_name, fds.size());
 }
 
-// WELCOME sent: READY, or in a handoff upgrade STANDBY; FEATURES may come first.
-void WorkerProcess::on_welcomed(const Envelope& m) {
-  if (m.type == MessageType::kFeatures) return on_features(m);
-  if (config_.standby) {
-    if (m.type == MessageType::kReady)
-      return reject("said READY, but this is a handoff upgrade and it should say STANDBY; "
-                    "it does not support handoff mode (run baton with --mode drain)");
-    auto standby = m.as<Standby>();
-    if (!standby) return reject("protocol error: " + standby.status().message());
-    state_versions_ = std::move(standby->state_versions);
-    state_ = State::kStandby;
-    deadline_.stop();
-    on_started_up("STANDBY");
-    return events_.on_standby(*this);
+// READY, or in a handoff upgrade STANDBY with the state versions it loads.
+void WorkerProcess::on_started(const Envelope& m, const worker_protocol::Reply& reply) {
+  const bool standby = reply.reaction == worker_protocol::Reaction::kStandingBy;
+  if (standby) {
+    auto body = m.as<Standby>();
+    if (!body) return reject("protocol error: " + body.status().message());
+    state_versions_ = std::move(body->state_versions);
+  } else if (auto body = m.as<Ready>(); !body) {
+    return reject("protocol error: " + body.status().message());
   }
-  auto ready = m.as<Ready>();
-  if (!ready) return reject("protocol error: " + ready.status().message());
-  state_ = State::kReady;
+  stage_ = reply.next;
   deadline_.stop();
-  on_started_up("READY");
+  log_start_up(standby ? "STANDBY" : "READY");
+  if (standby) return events_.on_standby(*this);
   events_.on_ready(*this);
 }
 
 // Started: back to full priority if READY; where the start-up's time went, on baton's clock (reload_cost reads it).
-void WorkerProcess::on_started_up(const char* said) {
-  if (state_ == State::kReady) end_low_start();  // a standby one waits for its pause (worker_handle.h)
+void WorkerProcess::log_start_up(const char* said) {
+  if (stage_.state == State::kReady) end_low_start();  // a standby one waits for its pause (worker_handle.h)
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::debug("{}: fork+exec {:.3f} ms, HELLO {:.3f} ms after exec, {} {:.3f} ms after HELLO", name_,
                 ms(exec_done_at_ - started_at_), ms(hello_at_ - exec_done_at_), said,
                 ms(std::chrono::steady_clock::now() - hello_at_));
 }
 
-void WorkerProcess::on_features(const Envelope& m) {
+void WorkerProcess::on_features(const Envelope& m, const worker_protocol::Stage& next) {
   auto f = m.as<Features>();
   if (!f) return reject("protocol error: " + f.status().message());
-  if (features_) return reject("protocol error: FEATURES twice (it comes once, before READY or STANDBY)");
   features_ = f->flags;
+  stage_ = next;
   spdlog::debug("{}: FEATURES {:#x}", name_, f->flags);
 }
 
 void WorkerProcess::send_signal(int signal) {
-  if (state_ == State::kExited) return;
+  if (stage_.state == State::kExited) return;
   // Still our child, unreaped (the pidfd's watch reaps it): its pid cannot be reused.
   int rc = ::kill(pid_, signal) == 0 ? 0 : -errno;
   if (rc != 0 && rc != UV_ESRCH) spdlog::error("{}: kill(SIG{}): {}", name_, sigabbrev_np(signal), uv_strerror(rc));
 }
 
-void WorkerProcess::set_due(std::chrono::milliseconds in, const char* action, std::function<void()> fire) {
-  due_action_ = action;
+void WorkerProcess::set_due(std::chrono::milliseconds in, Due action, std::function<void()> fire) {
+  due_ = action;
   deadline_.start(in, [this, fire = std::move(fire)] {
-    due_action_ = "";
+    due_ = Due::kNothing;
     fire();
   });
 }
 
 void WorkerProcess::terminate_after(std::chrono::milliseconds grace, const char* what) {
-  set_due(grace, "sigterm", [this, grace, what] {
+  set_due(grace, Due::kSigterm, [this, grace, what] {
     spdlog::warn("{} still running {} after {}; sending SIGTERM", name_, format_duration(grace), what);
     send_signal(SIGTERM);
     escalate_to_kill();
@@ -292,44 +294,29 @@ void WorkerProcess::terminate_after(std::chrono::milliseconds grace, const char*
 }
 
 void WorkerProcess::escalate_to_kill() {
-  set_due(config_.kill_timeout, "sigkill", [this] {
+  set_due(config_.kill_timeout, Due::kSigkill, [this] {
     spdlog::warn("{} still running {} after SIGTERM; sending SIGKILL", name_, format_duration(config_.kill_timeout));
     send_signal(SIGKILL);
   });
 }
 
 void WorkerProcess::drain(std::chrono::milliseconds drain_timeout) {
-  if (state_ == State::kExited || state_ == State::kDraining) return;
-  // A parked worker serves nothing: it has nothing to drain.
-  if (state_ == State::kParking || state_ == State::kParked) return commit(drain_timeout);
-  resume();  // an old worker in the middle of a handoff serves again first
-  if (state_ != State::kReady) return terminate();
-  state_ = State::kDraining;
-  if (Status st = channel_.send(Drain{static_cast<std::uint32_t>(drain_timeout.count())}); !st) {
+  if (Status st = carry_out(worker_protocol::Command::kDrain, {.grace = drain_timeout}); !st) {
     spdlog::warn("{}: could not send DRAIN ({}); sending SIGTERM", name_, st.message());
-    send_signal(SIGTERM);
-    return escalate_to_kill();
+    terminate();
   }
-  terminate_after(drain_timeout, "DRAIN");
 }
 
-void WorkerProcess::terminate() {
-  if (state_ == State::kExited) return;
-  // Stopped in the middle of a handoff: its SENT, RESTORED or ERROR may be on the way.
-  expect_late_reply();
-  state_ = State::kDraining;
-  send_signal(SIGTERM);
-  escalate_to_kill();
-}
+void WorkerProcess::terminate() { (void)carry_out(worker_protocol::Command::kTerminate, {}); }
 
 void WorkerProcess::reject(const std::string& reason) {
-  if (state_ == State::kExited || !rejected_.empty()) return;
+  if (stage_.state == State::kExited || !rejected_.empty()) return;
   spdlog::error("{} rejected: {}; killing it", name_, reason);
   kill_now(reason);
 }
 
 void WorkerProcess::abandon(const std::string& reason) {
-  if (state_ == State::kExited || !rejected_.empty()) return;
+  if (stage_.state == State::kExited || !rejected_.empty()) return;
   spdlog::debug("{}: {}; killing it", name_, reason);
   kill_now(reason);
 }

@@ -13,6 +13,10 @@
 //
 //   any state --process exit--> kExited
 //
+// What each message and command does where the worker stands is decided by
+// worker_protocol.h, a pure table; this class carries it out (the channel,
+// the pidfd, the timers, kill()).
+//
 // A worker that breaks the protocol, reports ERROR or misses its ready
 // deadline is rejected: SIGKILL, and the reason is handed to on_exit. Every
 // wait has a deadline: ready_timeout; drain_timeout then SIGTERM; kill_timeout
@@ -44,6 +48,7 @@
 #include "start_priority.h"
 #include "worker_handle.h"
 #include "worker_identity.h"
+#include "worker_protocol.h"
 
 namespace baton {
 
@@ -67,7 +72,7 @@ class WorkerProcess final : public WorkerHandle {
   Result<HandoverWorker> handover() const override;
 
   pid_t pid() const override { return pid_; }
-  WorkerState state() const override { return state_; }
+  WorkerState state() const override { return stage_.state; }
   std::chrono::steady_clock::time_point started_at() const override { return started_at_; }
   const std::string& name() const override { return name_; }
   std::uint64_t generation() const override { return config_.generation; }
@@ -81,7 +86,7 @@ class WorkerProcess final : public WorkerHandle {
   void abandon(const std::string& reason) override;
 
   const std::vector<std::uint32_t>& state_versions() const override { return state_versions_; }
-  std::uint32_t features() const override { return features_.value_or(0); }
+  std::uint32_t features() const override { return features_; }
   Status begin_handoff(HandoffRole role, const Successor& successor, std::chrono::milliseconds timeout,
                        int link_fd) override;
   void commit(std::chrono::milliseconds drain_timeout) override;
@@ -99,33 +104,43 @@ class WorkerProcess final : public WorkerHandle {
   Status watch_exit_by_pidfd(uv_loop_t* loop);
   static void on_readable(uv_poll_t* poll, int status, int events);
   void read_channel();
-  // One message from the worker, by where it stands in the protocol.
+  // One message from the worker: worker_protocol::on_message() says what it means here.
   void handle(const Envelope& message);
-  void on_hello(const Envelope& message);
-  void on_welcomed(const Envelope& message);
-  void on_features(const Envelope& message);
+  void on_hello(const Envelope& message, const worker_protocol::Stage& next);
+  void on_features(const Envelope& message, const worker_protocol::Stage& next);
+  // READY or STANDBY.
+  void on_started(const Envelope& message, const worker_protocol::Reply& reply);
   // READY (full CPU priority again) or STANDBY; the debug log gets its start-up timeline.
-  void on_started_up(const char* said);
+  void log_start_up(const char* said);
   void start_low();  // --start-nice
-  void on_handoff_reply(const Envelope& message);  // worker_process_handoff.cc
-  void on_park_reply(const Envelope& message);     // worker_process_handoff.cc
+  void on_handoff_reply(const Envelope& message, const worker_protocol::Reply& reply);  // worker_process_handoff.cc
+  void on_park_reply(const Envelope& message, const worker_protocol::Reply& reply);     // worker_process_handoff.cc
+
+  // What a command's messages carry (worker_process_handoff.cc).
+  struct Outgoing {
+    std::chrono::milliseconds grace{0};  // DRAIN's deadline; for COMMIT to an old worker, its exit's
+    const Successor* successor = nullptr;
+    std::chrono::milliseconds handoff_timeout{0};
+    int link_fd = -1;
+  };
+  // Carries out a command as worker_protocol::on_command() orders it. An
+  // error means a message could not be sent, and nothing changed.
+  Status carry_out(worker_protocol::Command command, const Outgoing& out);
+  Status send_message(MessageType type, const Outgoing& out);
   void send_signal(int signal);
   // After `grace` past `what` ("DRAIN", "COMMIT"): SIGTERM, then SIGKILL after kill_timeout.
   void terminate_after(std::chrono::milliseconds grace, const char* what);
   void escalate_to_kill();
-  // Starts deadline_ for `action` ("sigterm" or "sigkill"), remembered for a handover.
-  void set_due(std::chrono::milliseconds in, const char* action, std::function<void()> fire);
-  bool handed_off() const;
-  // Counts a reply the worker may still send from where it stands now.
-  void expect_late_reply();
-  void ignore_late_handoff_reply(const std::string& what);
+  // What deadline_ does when it fires, remembered for a handover.
+  enum class Due { kNothing, kSigterm, kSigkill };
+  void set_due(std::chrono::milliseconds in, Due action, std::function<void()> fire);
   void kill_now(const std::string& reason);
 
   WorkerConfig config_;
   const std::vector<BoundListener>& listeners_;  // owned by the launcher, outlives workers
   const OutputRelays& relays_;                   // likewise: where its output pipes are read
   WorkerEvents& events_;
-  State state_ = State::kStarting;
+  worker_protocol::Stage stage_;  // where it stands in the protocol
   pid_t pid_ = 0;
   std::string name_;
   std::string rejected_;
@@ -134,12 +149,8 @@ class WorkerProcess final : public WorkerHandle {
   // returned, HELLO arrived.
   std::chrono::steady_clock::time_point exec_done_at_, hello_at_;
   std::vector<std::uint32_t> state_versions_;  // from STANDBY
-  std::optional<std::uint32_t> features_;      // from FEATURES, if it said one
-  bool handoff_sender_ = false;
+  std::uint32_t features_ = 0;                 // from FEATURES, if it said one
   std::chrono::milliseconds park_grace_{0};  // drain timeout for a worker that cannot park
-  // Replies still on their way that no longer matter: SENT or ERROR crossing
-  // a RESUME, PARK or stop; PARKED or ERROR crossing a COMMIT.
-  unsigned late_replies_ = 0;
 
   // Declared in this order so that on destruction the poll handle stops
   // watching before the channel fd closes.
@@ -147,7 +158,7 @@ class WorkerProcess final : public WorkerHandle {
   UvHandle<uv_poll_t> poll_;
   Timer deadline_;  // ready deadline, then drain / kill escalation
   Timer low_start_;  // armed while it starts at --start-nice: when to raise it anyway
-  const char* due_action_ = "";  // what deadline_ does when it fires: "sigterm", "sigkill" ("" otherwise)
+  Due due_ = Due::kNothing;
   // Its exit shows on a pidfd (spawned or adopted alike); that watch reaps it.
   ChildExit exit_;
 };

@@ -22,6 +22,10 @@ Result<WorkerState> adoptable_state(const std::string& name) {
 
 void set_cloexec(int fd) { ::fcntl(fd, F_SETFD, FD_CLOEXEC); }
 
+// A pending escalation's word in the handover table.
+constexpr const char* kDueSigterm = "sigterm";
+constexpr const char* kDueSigkill = "sigkill";
+
 }  // namespace
 
 Result<HandoverWorker> WorkerProcess::handover() const {
@@ -29,12 +33,12 @@ Result<HandoverWorker> WorkerProcess::handover() const {
                    .channel_fd = channel_.fd(),
                    .out_fd = relays_.fd_of(name_, "stdout"),
                    .err_fd = relays_.fd_of(name_, "stderr"),
-                   .state = state_name(state_),
+                   .state = state_name(stage_.state),
                    .uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count(),
-                   .handoff_sender = handoff_sender_,
+                   .handoff_sender = stage_.sender,
                    .state_versions = state_versions_};
-  if (deadline_.active() && *due_action_ != '\0') {
-    h.deadline = due_action_;
+  if (deadline_.active() && due_ != Due::kNothing) {
+    h.deadline = due_ == Due::kSigterm ? kDueSigterm : kDueSigkill;
     h.deadline_ms = deadline_.due_in().count();
   }
   return h;
@@ -54,11 +58,11 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, Wor
              std::to_string(h.pid) + ")";
   auto state = adoptable_state(h.state);
   if (!state) return state.status();
-  w->state_ = *state;
+  w->stage_.state = *state;
   w->started_at_ = std::chrono::steady_clock::now() -
                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                        std::chrono::duration<double>(h.uptime_seconds));
-  w->handoff_sender_ = h.handoff_sender;
+  w->stage_.sender = h.handoff_sender;
   w->state_versions_ = h.state_versions;
   for (auto [fd, stream] : {std::pair{h.out_fd, "stdout"}, std::pair{h.err_fd, "stderr"}}) {
     if (fd < 0) continue;  // its pipe had reached EOF
@@ -68,8 +72,8 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, Wor
   if (Status st = w->poll_.init(loop, uv_poll_init, w.get(), w->channel_.fd()); !st) return st;
   uv_poll_start(w->poll_.get(), UV_READABLE | UV_DISCONNECT, &WorkerProcess::on_readable);
   const std::chrono::milliseconds left(h.deadline_ms);
-  if (h.deadline == "sigterm") w->terminate_after(left, "its drain deadline");
-  else if (h.deadline == "sigkill") w->set_due(left, "sigkill", [p = w.get()] { p->send_signal(SIGKILL); });
+  if (h.deadline == kDueSigterm) w->terminate_after(left, "its drain deadline");
+  else if (h.deadline == kDueSigkill) w->set_due(left, Due::kSigkill, [p = w.get()] { p->send_signal(SIGKILL); });
   return w;
 }
 
