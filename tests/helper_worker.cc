@@ -13,6 +13,8 @@
 //   fd-flood       HELLO carrying 253 fds, announced
 //   rogue-index-1  worker index 1 turns rogue after READY (sends garbage); others behave
 //   records-signals  a good worker that prints "got SIGUSR1" (USR2, WINCH, ALRM) for each it receives
+//   holds-clients  says "hi\n" to each client of listener "http" and keeps it open; on DRAIN it stops
+//                  accepting, and keeps its clients until SIGTERM (a drain held open by slow clients)
 #include "helper_worker.h"
 
 #include <fcntl.h>
@@ -203,6 +205,30 @@ int rogue_index_1() {
   serve(*w);
 }
 
+// The listener and its watch, for the callbacks (one per process).
+int held_listener = -1;
+uv_poll_t accepting;
+
+int holds_clients() {
+  auto w = connect_or_die();
+  auto fd = w->take_listener("http");
+  if (!fd || !w->ready()) return 1;
+  held_listener = fd->release();
+  uv_poll_init(uv_default_loop(), &accepting, held_listener);
+  uv_poll_start(&accepting, UV_READABLE, [](uv_poll_t*, int, int) {
+    const int client = ::accept4(held_listener, nullptr, nullptr, SOCK_CLOEXEC);
+    // Kept open, never read: it ends with the process.
+    if (client >= 0) (void)::write(client, "hi\n", 3);
+  });
+  w->on_drain([](const baton::DrainRequest& d) {
+    if (d.reason == baton::DrainRequest::Reason::kSupervisorGone) std::_Exit(0);
+    uv_poll_stop(&accepting);
+    ::close(held_listener);
+  });
+  uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+  for (;;) ::pause();
+}
+
 int ready_first() {
   auto raw = raw_channel();
   (void)raw.send(baton::Ready{});
@@ -230,6 +256,7 @@ constexpr HelperMode kModes[] = {
     {"fd-flood", fd_flood},
     {"rogue-index-1", rogue_index_1},
     {"ready-first", ready_first},
+    {"holds-clients", holds_clients},
 };
 
 }  // namespace

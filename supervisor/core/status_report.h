@@ -20,11 +20,20 @@ struct WorkerReport {
   std::string state;      // "ready", "draining", ..., "restarting"
   std::chrono::duration<double> uptime{};
   unsigned restarts = 0;  // restarts of this slot after crashes
+  // What its deadline sends, and when: SIGTERM after a drain's grace, then SIGKILL.
+  std::optional<int> deadline_signal;
+  std::chrono::duration<double> deadline_in{};
+  // Client connections it still holds on baton's TCP listeners, counted from
+  // /proc (process/client_connections.h) for generations that are leaving;
+  // none when not counted or /proc would not say.
+  std::optional<std::size_t> client_connections;
 };
 
 struct GenerationReport {
   std::uint64_t number = 0;
-  std::string role;  // "starting", "candidate", "serving", "retiring"
+  std::string role;  // "starting", "candidate", "serving", "retiring", "parked"
+  // Retiring or parked: how long since it was told to go.
+  std::optional<std::chrono::duration<double>> leaving_for;
   std::vector<WorkerReport> workers;
 };
 

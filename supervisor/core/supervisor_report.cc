@@ -23,6 +23,10 @@ WorkerReport report_slot(const Generation::Slot& slot, std::uint32_t index) {
   w.pid = slot.worker->pid();
   w.state = state_name(slot.worker->state());
   w.uptime = std::chrono::steady_clock::now() - slot.worker->started_at();
+  if (auto due = slot.worker->pending_signal()) {
+    w.deadline_signal = due->signal;
+    w.deadline_in = due->in;
+  }
   return w;
 }
 
@@ -55,6 +59,8 @@ SupervisorReport Supervisor::report() const {
   }
   for (const auto& [number, gen] : generations_) {
     GenerationReport g{.number = number, .role = role_name(gen.role)};
+    if (gen.role == Generation::Role::kRetiring || gen.role == Generation::Role::kParked)
+      g.leaving_for = std::chrono::steady_clock::now() - gen.retiring_since;
     for (std::uint32_t i = 0; i < gen.slots.size(); ++i) {
       const auto& slot = gen.slots[i];
       // A retiring generation's empty slots are gone for good, not restarting.

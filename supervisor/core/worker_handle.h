@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -141,6 +142,13 @@ class WorkerHandle {
 
   // baton upgrade --self: what the handover table records of this worker.
   virtual Result<HandoverWorker> handover() const { return Status::error(name() + " cannot be handed over"); }
+  // The signal its deadline will send, and when (a draining worker's SIGTERM,
+  // then SIGKILL), for `baton status`; none while no deadline runs.
+  struct PendingSignal {
+    int signal = 0;
+    std::chrono::milliseconds in{0};
+  };
+  virtual std::optional<PendingSignal> pending_signal() const { return std::nullopt; }
 };
 
 // The file a generation was started from, held open by the launcher so that

@@ -118,7 +118,9 @@ void ControlServer::handle(StreamConnection& c, const std::string& line) {
   const std::string command = words.empty() ? "" : words[0];
   if (command == "status" && words.size() == 1) {
     spdlog::debug("control socket: status");
-    return c.write(reply({{"ok", true}, {"status", status_json(supervisor_->report(), facts_)}}), true);
+    SupervisorReport report = supervisor_->report();
+    count_leaving_clients(report, facts_.listeners);
+    return c.write(reply({{"ok", true}, {"status", status_json(report, facts_)}}), true);
   }
   if (command == "upgrade" && words.size() == 2 && words[1] == "self") return handle_self_upgrade(c);
   if (command == "upgrade" && only_words(words, {"wait"})) return handle_upgrade(c, has_word(words, "wait"));

@@ -1,13 +1,22 @@
 #include "status_json.h"
 
+#include <csignal>
+#include <cstring>
+
 #include <unistd.h>
 
+#include "client_connections.h"
 #include "duration.h"
 
 namespace baton {
 namespace {
 
 double seconds(std::chrono::duration<double> d) { return d.count(); }
+
+nlohmann::json deadline_json(const WorkerReport& w) {
+  if (!w.deadline_signal) return nullptr;
+  return {{"signal", std::string("SIG") + sigabbrev_np(*w.deadline_signal)}, {"in_seconds", seconds(w.deadline_in)}};
+}
 
 nlohmann::json workers_json(const std::vector<WorkerReport>& workers) {
   auto out = nlohmann::json::array();
@@ -16,7 +25,10 @@ nlohmann::json workers_json(const std::vector<WorkerReport>& workers) {
                    {"pid", w.pid},
                    {"state", w.state},
                    {"uptime_seconds", seconds(w.uptime)},
-                   {"restarts", w.restarts}});
+                   {"restarts", w.restarts},
+                   {"deadline", deadline_json(w)},
+                   {"client_connections",
+                    w.client_connections ? nlohmann::json(*w.client_connections) : nlohmann::json(nullptr)}});
   return out;
 }
 
@@ -58,7 +70,10 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
   for (const auto& l : facts.listeners) listeners.push_back({{"name", l.name}, {"url", l.url()}});
   auto generations = nlohmann::json::array();
   for (const auto& g : r.generations)
-    generations.push_back({{"number", g.number}, {"role", g.role}, {"workers", workers_json(g.workers)}});
+    generations.push_back({{"number", g.number},
+                           {"role", g.role},
+                           {"leaving_seconds", g.leaving_for ? nlohmann::json(seconds(*g.leaving_for)) : nullptr},
+                           {"workers", workers_json(g.workers)}});
   return {{"name", facts.name},
           {"pid", ::getpid()},
           {"version", BATON_VERSION},
@@ -82,6 +97,17 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
           {"probation", probation_json(r.probation)},
           {"rollbacks", r.rollbacks},
           {"last_rollback", r.last_rollback ? rollback_json(*r.last_rollback) : nlohmann::json(nullptr)}};
+}
+
+void count_leaving_clients(SupervisorReport& report, const std::vector<ListenerSpec>& listeners) {
+  std::vector<std::uint16_t> ports;
+  for (const auto& l : listeners)
+    if (l.kind == ListenerKind::kTcp) ports.push_back(l.port);
+  for (auto& g : report.generations) {
+    if (!g.leaving_for) continue;
+    for (auto& w : g.workers)
+      if (w.pid > 0) w.client_connections = count_client_connections(w.pid, ports);
+  }
 }
 
 }  // namespace baton

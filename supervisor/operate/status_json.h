@@ -28,5 +28,8 @@ struct ServiceFacts {
 
 nlohmann::json upgrade_json(const UpgradeRecord& u);
 nlohmann::json status_json(const SupervisorReport& report, const ServiceFacts& facts);
+// Fills in the client connections each worker of a leaving (retiring or
+// parked) generation still holds on `listeners`, from /proc.
+void count_leaving_clients(SupervisorReport& report, const std::vector<ListenerSpec>& listeners);
 
 }  // namespace baton

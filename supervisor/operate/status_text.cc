@@ -63,6 +63,27 @@ std::string workers_table(const nlohmann::json& s) {
   return out;
 }
 
+// Why an old generation is still alive: how long it has been leaving, what
+// each worker still holds, and when its deadline strikes.
+std::string leaving(const nlohmann::json& s) {
+  std::string out;
+  for (const auto& g : s.value("generations", nlohmann::json::array())) {
+    if (!g.contains("leaving_seconds") || g["leaving_seconds"].is_null()) continue;
+    out += fmt::format("generation {} {} for {}:\n", text_of(g, "number"), text_of(g, "role"),
+                       human_duration(g.value("leaving_seconds", 0.0)));
+    for (const auto& w : g.value("workers", nlohmann::json::array())) {
+      if (w.value("pid", 0) == 0) continue;
+      const auto& clients = w.value("client_connections", nlohmann::json());
+      out += fmt::format("  worker {} (pid {}): {}", text_of(w, "index"), text_of(w, "pid"),
+                         clients.is_null() ? "client connections unknown" : clients.dump() + " client connection(s)");
+      if (const auto& d = w.value("deadline", nlohmann::json()); !d.is_null())
+        out += fmt::format("; {} in {}", text_of(d, "signal"), human_duration(d.value("in_seconds", 0.0)));
+      out += "\n";
+    }
+  }
+  return out.empty() ? out : "\n" + out;
+}
+
 }  // namespace
 
 std::string human_duration(double seconds) {
@@ -83,6 +104,8 @@ std::string upgrade_text(const nlohmann::json& u) {
   return out + " (took " + took + ", started " + text_of(u, "started") + ")";
 }
 
-std::string status_text(const nlohmann::json& s) { return header(s) + upgrades(s) + workers_table(s); }
+std::string status_text(const nlohmann::json& s) {
+  return header(s) + upgrades(s) + workers_table(s) + leaving(s);
+}
 
 }  // namespace baton

@@ -285,6 +285,11 @@ void WorkerProcess::set_due(std::chrono::milliseconds in, Due action, std::funct
   });
 }
 
+std::optional<WorkerHandle::PendingSignal> WorkerProcess::pending_signal() const {
+  if (!deadline_.active() || due_ == Due::kNothing) return std::nullopt;
+  return PendingSignal{due_ == Due::kSigterm ? SIGTERM : SIGKILL, deadline_.due_in()};
+}
+
 void WorkerProcess::terminate_after(std::chrono::milliseconds grace, const char* what) {
   set_due(grace, Due::kSigterm, [this, grace, what] {
     spdlog::warn("{} still running {} after {}; sending SIGTERM", name_, format_duration(grace), what);

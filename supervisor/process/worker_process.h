@@ -70,6 +70,7 @@ class WorkerProcess final : public WorkerHandle {
   ~WorkerProcess() override;
   // What the next baton needs to adopt this worker; only ready, draining and parked ones can be.
   Result<HandoverWorker> handover() const override;
+  std::optional<PendingSignal> pending_signal() const override;
 
   pid_t pid() const override { return pid_; }
   WorkerState state() const override { return stage_.state; }

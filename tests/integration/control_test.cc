@@ -250,5 +250,53 @@ TEST(Control, DefaultSocketIsNamedAfterTheServiceAndTakenOnce) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
+// "Why is the old generation still alive?": a drain held open by clients
+// shows, in `baton status`, how long the generation has been leaving, how many
+// client connections each worker still holds (counted from /proc), and the
+// signal its deadline sends, and when.
+TEST(Control, StatusSaysWhatHoldsADrainOpenAndWhenItEnds) {
+  WorkerDir dir;
+  dir.use_helper("holds-clients");
+  BatonProcess baton(baton_args(dir, {"--drain-timeout", "60s"}));
+  const auto port = serving_port(baton);
+  std::vector<baton::UniqueFd> clients;
+  for (int i = 0; i < 3; ++i) {
+    auto c = connect_local(port);
+    ASSERT_TRUE(c) << c.status().message();
+    char hi[3];
+    ASSERT_EQ(::recv(c->get(), hi, sizeof hi, MSG_WAITALL), 3) << "generation 1 accepted it";
+    clients.push_back(std::move(c.value()));
+  }
+  const auto mark = baton.mark();
+  baton.signal(SIGHUP);
+  ASSERT_TRUE(wait_serving(baton, 2, mark)) << baton.log();
+
+  auto old_generation = [&] {
+    const nlohmann::json status = status_json(baton);
+    for (const auto& g : status["generations"])
+      if (g["number"] == 1) return g;
+    return nlohmann::json();
+  };
+  auto g = old_generation();
+  ASSERT_EQ(g["role"], "retiring") << g.dump() << baton.log();
+  EXPECT_GE(g["leaving_seconds"].get<double>(), 0.0);
+  const auto& w = g["workers"][0];
+  EXPECT_EQ(w["client_connections"], 3) << w.dump();
+  EXPECT_EQ(w["deadline"]["signal"], "SIGTERM") << w.dump();
+  EXPECT_GT(w["deadline"]["in_seconds"].get<double>(), 0.0);
+  EXPECT_LE(w["deadline"]["in_seconds"].get<double>(), 60.0);
+  auto text = baton_client(baton, {"status"});
+  EXPECT_NE(text.out.find("generation 1 retiring for"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("3 client connection(s); SIGTERM in"), std::string::npos) << text.out;
+
+  // A client that leaves is no longer counted (the kernel says so at once).
+  clients.pop_back();
+  for (int tries = 0; tries < 100 && old_generation()["workers"][0]["client_connections"] != 2; ++tries)
+    ::usleep(50'000);  // polls the status, bounded at 5 s; the close is on our side, not an event baton reports
+  EXPECT_EQ(old_generation()["workers"][0]["client_connections"], 2);
+  baton.signal(SIGQUIT);
+  EXPECT_EQ(baton.wait_exit(), 0);
+}
+
 }  // namespace
 }  // namespace testing_support
