@@ -13,6 +13,8 @@
 //   fd-flood       HELLO carrying 253 fds, announced
 //   rogue-index-1  worker index 1 turns rogue after READY (sends garbage); others behave
 //   records-signals  a good worker that prints "got SIGUSR1" (USR2, WINCH, ALRM) for each it receives
+//   ready-raw      speaks the protocol by hand: HELLO, READY, and never FEATURES (so no heartbeat)
+//   stops-itself   a good libbaton worker that stops itself (SIGSTOP) once READY: a hung worker
 //   holds-clients  says "hi\n" to each client of listener "http" and keeps it open; on DRAIN it stops
 //                  accepting, and keeps its clients until SIGTERM (a drain held open by slow clients)
 #include "helper_worker.h"
@@ -205,6 +207,22 @@ int rogue_index_1() {
   serve(*w);
 }
 
+int ready_raw() {
+  auto raw = raw_channel();
+  (void)raw.send(baton::Hello{baton::kProtocolVersion, static_cast<std::uint32_t>(::getpid()), "raw"});
+  auto welcome = raw.receive_wait(std::chrono::seconds(10));
+  if (!welcome || welcome->outcome != baton::Channel::Outcome::kMessage) return 1;
+  (void)raw.send(baton::Ready{});
+  exit_when_channel_closes(raw);
+}
+
+int stops_itself() {
+  auto w = connect_or_die();
+  if (!w->ready()) return 1;
+  ::raise(SIGSTOP);  // its loop never runs again: nothing answers baton's PING
+  serve(*w);
+}
+
 // The listener and its watch, for the callbacks (one per process).
 int held_listener = -1;
 uv_poll_t accepting;
@@ -257,6 +275,8 @@ constexpr HelperMode kModes[] = {
     {"rogue-index-1", rogue_index_1},
     {"ready-first", ready_first},
     {"holds-clients", holds_clients},
+    {"ready-raw", ready_raw},
+    {"stops-itself", stops_itself},
 };
 
 }  // namespace

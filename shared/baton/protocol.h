@@ -37,6 +37,9 @@ enum class MessageType : std::uint16_t {
   kFeatures = 15,   // worker -> supervisor before READY/STANDBY: the optional parts it speaks;
                     // supervisor -> old worker before HANDOFF: what its receiver speaks
   kPrecopied = 16,  // old worker -> supervisor: pre-copy done while serving; it pauses now
+  // Liveness (--hang-timeout), only with a worker that said FEATURES_ANSWERS_PING.
+  kPing = 17,  // supervisor -> serving worker: answer from your event loop
+  kPong = 18,  // worker -> supervisor: the PING's sequence, back
 
   // Handoff link, old worker -> new worker (PROTOCOL.md, "The handoff stream").
   kStateBegin = 20,
@@ -200,11 +203,25 @@ inline constexpr std::uint32_t kFeatureLoadsPrecopy = 2;  // as a new worker, it
 // As a new worker, it takes connections lent ahead during a pre-copy
 // (CONNECTIONS_AHEAD, CONNECTIONS_BY_ID); only with kFeatureLoadsPrecopy.
 inline constexpr std::uint32_t kFeatureTakesConnectionsAhead = 4;
+// It answers PING with PONG from its event loop (PROTOCOL.md, "Heartbeat").
+inline constexpr std::uint32_t kFeatureAnswersPing = 8;
 
 struct Features {
   static constexpr MessageType kType = MessageType::kFeatures;
   std::uint32_t flags = 0;
   template <class A> void serialize(A& ar) { ar(flags); }
+};
+
+struct Ping {
+  static constexpr MessageType kType = MessageType::kPing;
+  std::uint64_t sequence = 0;
+  template <class A> void serialize(A& ar) { ar(sequence); }
+};
+
+struct Pong {
+  static constexpr MessageType kType = MessageType::kPong;
+  std::uint64_t sequence = 0;  // the PING's
+  template <class A> void serialize(A& ar) { ar(sequence); }
 };
 
 struct Precopied {

@@ -22,9 +22,26 @@ template <class T> struct adl_serializer<std::optional<T>> {
 namespace baton {
 
 // Field by field, under the names the table is written with; a missing one
-// is an error (json::exception) when read.
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverWorker, pid, channel_fd, out_fd, err_fd, state, uptime_seconds,
-                                   handoff_sender, state_versions, deadline, deadline_ms)
+// is an error (json::exception) when read, but for those added later.
+void to_json(nlohmann::json& j, const HandoverWorker& w) {
+  j = {{"pid", w.pid},         {"channel_fd", w.channel_fd},   {"out_fd", w.out_fd},
+       {"err_fd", w.err_fd},   {"state", w.state},             {"uptime_seconds", w.uptime_seconds},
+       {"handoff_sender", w.handoff_sender}, {"state_versions", w.state_versions},
+       {"deadline", w.deadline}, {"deadline_ms", w.deadline_ms}, {"features", w.features}};
+}
+void from_json(const nlohmann::json& j, HandoverWorker& w) {
+  j.at("pid").get_to(w.pid);
+  j.at("channel_fd").get_to(w.channel_fd);
+  j.at("out_fd").get_to(w.out_fd);
+  j.at("err_fd").get_to(w.err_fd);
+  j.at("state").get_to(w.state);
+  j.at("uptime_seconds").get_to(w.uptime_seconds);
+  j.at("handoff_sender").get_to(w.handoff_sender);
+  j.at("state_versions").get_to(w.state_versions);
+  j.at("deadline").get_to(w.deadline);
+  j.at("deadline_ms").get_to(w.deadline_ms);
+  w.features = j.value("features", 0u);  // a version 1 table may lack it
+}
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverSlot, restarts, worker, restart_in_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HandoverGeneration, number, role, served, rollback, retiring_for_seconds,
                                    executable_path, executable_fd, slots)

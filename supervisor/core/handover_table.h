@@ -35,6 +35,7 @@ struct HandoverWorker {
   std::vector<std::uint32_t> state_versions;
   std::string deadline;         // "": none; "sigterm" or "sigkill": what is due...
   std::int64_t deadline_ms = 0; // ...in this long
+  std::uint32_t features = 0;   // what its FEATURES said (absent from tables written before it: 0)
 };
 
 struct HandoverSlot {

@@ -39,6 +39,10 @@ struct Options {
   std::chrono::milliseconds probation{0};
   UpgradeMode mode = UpgradeMode::kDrain;
   std::chrono::milliseconds handoff_timeout{30'000};
+  // A serving worker whose event loop has not answered a heartbeat for this
+  // long is hung: killed and replaced (0: off; workers that do not answer
+  // heartbeats are never asked).
+  std::chrono::milliseconds hang_timeout{0};
   std::string pid_file;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;

@@ -227,7 +227,7 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
 Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
   WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
                       options_.ready_timeout, options_.kill_timeout, gen.standby,
-                      launcher_.may_start_low() ? options_.start_nice : 0};
+                      launcher_.may_start_low() ? options_.start_nice : 0, options_.hang_timeout};
   auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);

@@ -49,6 +49,9 @@ struct WorkerConfig {
   std::chrono::milliseconds kill_timeout{5'000};
   bool standby = false;  // handoff mode: a previous generation's state is coming
   int start_nice = 0;    // its nice value until READY/STANDBY (start_priority.h); 0: none
+  // --hang-timeout: a serving worker that said it answers PING and has not
+  // answered for this long is hung (0: never asked).
+  std::chrono::milliseconds hang_timeout{0};
 };
 
 

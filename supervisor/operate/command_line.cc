@@ -40,6 +40,9 @@ constexpr std::chrono::milliseconds kMinTimeout{100};
 
 // Adds a duration flag that is parsed with parse_duration(), so errors say
 // how to write it; `min` refuses values that cannot work.
+// --hang-timeout's shortest: heartbeats every 250 ms.
+constexpr std::chrono::milliseconds kMinHangTimeout{1'000};
+
 void add_duration(CLI::App* app, const std::string& name, std::chrono::milliseconds& out, const std::string& help,
                   std::chrono::milliseconds min = kMinTimeout) {
   app->add_option_function<std::string>(
@@ -146,6 +149,21 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
       ->check(CLI::IsMember({"drain", "handoff"}));
   add_duration(run, "--handoff-timeout", o.handoff_timeout,
                "handoff mode: how long from HANDOFF to every new worker RESTORED before rolling back");
+  run->add_option_function<std::string>(
+         "--hang-timeout",
+         [&o](const std::string& text) {
+           auto d = parse_duration(text);
+           if (!d) throw CLI::ValidationError("--hang-timeout", d.status().message());
+           // A heartbeat goes every quarter of it: shorter than that, a busy machine's scheduling is a hang.
+           if (d->count() != 0 && *d < kMinHangTimeout)
+             throw CLI::ValidationError("--hang-timeout", text + " is too short to tell a hang from a busy CPU; use " +
+                                                              "0 (off) or at least " + format_duration(kMinHangTimeout));
+           o.hang_timeout = *d;
+         },
+         "a serving worker whose event loop has not answered baton's heartbeat (sent every\n"
+         "quarter of it) for this long is hung: killed and replaced (default 0: off). Workers\n"
+         "built on libbaton answer; others are never asked (PROTOCOL.md, \"Heartbeat\")")
+      ->type_name("DURATION");
 }
 
 void add_operation_options(CLI::App* run, Options& o, RunWords& words) {

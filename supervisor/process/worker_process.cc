@@ -51,7 +51,8 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::ve
       events_(events),
       started_at_(std::chrono::steady_clock::now()),
       deadline_(loop),
-      low_start_(loop) {
+      low_start_(loop),
+      heartbeat_(loop) {
   stage_.standby = config_.standby;
 }
 
@@ -149,6 +150,7 @@ void WorkerProcess::exited(std::int64_t status, int signal) {
   stage_.state = State::kExited;
   deadline_.stop();
   low_start_.stop();
+  heartbeat_.stop();
   poll_.close();
   exit_.stop();
   // The owner may destroy *this here: nothing touches it afterwards.
@@ -204,6 +206,15 @@ void WorkerProcess::handle(const Envelope& m) {
     }
     case Reaction::kWelcome: return on_hello(m, reply.next);
     case Reaction::kFeatures: return on_features(m, reply.next);
+    case Reaction::kAlive: {
+      auto pong = m.as<Pong>();
+      if (!pong) return reject("protocol error: " + pong.status().message());
+      if (last_pong_ == 0) spdlog::debug("{} answers heartbeats (--hang-timeout {})", name_,
+                                         format_duration(config_.hang_timeout));
+      last_pong_ = pong->sequence;
+      last_alive_ = std::chrono::steady_clock::now();
+      return;
+    }
     case Reaction::kStandingBy:
     case Reaction::kReady: return on_started(m, reply);
     case Reaction::kParked:
@@ -249,6 +260,7 @@ void WorkerProcess::on_started(const Envelope& m, const worker_protocol::Reply& 
   stage_ = reply.next;
   deadline_.stop();
   log_start_up(standby ? "STANDBY" : "READY");
+  start_heartbeat();
   if (standby) return events_.on_standby(*this);
   events_.on_ready(*this);
 }
@@ -267,6 +279,7 @@ void WorkerProcess::on_features(const Envelope& m, const worker_protocol::Stage&
   if (!f) return reject("protocol error: " + f.status().message());
   features_ = f->flags;
   stage_ = next;
+  stage_.heartbeat = (f->flags & kFeatureAnswersPing) != 0;
   spdlog::debug("{}: FEATURES {:#x}", name_, f->flags);
 }
 
@@ -330,6 +343,7 @@ void WorkerProcess::kill_now(const std::string& reason) {
   rejected_ = reason;
   uv_poll_stop(poll_.get());
   deadline_.stop();
+  heartbeat_.stop();
   send_signal(SIGKILL);
 }
 

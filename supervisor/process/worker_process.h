@@ -123,11 +123,17 @@ class WorkerProcess final : public WorkerHandle {
     const Successor* successor = nullptr;
     std::chrono::milliseconds handoff_timeout{0};
     int link_fd = -1;
+    std::uint64_t ping = 0;  // PING's sequence
   };
   // Carries out a command as worker_protocol::on_command() orders it. An
   // error means a message could not be sent, and nothing changed.
   Status carry_out(worker_protocol::Command command, const Outgoing& out);
   Status send_message(MessageType type, const Outgoing& out);
+  // --hang-timeout (worker_process_heartbeat.cc): PING every quarter of it
+  // while serving; no PONG for the whole of it, and the worker is hung.
+  void start_heartbeat();
+  void beat();
+  void declare_hung(std::chrono::steady_clock::duration silent);
   void send_signal(int signal);
   // After `grace` past `what` ("DRAIN", "COMMIT"): SIGTERM, then SIGKILL after kill_timeout.
   void terminate_after(std::chrono::milliseconds grace, const char* what);
@@ -159,6 +165,10 @@ class WorkerProcess final : public WorkerHandle {
   UvHandle<uv_poll_t> poll_;
   Timer deadline_;  // ready deadline, then drain / kill escalation
   Timer low_start_;  // armed while it starts at --start-nice: when to raise it anyway
+  Timer heartbeat_;  // --hang-timeout: the next PING, and the judgement
+  std::uint64_t pings_sent_ = 0;
+  std::uint64_t last_pong_ = 0;  // the sequence it answered last (0: none yet)
+  std::chrono::steady_clock::time_point last_alive_;  // its last PONG, or when it was last not judged
   Due due_ = Due::kNothing;
   // Its exit shows on a pidfd (spawned or adopted alike); that watch reaps it.
   ChildExit exit_;

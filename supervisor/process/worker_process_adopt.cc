@@ -36,7 +36,8 @@ Result<HandoverWorker> WorkerProcess::handover() const {
                    .state = state_name(stage_.state),
                    .uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count(),
                    .handoff_sender = stage_.sender,
-                   .state_versions = state_versions_};
+                   .state_versions = state_versions_,
+                   .features = features_};
   if (deadline_.active() && due_ != Due::kNothing) {
     h.deadline = due_ == Due::kSigterm ? kDueSigterm : kDueSigkill;
     h.deadline_ms = deadline_.due_in().count();
@@ -63,6 +64,9 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, Wor
                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                        std::chrono::duration<double>(h.uptime_seconds));
   w->stage_.sender = h.handoff_sender;
+  w->features_ = h.features;
+  w->stage_.features_said = h.features != 0;
+  w->stage_.heartbeat = (h.features & kFeatureAnswersPing) != 0;
   w->state_versions_ = h.state_versions;
   for (auto [fd, stream] : {std::pair{h.out_fd, "stdout"}, std::pair{h.err_fd, "stderr"}}) {
     if (fd < 0) continue;  // its pipe had reached EOF
@@ -71,6 +75,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, Wor
   if (Status st = w->watch_exit_by_pidfd(loop); !st) return st.with_context(w->name_);
   if (Status st = w->poll_.init(loop, uv_poll_init, w.get(), w->channel_.fd()); !st) return st;
   uv_poll_start(w->poll_.get(), UV_READABLE | UV_DISCONNECT, &WorkerProcess::on_readable);
+  w->start_heartbeat();
   const std::chrono::milliseconds left(h.deadline_ms);
   if (h.deadline == kDueSigterm) w->terminate_after(left, "its drain deadline");
   else if (h.deadline == kDueSigkill) w->set_due(left, Due::kSigkill, [p = w.get()] { p->send_signal(SIGKILL); });

@@ -57,6 +57,11 @@ bool is_handoff_reply(T t) { return t == T::kError || t == T::kSent || t == T::k
 }  // namespace
 
 Reply on_message(const Stage& at, MessageType type) {
+  // A PING sent while serving may be answered after the worker moved on (a DRAIN crossed it).
+  if (type == T::kPong)
+    return at.heartbeat ? to(Reaction::kAlive, at)
+                        : protocol_error(at, "protocol error: PONG from a worker that never said FEATURES with "
+                                             "ANSWERS_PING");
   if (is_handoff_reply(type) && at.late_replies > 0) {
     Stage next = at;
     --next.late_replies;
@@ -141,6 +146,10 @@ Order on_command(const Stage& at, Command command) {
       return {.sends = {T::kResume}, .next = leaving(at, S::kReady)};
     case Command::kHandoffAsSender: return handoff(at, true);
     case Command::kHandoffAsReceiver: return handoff(at, false);
+    case Command::kPing:
+      // Only a serving worker is asked, and only one that said it answers.
+      if (at.state != S::kReady || !at.heartbeat) return nothing(at);
+      return {.sends = {T::kPing}, .next = at};
   }
   return nothing(at);
 }
@@ -154,6 +163,7 @@ const char* command_name(Command c) {
     case Command::kResume: return "resume";
     case Command::kHandoffAsSender: return "handoff (sender)";
     case Command::kHandoffAsReceiver: return "handoff (receiver)";
+    case Command::kPing: return "ping";
   }
   return "?";
 }

@@ -21,6 +21,7 @@ struct Stage {
   bool standby = false;        // its WELCOME had STANDBY: it must say STANDBY, not READY
   bool sender = false;         // its last HANDOFF made it the sender (an old worker)
   bool features_said = false;  // it sent FEATURES
+  bool heartbeat = false;      // ...with ANSWERS_PING: it answers PING with PONG
   unsigned late_replies = 0;   // replies on their way that no longer matter (crossed a RESUME, PARK or stop)
 
   bool operator==(const Stage&) const = default;
@@ -32,6 +33,7 @@ struct Stage {
 enum class Reaction {
   kWelcome,        // HELLO: check it, send WELCOME with the listeners
   kFeatures,       // FEATURES: record them
+  kAlive,          // PONG: its event loop answered a PING
   kStandingBy,     // STANDBY: record its state versions, tell the supervisor
   kReady,          // READY: tell the supervisor
   kPrecopied,      // PRECOPIED: tell the supervisor (the sender's pause begins)
@@ -54,7 +56,7 @@ struct Reply {
 Reply on_message(const Stage& at, MessageType type);
 
 // What the supervisor asks of a worker (WorkerHandle's commands).
-enum class Command { kDrain, kTerminate, kCommit, kPark, kResume, kHandoffAsSender, kHandoffAsReceiver };
+enum class Command { kDrain, kTerminate, kCommit, kPark, kResume, kHandoffAsSender, kHandoffAsReceiver, kPing };
 
 // What follows a command's message, or comes instead of one.
 enum class Escalation {

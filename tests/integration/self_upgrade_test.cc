@@ -98,6 +98,8 @@ TEST_P(SelfUpgrade, UnderLoadKeepsPidWorkersAndEveryRequestThenUpgradesAndStops)
             << " failed; baton's loop paused " << took_over->groups[1] << " ms\n";
   baton.signal(SIGTERM);
   EXPECT_EQ(baton.wait_exit(), 0) << baton.log();
+  // wait_exit() may return before the pipe's last lines are read: the last one says all are.
+  ASSERT_TRUE(baton.wait_for("stopped: every worker has exited")) << baton.log();
   const std::size_t workers = mode == "drain" ? 4 : 2;
   EXPECT_EQ(baton.count("worker [0-9]+\\.[0-9]+ \\(pid [0-9]+\\) exited"), workers) << "every worker reaped, adopted or not";
 }

@@ -40,6 +40,7 @@ const std::map<std::string, Sample>& samples() {
       {"watch_settle", {R"("3s")", {"3s"}}},
       {"mode", {R"("handoff")", {"handoff"}}},
       {"handoff_timeout", {R"("45s")", {"45s"}}},
+      {"hang_timeout", {R"("4s")", {"4s"}}},
       {"name", {R"("svc")", {"svc"}}},
       {"control", {R"("/tmp/baton-config-test-control.sock")", {"/tmp/baton-config-test-control.sock"}}},
       {"metrics", {R"("tcp://127.0.0.1:9999")", {"tcp://127.0.0.1:9999"}}},

@@ -88,6 +88,26 @@ TEST(WorkerProtocolMessages, FeaturesComeOnce) {
   EXPECT_NE(second.why.find("FEATURES twice"), std::string::npos);
 }
 
+// PONG is news from any stage (a DRAIN may cross the PING), but only from a
+// worker that said it answers; PING goes only to such a worker, and only while it serves.
+TEST(WorkerProtocolMessages, HeartbeatOnlyWithAWorkerThatSaidItAnswers) {
+  Stage serving = at(S::kReady);
+  EXPECT_EQ(on_message(serving, T::kPong).reaction, Reaction::kProtocolError);
+  EXPECT_TRUE(on_command(serving, Command::kPing).sends.empty()) << "never asked: it would not know PING";
+  serving.heartbeat = true;
+  EXPECT_EQ(on_command(serving, Command::kPing).sends, std::vector<T>{T::kPing});
+  for (S s : {S::kReady, S::kDraining, S::kHandingOff, S::kParked}) {
+    Stage st = at(s, true);
+    st.heartbeat = true;
+    const Reply r = on_message(st, T::kPong);
+    EXPECT_EQ(r.reaction, Reaction::kAlive) << state_name(s);
+    EXPECT_EQ(r.next, st) << state_name(s);
+    if (s != S::kReady) {
+      EXPECT_TRUE(on_command(st, Command::kPing).sends.empty()) << state_name(s) << " is not judged";
+    }
+  }
+}
+
 // A reply that crossed a RESUME is counted when the RESUME goes, and dropped
 // when it arrives; the next one is news again.
 TEST(WorkerProtocolMessages, AReplyThatCrossedAResumeIsIgnoredOnce) {
@@ -117,7 +137,7 @@ TEST(WorkerProtocolMessages, NoMessageMovesAWorkerThatWaitsForBaton) {
 // PROTOCOL.md's table: each row's first cell, and the messages of its second.
 std::map<std::string, std::set<std::string>> protocol_table() {
   std::ifstream in(std::string(BATON_SOURCE_DIR) + "/shared/PROTOCOL.md");
-  const std::set<std::string> sent_by_baton{"WELCOME", "DRAIN", "HANDOFF", "FEATURES", "COMMIT", "RESUME", "PARK"};
+  const std::set<std::string> sent_by_baton{"WELCOME", "DRAIN", "HANDOFF", "FEATURES", "COMMIT", "RESUME", "PARK", "PING"};
   std::map<std::string, std::set<std::string>> rows;
   std::string line;
   bool inside = false;
@@ -167,11 +187,14 @@ std::vector<Stage> every_stage() {
               S::kParked, S::kReady, S::kDraining, S::kExited})
     for (bool sender : {false, true})
       for (bool standby : {false, true})
-        for (bool features : {false, true}) {
-          Stage st = at(s, sender, standby);
-          st.features_said = features;
-          all.push_back(st);
-        }
+        for (bool features : {false, true})
+          for (bool heartbeat : {false, true}) {
+            if (heartbeat && !features) continue;  // it says so in FEATURES
+            Stage st = at(s, sender, standby);
+            st.features_said = features;
+            st.heartbeat = heartbeat;
+            all.push_back(st);
+          }
   return all;
 }
 
@@ -208,7 +231,7 @@ TEST(WorkerProtocolCommands, EveryMessageBatonSendsIsOneTheProtocolTableAllowsTh
   EXPECT_EQ(on_message(at(S::kStarting), T::kHello).reaction, Reaction::kWelcome);
   used["after HELLO"].insert("WELCOME");
   for (const Stage& stage : every_stage())
-    for (int c = 0; c <= static_cast<int>(Command::kHandoffAsReceiver); ++c) {
+    for (int c = 0; c <= static_cast<int>(Command::kPing); ++c) {
       std::vector<Sent> sent;
       carry_out(stage, static_cast<Command>(c), sent);
       for (const Sent& s : sent) {

@@ -139,6 +139,8 @@ Status Worker::Impl::ready() {
   // libbaton takes connections lent ahead for any receiver (it holds the fds
   // when the application does not prepare them).
   if (target_.load_snapshot && target_.load_changes) flags |= kFeatureLoadsPrecopy | kFeatureTakesConnectionsAhead;
+  // PING is answered from read_channel(), on the application's loop: a blocked loop misses it.
+  flags |= kFeatureAnswersPing;
   if (features_ && flags != 0)
     if (Status st = channel_.send(Features{flags}); !st) return st;
   // Without a target this worker cannot receive state: READY lets baton say so.
@@ -188,6 +190,9 @@ bool Worker::Impl::handle(Envelope& m) {
     case MessageType::kResume: handle_resume(); return true;
     case MessageType::kFeatures:
       if (auto f = m.as<Features>()) peer_features_ = f->flags;
+      return true;
+    case MessageType::kPing:
+      if (auto ping = m.as<Ping>()) (void)channel_.send(Pong{ping->sequence});
       return true;
     default: break;
   }

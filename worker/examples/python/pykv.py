@@ -177,8 +177,10 @@ class Supervised:
     """pykv's side of the channel after WELCOME: READY or STANDBY, DRAIN, the
     handoff (as the old worker or the new one), PARK, COMMIT and RESUME."""
 
-    def __init__(self, server, channel, standby):
-        self.server, self.channel, self.standby = server, channel, standby
+    def __init__(self, server, channel, welcome_flags):
+        self.server, self.channel = server, channel
+        self.standby = bool(welcome_flags & bc.WELCOME_STANDBY)
+        self.says_features = bool(welcome_flags & bc.WELCOME_FEATURES)
         self.lent = []        # old side: connections handed over, until COMMIT, PARK or RESUME
         self.adopted = None   # new side: connections received, served from COMMIT on
         self.parked = False
@@ -186,6 +188,8 @@ class Supervised:
     def start(self):
         self.channel.setblocking(False)
         self.server.sel.register(self.channel, selectors.EVENT_READ, self.on_channel)
+        if self.says_features:  # PING is answered in handle(), on the loop that serves clients
+            bc.send(self.channel, bc.FEATURES, bc.Writer().u32(bc.FEATURE_ANSWERS_PING))
         if self.standby:  # a predecessor's state is on its way: accept nothing until COMMIT
             versions = bc.Writer().u64(len(kv_state.LOADS))
             for v in kv_state.LOADS:
@@ -214,6 +218,10 @@ class Supervised:
             return self.finish(bc.Reader(body).u32() / 1000 * 0.9, "DRAIN from baton")
         if msg_type == bc.HANDOFF:
             return self.handoff(body, fds, lost)
+        if msg_type == bc.FEATURES:
+            return  # its receiver's flags, before a HANDOFF: pykv neither pre-copies nor lends ahead
+        if msg_type == bc.PING:
+            return bc.send(self.channel, bc.PONG, bc.Writer().u64(bc.Reader(body).u64()))
         for fd in fds:
             os.close(fd)
         if msg_type == bc.COMMIT:
@@ -314,7 +322,7 @@ class Supervised:
 
 
 def handshake(channel):
-    """HELLO, then WELCOME: (generation, listening sockets, STANDBY flag)."""
+    """HELLO, then WELCOME: (generation, listening sockets, WELCOME's flags)."""
     channel.settimeout(10)
     bc.send(channel, bc.HELLO, bc.Writer().u32(bc.PROTOCOL).u32(os.getpid()).bytes(NAME.encode()))
     msg = bc.receive(channel)
@@ -329,7 +337,7 @@ def handshake(channel):
     socks = [socket.socket(fileno=fd) for fd in fds]
     for (name, url), sock in zip(names, socks):
         log(f"serving {name.decode()}={url.decode()}")
-    return generation, [s for s in socks if s.type == socket.SOCK_STREAM], bool(flags & 1)
+    return generation, [s for s in socks if s.type == socket.SOCK_STREAM], flags
 
 
 def standalone(argv):
@@ -353,9 +361,9 @@ def main():
         os.environ.pop(name, None)  # our own children are not supervised
     os.set_inheritable(int(fd), False)  # baton cleared close-on-exec on fd 3 for us
     channel = socket.socket(fileno=int(fd))
-    generation, listeners, standby = handshake(channel)
+    generation, listeners, welcome_flags = handshake(channel)
     server = Server(listeners, generation)
-    Supervised(server, channel, standby).start()
+    Supervised(server, channel, welcome_flags).start()
     server.run()
     log("exiting")
     return 0
