@@ -15,12 +15,14 @@
 //   records-signals  a good worker that prints "got SIGUSR1" (USR2, WINCH, ALRM) for each it receives
 //   ready-raw      speaks the protocol by hand: HELLO, READY, and never FEATURES (so no heartbeat)
 //   stops-itself   a good libbaton worker that stops itself (SIGSTOP) once READY: a hung worker
+//   spins          a good libbaton worker whose loop, once READY, runs spin_forever_in_a_callback()
 //   holds-clients  says "hi\n" to each client of listener "http" and keeps it open; on DRAIN it stops
 //                  accepting, and keeps its clients until SIGTERM (a drain held open by slow clients)
 #include "helper_worker.h"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -223,6 +225,23 @@ int stops_itself() {
   serve(*w);
 }
 
+// Named in the test: baton's stack capture must find it (not inlined, never returns).
+[[gnu::noinline]] void spin_forever_in_a_callback() {
+  static volatile std::uint64_t turns = 0;
+  for (;;) turns = turns + 1;
+}
+
+int spins() {
+  const rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);  // --hang-signal ABRT must not leave a core file behind
+  auto w = connect_or_die();
+  if (!w->ready()) return 1;
+  static uv_timer_t soon;
+  uv_timer_init(uv_default_loop(), &soon);
+  uv_timer_start(&soon, [](uv_timer_t*) { spin_forever_in_a_callback(); }, 0, 0);
+  serve(*w);
+}
+
 // The listener and its watch, for the callbacks (one per process).
 int held_listener = -1;
 uv_poll_t accepting;
@@ -277,6 +296,7 @@ constexpr HelperMode kModes[] = {
     {"holds-clients", holds_clients},
     {"ready-raw", ready_raw},
     {"stops-itself", stops_itself},
+    {"spins", spins},
 };
 
 }  // namespace

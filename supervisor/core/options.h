@@ -43,6 +43,10 @@ struct Options {
   // long is hung: killed and replaced (0: off; workers that do not answer
   // heartbeats are never asked).
   std::chrono::milliseconds hang_timeout{0};
+  // A hung worker's stacks are written here first; then it gets this
+  // signal (SIGABRT: a core dump too), and SIGKILL after kill_timeout.
+  std::string hang_stacks = "/tmp";
+  int hang_signal = 15;  // SIGTERM
   std::string pid_file;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;

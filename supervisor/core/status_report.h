@@ -57,6 +57,8 @@ struct SupervisorReport {
   std::optional<ProbationReport> probation;
   std::uint64_t rollbacks = 0;
   std::optional<RollbackRecord> last_rollback;
+  std::uint64_t hangs = 0;  // workers declared hung (--hang-timeout)
+  std::optional<HangRecord> last_hang;
 };
 
 }  // namespace baton

@@ -44,7 +44,7 @@ Status Supervisor::install_handlers() {
 bool Supervisor::is_worker(pid_t pid) const {
   for (const auto& [n, gen] : generations_)
     for (const auto& slot : gen.slots)
-      if (slot.worker && slot.worker->pid() == pid) return true;
+      if (slot.worker && slot.worker->owns(pid)) return true;
   return false;
 }
 
@@ -184,6 +184,11 @@ void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
   const auto started = w.started_at();
   const bool drained = w.state() == WorkerState::kDraining;
   gen.slots[index].worker.reset();  // reaped; its handles close. `w` is gone.
+  if (!info.hang.empty()) {
+    ++hangs_;
+    last_hang_ = HangRecord{who, info.rejected, info.hang};
+    if (observer_) observer_->worker_hung(*last_hang_);
+  }
 
   switch (gen.role) {
     case Generation::Role::kStarting:
@@ -227,7 +232,8 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
 Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
   WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
                       options_.ready_timeout, options_.kill_timeout, gen.standby,
-                      launcher_.may_start_low() ? options_.start_nice : 0, options_.hang_timeout};
+                      launcher_.may_start_low() ? options_.start_nice : 0, options_.hang_timeout,
+                      options_.hang_stacks, options_.hang_signal};
   auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);

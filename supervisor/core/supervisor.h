@@ -191,6 +191,8 @@ class Supervisor final : private WorkerEvents {
   std::vector<std::unique_ptr<UvHandle<uv_signal_t>>> signals_;
   std::optional<RollbackRecord> last_rollback_;
   std::uint64_t rollbacks_ = 0;
+  std::optional<HangRecord> last_hang_;
+  std::uint64_t hangs_ = 0;
 };
 
 }  // namespace baton

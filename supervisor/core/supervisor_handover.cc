@@ -105,7 +105,8 @@ void Supervisor::adopt_generation(const HandoverGeneration& g) {
       continue;
     }
     WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, i,
-                        options_.ready_timeout, options_.kill_timeout, false, 0, options_.hang_timeout};
+                        options_.ready_timeout, options_.kill_timeout, false, 0, options_.hang_timeout,
+                        options_.hang_stacks, options_.hang_signal};
     auto w = launcher_.adopt(std::move(config), *s.worker, *this);
     if (w) {
       gen.slots[i].worker = std::move(w.value());

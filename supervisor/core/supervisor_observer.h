@@ -30,6 +30,8 @@ class SupervisorObserver {
   virtual void upgrade_finished(const UpgradeRecord& /*upgrade*/) {}
   // A generation on probation crashed and baton rolls back (--probation).
   virtual void rolled_back(const RollbackRecord& /*rollback*/) {}
+  // A serving worker was declared hung, and has been ended (its slot restarts).
+  virtual void worker_hung(const HangRecord& /*hang*/) {}
   // A serving worker that crashed is being started again.
   virtual void worker_restarting(std::uint64_t /*generation*/, std::uint32_t /*index*/) {}
   // A generation that served is gone: `took` from being told to go (DRAIN,
@@ -55,6 +57,7 @@ class ObserverList final : public SupervisorObserver {
   }
   void upgrade_finished(const UpgradeRecord& u) override { each([&](auto* o) { o->upgrade_finished(u); }); }
   void rolled_back(const RollbackRecord& r) override { each([&](auto* o) { o->rolled_back(r); }); }
+  void worker_hung(const HangRecord& h) override { each([&](auto* o) { o->worker_hung(h); }); }
   void worker_restarting(std::uint64_t g, std::uint32_t i) override {
     each([&](auto* o) { o->worker_restarting(g, i); });
   }

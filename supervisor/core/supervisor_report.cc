@@ -52,7 +52,9 @@ SupervisorReport Supervisor::report() const {
                      .upgrades_failed = upgrades_failed_,
                      .worker_restarts = worker_restarts_,
                      .rollbacks = rollbacks_,
-                     .last_rollback = last_rollback_};
+                     .last_rollback = last_rollback_,
+                     .hangs = hangs_,
+                     .last_hang = last_hang_};
   if (const phase::Probation* p = probation()) {
     const auto left = p->since + options_.probation - std::chrono::steady_clock::now();
     r.probation = SupervisorReport::ProbationReport{p->generation, p->previous, left};

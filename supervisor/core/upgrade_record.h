@@ -47,6 +47,14 @@ struct RollbackRecord {
   std::optional<std::chrono::duration<double>> serving_after;  // crash to serving again, once it does
 };
 
+// A serving worker declared hung (--hang-timeout), once it is gone.
+struct HangRecord {
+  std::string worker;    // "worker 1.0 (pid 1234)"
+  std::string reason;    // how long it was silent
+  std::string evidence;  // where its stacks are, or why there are none
+  std::chrono::system_clock::time_point at_wall = std::chrono::system_clock::now();
+};
+
 inline const char* result_name(UpgradeRecord::Result r) {
   switch (r) {
     case UpgradeRecord::Result::kRunning: return "running";

@@ -52,6 +52,8 @@ struct WorkerConfig {
   // --hang-timeout: a serving worker that said it answers PING and has not
   // answered for this long is hung (0: never asked).
   std::chrono::milliseconds hang_timeout{0};
+  std::string hang_stacks;  // the directory for a hung worker's stacks
+  int hang_signal = 15;     // what ends a hung worker (SIGKILL follows after kill_timeout)
 };
 
 
@@ -59,6 +61,7 @@ struct WorkerExit {
   std::int64_t status = 0;  // exit status, when not killed by a signal
   int signal = 0;           // terminating signal, 0 if it exited
   std::string rejected;     // why baton killed it, empty if it did not
+  std::string hang;         // it hung: what was kept of it (where its stacks are, or why none)
   std::string describe() const;  // "exited with status 3", "reported an error: x (killed by SIGKILL)"
 };
 
@@ -97,6 +100,9 @@ class WorkerHandle {
  public:
   virtual ~WorkerHandle() = default;
   virtual pid_t pid() const = 0;
+  // `p` is this worker, or a child baton started for it (a stack capture):
+  // the orphan reaper leaves those to their owner.
+  virtual bool owns(pid_t p) const { return p == pid(); }
   virtual WorkerState state() const = 0;
   virtual std::chrono::steady_clock::time_point started_at() const = 0;
   virtual const std::string& name() const = 0;  // "worker 3.0 (pid 1234)"

@@ -13,19 +13,11 @@
 #include "command_line.h"
 #include "process_spawn.h"
 
-extern char** environ;
-
 namespace baton {
 namespace {
 
 // Its answer is one line; what it says beyond this is not read.
 constexpr std::size_t kMaxAnswer = 4096;
-
-std::vector<std::string> environment() {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-  return env;
-}
 
 // What the check wrote before it exited (the pipe holds it: it is small).
 std::string read_answer(int fd) {
@@ -37,11 +29,6 @@ std::string read_answer(int fd) {
     said.append(buffer, static_cast<std::size_t>(n));
   }
   return said;
-}
-
-std::string describe_exit(int status) {
-  return WIFEXITED(status) ? "exited " + std::to_string(WEXITSTATUS(status))
-                           : "was killed by signal " + std::to_string(WTERMSIG(status));
 }
 
 }  // namespace
@@ -61,7 +48,7 @@ Result<std::unique_ptr<HandoverCheck>> HandoverCheck::start(uv_loop_t* loop, con
   argv.insert(argv.end(), args.begin(), args.end());
   auto pid = spawn_process({.file = self_path,
                             .argv = argv,
-                            .env = environment(),
+                            .env = current_environment(),
                             .stdin_fd = table_fd,
                             .stdout_fd = write_end.get(),
                             .stderr_fd = write_end.get()});
@@ -96,7 +83,7 @@ Status HandoverCheck::verdict(int status, const std::string& said) const {
     return Status::error(self_path_ + " did not answer the handover check within " + deadline_text_);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && said == std::string(kHandoverOk) + "\n") return Status::ok();
   std::string line = said.substr(0, said.find('\n'));
-  return Status::error(self_path_ + " cannot take over (its " + kCheckHandover + " " + describe_exit(status) +
+  return Status::error(self_path_ + " cannot take over (its " + kCheckHandover + " " + describe_wait_status(status) +
                        (line.empty() ? "" : " and said \"" + line.substr(0, 200) + "\"") +
                        "); is it a baton that reads handover table version " + std::to_string(kHandoverVersion) +
                        " and this command line?");

@@ -164,6 +164,20 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
          "quarter of it) for this long is hung: killed and replaced (default 0: off). Workers\n"
          "built on libbaton answer; others are never asked (PROTOCOL.md, \"Heartbeat\")")
       ->type_name("DURATION");
+  run->add_option("--hang-stacks", o.hang_stacks,
+                  "where a hung worker's threads' stacks are written (eu-stack or gdb) before it is ended\n"
+                  "(default /tmp)")
+      ->type_name("DIR");
+  run->add_option_function<std::string>(
+         "--hang-signal",
+         [&o](const std::string& text) {
+           auto s = parse_signal(text);
+           if (!s) throw CLI::ValidationError("--hang-signal", "\"" + text + "\" is not a signal; write ABRT, SIGABRT or 6");
+           o.hang_signal = *s;
+         },
+         "what ends a hung worker once its stacks are kept, SIGKILL following after --kill-timeout\n"
+         "(default TERM; ABRT writes a core dump too, where core dumps are on)")
+      ->type_name("SIGNAL");
 }
 
 void add_operation_options(CLI::App* run, Options& o, RunWords& words) {

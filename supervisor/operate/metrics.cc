@@ -65,6 +65,8 @@ Metrics::Metrics()
       restarts_(counter(*registry_, "baton_worker_restarts_total", "Serving workers restarted after a crash")),
       rollbacks_(counter(*registry_, "baton_rollbacks_total",
                          "Generations on probation that crashed and were rolled back (--probation)")),
+      hangs_(counter(*registry_, "baton_worker_hangs_total",
+                     "Serving workers declared hung (--hang-timeout): their stacks kept, then ended")),
       workers_(BuildGauge().Name("baton_workers").Help("Worker processes by generation and state").Register(*registry_)),
       serving_(gauge(*registry_, "baton_serving_generation", "The generation serving now, 0 if none")),
       upgrading_(gauge(*registry_, "baton_upgrade_in_progress", "1 while an upgrade runs")),
@@ -85,6 +87,8 @@ void Metrics::upgrade_finished(const UpgradeRecord& u) {
 void Metrics::worker_restarting(std::uint64_t, std::uint32_t) { restarts_.Increment(); }
 
 void Metrics::rolled_back(const RollbackRecord&) { rollbacks_.Increment(); }
+
+void Metrics::worker_hung(const HangRecord&) { hangs_.Increment(); }
 
 void Metrics::generation_retired(std::uint64_t, std::chrono::duration<double> took) {
   drain_duration_.Observe(took.count());

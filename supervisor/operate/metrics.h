@@ -11,6 +11,7 @@
 //   baton_handoff_state_bytes_total, baton_handoff_connections_total   counters
 //   baton_worker_restarts_total                             counter
 //   baton_rollbacks_total                                   counter
+//   baton_worker_hangs_total                                counter
 //   baton_workers{generation="3",state="ready"}             gauge
 //   baton_serving_generation, baton_upgrade_in_progress     gauges
 //   process_open_fds, process_resident_memory_bytes,
@@ -39,6 +40,7 @@ class Metrics final : public SupervisorObserver {
   void upgrade_finished(const UpgradeRecord& u) override;
   void worker_restarting(std::uint64_t generation, std::uint32_t index) override;
   void rolled_back(const RollbackRecord& rollback) override;
+  void worker_hung(const HangRecord& hang) override;
   void generation_retired(std::uint64_t generation, std::chrono::duration<double> took) override;
 
   // The text exposition format, gauges as of `report`.
@@ -58,6 +60,7 @@ class Metrics final : public SupervisorObserver {
   prometheus::Counter& connections_;
   prometheus::Counter& restarts_;
   prometheus::Counter& rollbacks_;
+  prometheus::Counter& hangs_;
   prometheus::Family<prometheus::Gauge>& workers_;
   std::vector<prometheus::Gauge*> worker_gauges_;  // this scrape's; replaced at the next
   prometheus::Gauge& serving_;

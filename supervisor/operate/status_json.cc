@@ -58,6 +58,10 @@ nlohmann::json rollback_json(const RollbackRecord& r) {
           {"serving_after_seconds", r.serving_after ? nlohmann::json(seconds(*r.serving_after)) : nullptr}};
 }
 
+nlohmann::json hang_json(const HangRecord& h) {
+  return {{"worker", h.worker}, {"reason", h.reason}, {"stacks", h.evidence}, {"at", utc_timestamp(h.at_wall)}};
+}
+
 nlohmann::json probation_json(const std::optional<SupervisorReport::ProbationReport>& p) {
   if (!p) return nullptr;
   return {{"generation", p->generation},
@@ -96,7 +100,9 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
           {"worker_restarts", r.worker_restarts},
           {"probation", probation_json(r.probation)},
           {"rollbacks", r.rollbacks},
-          {"last_rollback", r.last_rollback ? rollback_json(*r.last_rollback) : nlohmann::json(nullptr)}};
+          {"last_rollback", r.last_rollback ? rollback_json(*r.last_rollback) : nlohmann::json(nullptr)},
+          {"hangs", r.hangs},
+          {"last_hang", r.last_hang ? hang_json(*r.last_hang) : nlohmann::json(nullptr)}};
 }
 
 void count_leaving_clients(SupervisorReport& report, const std::vector<ListenerSpec>& listeners) {

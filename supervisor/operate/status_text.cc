@@ -48,6 +48,9 @@ std::string upgrades(const nlohmann::json& s) {
                        text_of(r, "from_generation"), text_of(r, "to_generation"),
                        r.value("resumed", false) ? "resumed with its state" : "its file started afresh",
                        text_of(r, "reason"));
+  if (const auto& h = s.value("last_hang", nlohmann::json()); !h.is_null())
+    out += fmt::format("hung workers: {}; last {} at {}: {}; {}\n", text_of(s, "hangs"), text_of(h, "worker"),
+                       text_of(h, "at"), text_of(h, "reason"), text_of(h, "stacks"));
   return out;
 }
 

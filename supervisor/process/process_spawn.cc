@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 
 #include "baton/unique_fd.h"
+
+extern char** environ;
 
 namespace baton {
 namespace {
@@ -67,6 +70,17 @@ Result<pid_t> spawn_process(const SpawnRequest& r) {
   if (int rc = ::posix_spawn(&pid, r.file.c_str(), &o.actions, &o.attr, argv.data(), env.data()); rc != 0)
     return Status::from_errno(rc, "spawn " + r.file);
   return pid;
+}
+
+std::vector<std::string> current_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  return env;
+}
+
+std::string describe_wait_status(int status) {
+  return WIFEXITED(status) ? "exited " + std::to_string(WEXITSTATUS(status))
+                           : "was killed by signal " + std::to_string(WTERMSIG(status));
 }
 
 }  // namespace baton

@@ -30,4 +30,9 @@ struct SpawnRequest {
 // exec's own error (ENOENT, EACCES, ...), reported before it returns.
 Result<pid_t> spawn_process(const SpawnRequest& request);
 
+// baton's own environment, for a helper child (the handover check, a stack capture).
+std::vector<std::string> current_environment();
+// A waitpid() status in words: "exited 3", "was killed by signal 9".
+std::string describe_wait_status(int status);
+
 }  // namespace baton

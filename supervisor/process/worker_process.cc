@@ -45,7 +45,8 @@ Result<OutputPipe> output_pipe() {
 
 WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
                              const OutputRelays& relays, WorkerEvents& events)
-    : config_(std::move(config)),
+    : loop_(loop),
+      config_(std::move(config)),
       listeners_(listeners),
       relays_(relays),
       events_(events),
@@ -154,7 +155,7 @@ void WorkerProcess::exited(std::int64_t status, int signal) {
   poll_.close();
   exit_.stop();
   // The owner may destroy *this here: nothing touches it afterwards.
-  events_.on_exit(*this, WorkerExit{status, signal, rejected_});
+  events_.on_exit(*this, WorkerExit{status, signal, rejected_, hang_});
 }
 
 void WorkerProcess::on_readable(uv_poll_t* poll, int status, int /*events*/) {

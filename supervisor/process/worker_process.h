@@ -45,6 +45,7 @@
 #include "left_behind.h"
 #include "handover_table.h"
 #include "output_relay.h"
+#include "stack_capture.h"
 #include "start_priority.h"
 #include "worker_handle.h"
 #include "worker_identity.h"
@@ -73,6 +74,7 @@ class WorkerProcess final : public WorkerHandle {
   std::optional<PendingSignal> pending_signal() const override;
 
   pid_t pid() const override { return pid_; }
+  bool owns(pid_t p) const override { return p == pid_ || (capture_ && capture_->pid() == p); }
   WorkerState state() const override { return stage_.state; }
   std::chrono::steady_clock::time_point started_at() const override { return started_at_; }
   const std::string& name() const override { return name_; }
@@ -134,6 +136,7 @@ class WorkerProcess final : public WorkerHandle {
   void start_heartbeat();
   void beat();
   void declare_hung(std::chrono::steady_clock::duration silent);
+  void end_hung(const std::string& evidence);  // after its stacks are kept (or could not be)
   void send_signal(int signal);
   // After `grace` past `what` ("DRAIN", "COMMIT"): SIGTERM, then SIGKILL after kill_timeout.
   void terminate_after(std::chrono::milliseconds grace, const char* what);
@@ -143,6 +146,7 @@ class WorkerProcess final : public WorkerHandle {
   void set_due(std::chrono::milliseconds in, Due action, std::function<void()> fire);
   void kill_now(const std::string& reason);
 
+  uv_loop_t* loop_;
   WorkerConfig config_;
   const std::vector<BoundListener>& listeners_;  // owned by the launcher, outlives workers
   const OutputRelays& relays_;                   // likewise: where its output pipes are read
@@ -169,6 +173,8 @@ class WorkerProcess final : public WorkerHandle {
   std::uint64_t pings_sent_ = 0;
   std::uint64_t last_pong_ = 0;  // the sequence it answered last (0: none yet)
   std::chrono::steady_clock::time_point last_alive_;  // its last PONG, or when it was last not judged
+  std::unique_ptr<StackCapture> capture_;  // a hung worker's stacks, being written
+  std::string hang_;  // it hung: what was kept of it
   Due due_ = Due::kNothing;
   // Its exit shows on a pidfd (spawned or adopted alike); that watch reaps it.
   ChildExit exit_;

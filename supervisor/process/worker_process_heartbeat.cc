@@ -5,12 +5,36 @@
 // answers from the worker's own loop; when none has been answered for the
 // whole timeout, the worker is hung. Only a serving (ready) worker is judged:
 // starting, handing off and draining have deadlines of their own.
+//
+// A hung worker's stacks are kept first (stack_capture.h), then it gets
+// --hang-signal (SIGTERM; SIGABRT for a core dump too) and SIGKILL after
+// --kill-timeout. Its exit restarts its slot like a crash.
 #include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <ctime>
 
 #include "duration.h"
 #include "worker_process.h"
 
 namespace baton {
+namespace {
+
+// How long eu-stack or gdb may take over a hung worker's stacks.
+constexpr std::chrono::milliseconds kStackCaptureDeadline{10'000};
+
+// "baton-hung-2.0-pid1234-20261206T030405Z.txt"
+std::string stacks_file(const WorkerConfig& c, pid_t pid) {
+  char when[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  std::strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
+  return c.hang_stacks + "/baton-hung-" + std::to_string(c.generation) + "." + std::to_string(c.index) + "-pid" +
+         std::to_string(pid) + "-" + when + ".txt";
+}
+
+}  // namespace
 
 void WorkerProcess::start_heartbeat() {
   if (config_.hang_timeout.count() == 0 || !stage_.heartbeat) return;
@@ -32,10 +56,29 @@ void WorkerProcess::beat() {
   heartbeat_.start(config_.hang_timeout / 4, [this] { beat(); });
 }
 
+// Like reject(), but the end waits for the evidence: nothing it says counts any more.
 void WorkerProcess::declare_hung(std::chrono::steady_clock::duration silent) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent);
-  reject("hung: its event loop has not answered a heartbeat for " + format_duration(ms) + " (--hang-timeout " +
-         format_duration(config_.hang_timeout) + ")");
+  // In ms always: "for 1000ms" says it was measured, where "for 1s" reads like the setting.
+  rejected_ = "hung: its event loop has not answered a heartbeat for " + std::to_string(ms.count()) +
+              "ms (--hang-timeout " +
+              format_duration(config_.hang_timeout) + ")";
+  uv_poll_stop(poll_.get());
+  deadline_.stop();
+  spdlog::error("{} {}; keeping its threads' stacks before ending it", name_, rejected_);
+  const std::string header = "baton: " + name_ + " " + rejected_ + "\n\n";
+  auto capture = StackCapture::start(loop_, pid_, stacks_file(config_, pid_), header, kStackCaptureDeadline,
+                                     [this](const std::string& outcome) { end_hung(outcome); });
+  if (!capture) return end_hung("no stacks kept: " + capture.status().message());
+  capture_ = std::move(capture.value());
+}
+
+void WorkerProcess::end_hung(const std::string& evidence) {
+  hang_ = evidence;
+  spdlog::error("{}: {}; sending SIG{}, SIGKILL in {}", name_, evidence, sigabbrev_np(config_.hang_signal),
+                format_duration(config_.kill_timeout));
+  send_signal(config_.hang_signal);
+  escalate_to_kill();
 }
 
 }  // namespace baton

@@ -7,8 +7,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "integration/fixture.h"
+#include "support/command.h"
 #include "helper_worker.h"
 
 namespace testing_support {
@@ -20,23 +25,52 @@ double ms_since(steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(steady_clock::now() - t).count();
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The tests read eu-stack's output; scripts/test.sh installs elfutils.
+bool have_eu_stack() { return std::system("command -v eu-stack >/dev/null 2>&1") == 0; }
+#define SKIP_WITHOUT_EU_STACK() \
+  if (!have_eu_stack()) GTEST_SKIP() << "eu-stack is not installed (apt install elfutils; scripts/test.sh does)"
+
+// "worker G.I (pid P) hung: ... for NNNNms": the log's line when worker G.I is declared hung.
+std::string hung_line(const std::string& worker, pid_t pid = 0) {
+  return "worker " + worker + " \\(pid " + (pid ? std::to_string(pid) : "[0-9]+") +
+         "\\) hung: its event loop has not answered a heartbeat for ([0-9]+)ms .*; keeping its threads' stacks";
+}
+// Where its stacks went, as the log says once they are kept.
+std::string stacks_line(const std::string& worker) {
+  return "worker " + worker + " \\(pid [0-9]+\\): its threads' stacks \\(eu-stack\\) are in (\\S+); sending (SIG[A-Z]+)";
+}
+
 // A worker stopped with SIGSTOP keeps its pid, its listeners and its place in
 // the accept queue: only the heartbeat can tell.
 TEST(Hang, AStoppedWorkerIsDeclaredHungKilledAndReplaced) {
+  SKIP_WITHOUT_EU_STACK();
   WorkerDir dir;
-  BatonProcess baton(baton_args(dir, {"-w", "2", "--hang-timeout", "2s", "--log-level", "debug"}));
+  TempDir stacks;
+  BatonProcess baton(baton_args(dir, {"-w", "2", "--hang-timeout", "2s", "--kill-timeout", "1s", "--hang-stacks",
+                                      stacks.path(), "--log-level", "debug"}));
   const auto port = serving_port(baton);
   const pid_t stopped = ready_pid(baton, 1, 0);
   ASSERT_TRUE(baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\) answers heartbeats")) << baton.log();
   const auto mark = baton.mark();
   const auto stopped_at = steady_clock::now();
   ASSERT_EQ(::kill(stopped, SIGSTOP), 0);
-  auto hung = baton.wait_for("worker 1\\.0 \\(pid " + std::to_string(stopped) +
-                                 "\\) rejected: hung: its event loop has not answered a heartbeat for ([0-9]+)ms",
-                             mark);
+  auto hung = baton.wait_for(hung_line("1\\.0", stopped), mark);
   ASSERT_TRUE(hung) << baton.log();
   const double declared_ms = ms_since(stopped_at);
   EXPECT_GE(std::stol(hung->groups[1]), 2000) << "silent for the whole --hang-timeout first";
+  auto kept = baton.wait_for(stacks_line("1\\.0"), mark);
+  ASSERT_TRUE(kept) << baton.log();
+  EXPECT_EQ(kept->groups[2], "SIGTERM");
+  const std::string file = kept->groups[1];
+  EXPECT_EQ(file.rfind(stacks.path() + "/baton-hung-1.0-pid" + std::to_string(stopped) + "-", 0), 0u) << file;
+  EXPECT_NE(read_file(file).find("TID " + std::to_string(stopped)), std::string::npos) << read_file(file);
   const pid_t replacement = ready_pid(baton, 1, 0, mark);
   ASSERT_GT(replacement, 0) << baton.log();
   EXPECT_NE(replacement, stopped);
@@ -44,6 +78,11 @@ TEST(Hang, AStoppedWorkerIsDeclaredHungKilledAndReplaced) {
               ms_since(stopped_at));
   EXPECT_TRUE(baton.wait_for("worker 1\\.0 \\(pid " + std::to_string(stopped) + "\\) .*killed by SIGKILL", mark));
   for (int i = 0; i < 20; ++i) get_stats(port);  // fresh connections: served by the live workers
+  auto status = run_baton({"status", "--json", "--control", baton.control_path()});
+  const auto j = nlohmann::json::parse(status.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << status.describe();
+  EXPECT_EQ(j["hangs"], 1);
+  EXPECT_NE(j["last_hang"]["stacks"].get<std::string>().find(file), std::string::npos) << j["last_hang"].dump();
   baton.signal(SIGTERM);
   EXPECT_EQ(baton.wait_exit(), 0);
 }
@@ -56,12 +95,14 @@ TEST(Hang, AWorkerThatNeverSaidItAnswersIsNeverAskedNorJudged) {
   WorkerDir dir;
   dir.use_script("if [ \"$BATON_WORKER_INDEX\" = 0 ]; then exec " + self_exe() + " --helper ready-raw; fi\nexec " +
                  self_exe() + " --helper stops-itself");
-  BatonProcess baton(baton_args(dir, {"-w", "2", "--hang-timeout", "1s", "--kill-timeout", "0"}));
+  TempDir stacks;
+  BatonProcess baton(
+      baton_args(dir, {"-w", "2", "--hang-timeout", "1s", "--kill-timeout", "0", "--hang-stacks", stacks.path()}));
   const pid_t raw = ready_pid(baton, 1, 0);
   ASSERT_GT(raw, 0) << baton.log();
   std::size_t from = 0;
   for (int round = 0; round < 2; ++round) {
-    auto hung = baton.wait_for("worker 1\\.1 \\(pid [0-9]+\\) rejected: hung", from);
+    auto hung = baton.wait_for(hung_line("1\\.1"), from);
     ASSERT_TRUE(hung) << baton.log();
     from = hung->line + 1;
   }
@@ -79,15 +120,36 @@ class HangOtherLanguage : public ::testing::TestWithParam<const char*> {};
 TEST_P(HangOtherLanguage, AnswersTheHeartbeatAndIsJudgedWhenStopped) {
   WorkerDir dir;
   dir.use_script(std::string("exec ") + GetParam() + " \"$@\"");
-  BatonProcess baton(baton_args(dir, {"--hang-timeout", "1s", "--log-level", "debug"}));
+  TempDir stacks;
+  BatonProcess baton(baton_args(
+      dir, {"--hang-timeout", "1s", "--kill-timeout", "0", "--hang-stacks", stacks.path(), "--log-level", "debug"}));
   const pid_t worker = ready_pid(baton, 1, 0);
   ASSERT_TRUE(baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\) answers heartbeats")) << baton.log();
   const auto mark = baton.mark();
   ASSERT_EQ(::kill(worker, SIGSTOP), 0);
-  EXPECT_TRUE(baton.wait_for("worker 1\\.0 \\(pid " + std::to_string(worker) + "\\) rejected: hung", mark))
-      << baton.log();
+  EXPECT_TRUE(baton.wait_for(hung_line("1\\.0", worker), mark)) << baton.log();
   EXPECT_GT(ready_pid(baton, 1, 0, mark), 0) << baton.log();
   baton.signal(SIGTERM);
+  EXPECT_EQ(baton.wait_exit(), 0);
+}
+
+// A loop that spins: the stacks kept name the function it spins in, and
+// --hang-signal ABRT ends it (a core dump where they are on; the helper turns them off).
+TEST(Hang, ASpinningWorkersStacksNameTheFunctionItSpinsIn) {
+  SKIP_WITHOUT_EU_STACK();
+  WorkerDir dir;
+  dir.use_helper("spins");
+  TempDir stacks;
+  BatonProcess baton(baton_args(dir, {"--hang-timeout", "1s", "--hang-signal", "ABRT", "--hang-stacks",
+                                      stacks.path()}));
+  ASSERT_TRUE(baton.wait_for(hung_line("1\\.0"))) << baton.log();
+  auto kept = baton.wait_for(stacks_line("1\\.0"));
+  ASSERT_TRUE(kept) << baton.log();
+  EXPECT_EQ(kept->groups[2], "SIGABRT");
+  EXPECT_NE(read_file(kept->groups[1]).find("spin_forever_in_a_callback"), std::string::npos)
+      << read_file(kept->groups[1]);
+  EXPECT_TRUE(baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\) hung: .*killed by SIGABRT")) << baton.log();
+  baton.signal(SIGQUIT);
   EXPECT_EQ(baton.wait_exit(), 0);
 }
 

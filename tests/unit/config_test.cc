@@ -41,6 +41,8 @@ const std::map<std::string, Sample>& samples() {
       {"mode", {R"("handoff")", {"handoff"}}},
       {"handoff_timeout", {R"("45s")", {"45s"}}},
       {"hang_timeout", {R"("4s")", {"4s"}}},
+      {"hang_stacks", {R"("/var/tmp")", {"/var/tmp"}}},
+      {"hang_signal", {R"("ABRT")", {"ABRT"}}},
       {"name", {R"("svc")", {"svc"}}},
       {"control", {R"("/tmp/baton-config-test-control.sock")", {"/tmp/baton-config-test-control.sock"}}},
       {"metrics", {R"("tcp://127.0.0.1:9999")", {"tcp://127.0.0.1:9999"}}},
