@@ -47,6 +47,7 @@ std::string message_type_name(std::uint16_t type) {
     case MessageType::kPrecopied: return "PRECOPIED";
     case MessageType::kPing: return "PING";
     case MessageType::kPong: return "PONG";
+    case MessageType::kUnhealthy: return "UNHEALTHY";
     case MessageType::kStateBegin: return "STATE_BEGIN";
     case MessageType::kStateChunk: return "STATE_CHUNK";
     case MessageType::kStateEnd: return "STATE_END";

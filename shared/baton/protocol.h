@@ -40,6 +40,7 @@ enum class MessageType : std::uint16_t {
   // Liveness (--hang-timeout), only with a worker that said FEATURES_ANSWERS_PING.
   kPing = 17,  // supervisor -> serving worker: answer from your event loop
   kPong = 18,  // worker -> supervisor: the PING's sequence, back
+  kUnhealthy = 19,  // serving worker -> supervisor: it cannot serve well; under --probation, roll back
 
   // Handoff link, old worker -> new worker (PROTOCOL.md, "The handoff stream").
   kStateBegin = 20,
@@ -210,6 +211,12 @@ struct Features {
   static constexpr MessageType kType = MessageType::kFeatures;
   std::uint32_t flags = 0;
   template <class A> void serialize(A& ar) { ar(flags); }
+};
+
+struct Unhealthy {
+  static constexpr MessageType kType = MessageType::kUnhealthy;
+  std::string reason;
+  template <class A> void serialize(A& ar) { bounded(ar, reason); }
 };
 
 struct Ping {

@@ -98,6 +98,9 @@ void Supervisor::on_standby(WorkerHandle& w) { dispatch([&] { worker_standing_by
 void Supervisor::on_sent(WorkerHandle& w, const HandoffTotals& t) { dispatch([&] { worker_sent(w, t); }); }
 void Supervisor::on_restored(WorkerHandle& w, const HandoffTotals& t) { dispatch([&] { worker_restored(w, t); }); }
 void Supervisor::on_refused(WorkerHandle& w, const std::string& why) { dispatch([&] { worker_refused(w, why); }); }
+void Supervisor::on_unhealthy(WorkerHandle& w, const std::string& reason) {
+  dispatch([&] { worker_unhealthy(w, reason); });
+}
 void Supervisor::on_precopied(WorkerHandle& w, const Precopied& what) {
   dispatch([&] { worker_precopied(w, what); });
 }

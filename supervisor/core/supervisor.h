@@ -104,6 +104,7 @@ class Supervisor final : private WorkerEvents {
   void on_restored(WorkerHandle& w, const HandoffTotals& totals) override;
   void on_precopied(WorkerHandle& w, const Precopied& what) override;
   void on_refused(WorkerHandle& w, const std::string& why) override;
+  void on_unhealthy(WorkerHandle& w, const std::string& reason) override;
   void on_exit(WorkerHandle& w, const WorkerExit& info) override;
 
   // Handlers.
@@ -122,6 +123,7 @@ class Supervisor final : private WorkerEvents {
   void raise_receiver_of(const WorkerHandle& sender);
   void worker_restored(WorkerHandle& w, const HandoffTotals& totals);
   void worker_refused(WorkerHandle& w, const std::string& why);
+  void worker_unhealthy(WorkerHandle& w, const std::string& reason);  // supervisor_probation.cc
 
   Status install_handlers();
   void adopt_generation(const HandoverGeneration& record);

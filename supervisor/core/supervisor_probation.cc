@@ -6,6 +6,8 @@
 // held open since it started, starts again as a new generation.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "duration.h"
 #include "supervisor.h"
 
@@ -41,6 +43,17 @@ bool Supervisor::on_probation(const Generation& gen) const {
   return probation() && probation()->generation == gen.number;
 }
 
+// A worker that says it cannot serve well is as bad as one that crashed,
+// while its generation is on probation; afterwards it is the application's
+// own business (its load balancer checks say the same).
+void Supervisor::worker_unhealthy(WorkerHandle& w, const std::string& reason) {
+  Generation& gen = generations_.at(w.generation());
+  if (on_probation(gen)) return roll_back(gen, w.name() + " reported itself unhealthy (" + reason + ")");
+  spdlog::warn("{} reports itself unhealthy: {}; it serves on (a generation is rolled back for it only on "
+               "--probation)",
+               w.name(), reason);
+}
+
 // Handed off, but kept: COMMIT after the probation, RESUME on a rollback.
 void Supervisor::park_generation(Generation& gen) {
   gen.role = Generation::Role::kParked;
@@ -64,7 +77,11 @@ void Supervisor::roll_back(Generation& failing, const std::string& crash) {
   ++rollbacks_;
   spdlog::warn("rolling back from {}: {}", gen_name(failing.number), rollback.reason);
   Generation* parked = find(previous);
-  if (parked != nullptr && parked->role == Generation::Role::kParked && parked->all_in(WorkerState::kParked)) {
+  // A worker still parking has everything too: it reads RESUME after its PARK.
+  const bool all_parked = parked != nullptr && std::all_of(parked->slots.begin(), parked->slots.end(), [](auto& s) {
+    return s.worker && (s.worker->state() == WorkerState::kParked || s.worker->state() == WorkerState::kParking);
+  });
+  if (parked != nullptr && parked->role == Generation::Role::kParked && all_parked) {
     resume_parked(*parked, failing);
   } else {
     // Workers that could not park, or some that died: the file starts afresh, empty.

@@ -80,6 +80,8 @@ class WorkerEvents {
   virtual void on_precopied(WorkerHandle& w, const Precopied& what) = 0;
   // The old worker answered HANDOFF with ERROR; it still holds everything and waits for RESUME.
   virtual void on_refused(WorkerHandle& w, const std::string& why) = 0;
+  // A serving worker says it cannot serve well (UNHEALTHY).
+  virtual void on_unhealthy(WorkerHandle& w, const std::string& reason) = 0;
   // Last call for this worker: the owner may destroy it from here.
   virtual void on_exit(WorkerHandle& w, const WorkerExit& info) = 0;
 

@@ -207,6 +207,11 @@ void WorkerProcess::handle(const Envelope& m) {
     }
     case Reaction::kWelcome: return on_hello(m, reply.next);
     case Reaction::kFeatures: return on_features(m, reply.next);
+    case Reaction::kUnhealthy: {
+      auto u = m.as<Unhealthy>();
+      if (!u) return reject("protocol error: " + u.status().message());
+      return events_.on_unhealthy(*this, printable(u->reason));
+    }
     case Reaction::kAlive: {
       auto pong = m.as<Pong>();
       if (!pong) return reject("protocol error: " + pong.status().message());

@@ -62,6 +62,10 @@ Reply on_message(const Stage& at, MessageType type) {
     return at.heartbeat ? to(Reaction::kAlive, at)
                         : protocol_error(at, "protocol error: PONG from a worker that never said FEATURES with "
                                              "ANSWERS_PING");
+  // Only a serving worker's health is news; one that crossed a DRAIN or HANDOFF says nothing any more.
+  if (type == T::kUnhealthy)
+    return at.state == S::kReady ? to(Reaction::kUnhealthy, at)
+                                 : Reply{Reaction::kIgnored, at, "UNHEALTHY arrived while not serving"};
   if (is_handoff_reply(type) && at.late_replies > 0) {
     Stage next = at;
     --next.late_replies;
@@ -141,8 +145,9 @@ Order on_command(const Stage& at, Command command) {
       if (!at.handed_off()) return nothing(at);
       return {.sends = {T::kPark}, .next = leaving(at, S::kParking)};
     case Command::kResume:
-      // Also ends a park: the rollback of a successor on probation.
-      if (!at.handed_off() && at.state != S::kParked) return nothing(at);
+      // Also ends a park: the rollback of a successor on probation, even one
+      // that comes before PARKED (it parks, then reads RESUME; PARKED crosses it).
+      if (!at.handed_off() && at.state != S::kParked && at.state != S::kParking) return nothing(at);
       return {.sends = {T::kResume}, .next = leaving(at, S::kReady)};
     case Command::kHandoffAsSender: return handoff(at, true);
     case Command::kHandoffAsReceiver: return handoff(at, false);

@@ -34,6 +34,7 @@ enum class Reaction {
   kWelcome,        // HELLO: check it, send WELCOME with the listeners
   kFeatures,       // FEATURES: record them
   kAlive,          // PONG: its event loop answered a PING
+  kUnhealthy,      // UNHEALTHY from a serving worker: tell the supervisor
   kStandingBy,     // STANDBY: record its state versions, tell the supervisor
   kReady,          // READY: tell the supervisor
   kPrecopied,      // PRECOPIED: tell the supervisor (the sender's pause begins)

@@ -5,6 +5,7 @@
 //   corrupt-state      a relay flips a byte of the checksum in transit (the check catches it)
 //   crash-mid-changes  pre-copy: abort() as the first round of changes starts loading
 //   corrupt-changes    pre-copy: a relay flips a byte of the first changes' checksum
+//   report-unhealthy   once COMMIT made it serve, report_unhealthy() (rolled back under --probation)
 // Old side:
 //   crash-mid-send     abort() before the state's last chunk and STATE_END leave
 //   hold-snapshot      pre-copy: stop after the snapshot's first turn, serving on,
@@ -74,6 +75,10 @@ HandoffFaults handoff_faults() {
       std::abort();
     };
   if (fault == "hold-snapshot") f.hold_snapshot = hold_until_sigusr2;
+  if (fault == "report-unhealthy")
+    f.after_commit = [](const std::function<void(const std::string&)>& report) {
+      report("its health check fails (LIBBATON_FAULT=report-unhealthy)");
+    };
   return f;
 }
 

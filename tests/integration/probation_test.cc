@@ -86,6 +86,39 @@ TEST(Probation, HandoffModeResumesTheParkedWorkersWithTheirState) {
   report("handoff", stats, s["last_rollback"]);
 }
 
+// A new build that serves, but says it cannot serve well (report_unhealthy:
+// here libbaton's test fault, once COMMIT made it serve), is rolled back as a
+// crashing one is: the parked workers resume with their state.
+TEST(Probation, ABuildThatReportsItselfUnhealthyIsRolledBackWithItsState) {
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--mode", "handoff", "--probation", "30s"}));
+  const auto port = serving_port(baton);
+  write_keys(port);
+  LoadClient load({.port = port, .keepalive_connections = 2, .close_connections = 2});
+  ASSERT_TRUE(traffic_flows(load, 100));
+
+  dir.use_script(std::string("LIBBATON_FAULT=report-unhealthy exec ") + KVSTORE_FAULTY_BIN + " \"$@\"");
+  const auto mark = baton.mark();
+  auto r = run_baton({"upgrade", "--wait", "--control", baton.control_path()});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  ASSERT_TRUE(baton.wait_for("rolling back from generation 2: worker 2\\.0 \\(pid [0-9]+\\) reported itself "
+                             "unhealthy \\(its health check fails",
+                             mark))
+      << baton.log();
+  ASSERT_TRUE(baton.wait_for("rolled back: generation 1 serves again with the state it held at the handoff", mark))
+      << baton.log();
+  ASSERT_TRUE(traffic_flows(load, 200));
+  const LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors.front());
+
+  expect_keys(port);
+  EXPECT_EQ(get_stats(port).generation, 1);
+  const auto s = status(baton);
+  EXPECT_EQ(s["rollbacks"], 1);
+  EXPECT_NE(s["last_rollback"].value("reason", "").find("reported itself unhealthy"), std::string::npos) << s.dump();
+  report("handoff, unhealthy", stats, s["last_rollback"]);
+}
+
 TEST(Probation, DrainModeStartsTheOldFileAgainAfterTheDeployDeletedIt) {
   WorkerDir dir;
   BatonProcess baton(baton_args(dir, {"--probation", "30s"}));

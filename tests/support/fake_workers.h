@@ -93,6 +93,7 @@ class FakeWorker final : public WorkerHandle {
     events_.on_restored(*this, {100, 2});
   }
   void refuse(const std::string& why) { events_.on_refused(*this, why); }
+  void report_unhealthy(const std::string& why) { events_.on_unhealthy(*this, why); }
   // Ends the worker; `this` is destroyed by the supervisor during the call.
   void exit(int status = 0, int signal = 0) {
     state_ = WorkerState::kExited;

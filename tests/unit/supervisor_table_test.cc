@@ -36,12 +36,13 @@ enum class Event {
   kOldRefuses,       // an old worker answers HANDOFF with ERROR
   kDeadline,         // the phase's timer fires: --handoff-timeout, the end of --probation
   kServingExits,     // a worker of the serving generation exits (a crash)
+  kServingUnhealthy, // a worker of the serving generation says UNHEALTHY
   kNewExits,         // a worker of the generation not yet serving exits
   kUpgradeRequest,   // SIGHUP, `baton upgrade`
   kGracefulStop,     // SIGTERM, SIGINT, `baton stop`
   kFastStop,         // SIGQUIT, `baton stop --fast`
 };
-constexpr int kPhases = 6, kEvents = 9;
+constexpr int kPhases = 6, kEvents = 10;
 
 const char* name(Phase p) {
   switch (p) {
@@ -61,6 +62,7 @@ const char* name(Event e) {
     case Event::kOldRefuses: return "OldRefuses";
     case Event::kDeadline: return "Deadline";
     case Event::kServingExits: return "ServingExits";
+    case Event::kServingUnhealthy: return "ServingUnhealthy";
     case Event::kNewExits: return "NewExits";
     case Event::kUpgradeRequest: return "UpgradeRequest";
     case Event::kGracefulStop: return "GracefulStop";
@@ -80,7 +82,8 @@ bool possible(UpgradeMode mode, Phase p, Event e) {
     case Event::kAllRestored:
     case Event::kOldRefuses: return p == Phase::kHandingOff;
     case Event::kDeadline: return p == Phase::kHandingOff || p == Phase::kOnProbation;
-    case Event::kServingExits: return p != Phase::kStarting;
+    case Event::kServingExits:
+    case Event::kServingUnhealthy: return p != Phase::kStarting;
     case Event::kNewExits: return has_new;
     default: return true;
   }
@@ -139,6 +142,7 @@ struct Bench {
       case Event::kOldRefuses: launcher.worker(1, 0)->refuse("state version 9 unknown"); break;
       case Event::kDeadline: return wait_for_deadline();
       case Event::kServingExits: launcher.worker(serving(), 0)->exit(0, SIGSEGV); break;
+      case Event::kServingUnhealthy: launcher.worker(serving(), 0)->report_unhealthy("its database is gone"); break;
       case Event::kNewExits: launcher.worker(newest(), 0)->exit(3); break;
       case Event::kUpgradeRequest: return supervisor->request_upgrade("the table test");
       case Event::kGracefulStop: supervisor->handle_signal(SIGTERM); break;
@@ -393,6 +397,34 @@ const Cell kCells[] = {
      [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
     {kHandoff, Phase::kStopping, Event::kFastStop, State::kStopping, "SIGTERM what still drains",
      [](Bench& b, auto) { EXPECT_EQ(b.terminates(1), 2); }},
+    // UNHEALTHY rolls back only a generation on probation; anywhere else it is logged.
+    {kDrain, Phase::kServing, Event::kServingUnhealthy, State::kServing, "logged; it serves on",
+     [](Bench& b, auto) { EXPECT_EQ(b.drains(1) + b.terminates(1), 0); }},
+    {kDrain, Phase::kOnProbation, Event::kServingUnhealthy, State::kUpgrading,
+     "roll back as for a crash: generation 1's held file starts as generation 3",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().rollbacks, 1u);
+       EXPECT_NE(b.report().last_rollback->reason.find("unhealthy (its database is gone)"), std::string::npos);
+     }},
+    {kDrain, Phase::kUpgrading, Event::kServingUnhealthy, State::kUpgrading, "logged; the upgrade goes on",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    {kDrain, Phase::kStopping, Event::kServingUnhealthy, State::kStopping, "logged",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    {kHandoff, Phase::kServing, Event::kServingUnhealthy, State::kServing, "logged; it serves on",
+     [](Bench& b, auto) { EXPECT_EQ(b.drains(1) + b.terminates(1), 0); }},
+    {kHandoff, Phase::kUpgrading, Event::kServingUnhealthy, State::kUpgrading, "logged; the upgrade goes on",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    {kHandoff, Phase::kHandingOff, Event::kServingUnhealthy, State::kUpgrading, "logged; the handoff goes on",
+     [](Bench& b, auto) { EXPECT_EQ(b.resumes(1), 0); }},
+    {kHandoff, Phase::kOnProbation, Event::kServingUnhealthy, State::kServing,
+     "roll back as for a crash: the parked generation 1 RESUMEs; DRAIN generation 2",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().serving, 1u);
+       EXPECT_EQ(b.resumes(1), 2);
+       EXPECT_EQ(b.drains(2), 2);
+     }},
+    {kHandoff, Phase::kStopping, Event::kServingUnhealthy, State::kStopping, "logged",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
 };
 
 class PhaseEvent : public ::testing::TestWithParam<Cell> {};

@@ -67,6 +67,8 @@ const MessageRow kMessages[] = {
     {"parking", at(S::kParking, true), T::kReady, Reaction::kProtocolError, S::kParking, "PARKED or ERROR expected"},
     {"serving", at(S::kReady), T::kReady, Reaction::kProtocolError, S::kReady, "unexpected READY (ready)"},
     {"serving", at(S::kReady), T::kPrecopied, Reaction::kIgnored, S::kReady},
+    {"serving", at(S::kReady), T::kUnhealthy, Reaction::kUnhealthy, S::kReady},
+    {"draining", at(S::kDraining), T::kUnhealthy, Reaction::kIgnored, S::kDraining},
     {"draining", at(S::kDraining), T::kHello, Reaction::kProtocolError, S::kDraining, "unexpected HELLO"},
 };
 
@@ -123,11 +125,12 @@ TEST(WorkerProtocolMessages, AReplyThatCrossedAResumeIsIgnoredOnce) {
 // Only baton moves a worker out of these: nothing the worker says can.
 TEST(WorkerProtocolMessages, NoMessageMovesAWorkerThatWaitsForBaton) {
   for (S s : {S::kStandby, S::kSent, S::kRestored, S::kParked, S::kReady, S::kDraining})
-    for (int t = 1; t <= static_cast<int>(T::kPrecopied); ++t) {
+    for (int t = 1; t <= static_cast<int>(T::kUnhealthy); ++t) {
       const Reply r = on_message(at(s, s == S::kSent || s == S::kParked), static_cast<T>(t));
       EXPECT_EQ(r.next.state, s) << state_name(s) << " + " << type_name(static_cast<T>(t));
+      // News that changes nothing of its stage (UNHEALTHY) is told to the supervisor, which decides.
       EXPECT_TRUE(r.reaction == Reaction::kIgnored || r.reaction == Reaction::kProtocolError ||
-                  r.reaction == Reaction::kFailed)
+                  r.reaction == Reaction::kFailed || r.reaction == Reaction::kUnhealthy)
           << state_name(s) << " + " << type_name(static_cast<T>(t));
     }
 }

@@ -133,6 +133,11 @@ int baton_report_error(baton_worker* w, const char* message) {
   return st ? 0 : failed(w, st);
 }
 
+int baton_report_unhealthy(baton_worker* w, const char* reason) {
+  baton::Status st = w->worker->report_unhealthy(reason);
+  return st ? 0 : failed(w, st);
+}
+
 void baton_finish(baton_worker* w) { w->worker->finish(); }
 int baton_awaiting_handoff(const baton_worker* w) { return w->worker->awaiting_handoff() ? 1 : 0; }
 

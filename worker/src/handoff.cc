@@ -167,6 +167,7 @@ void Worker::Impl::handle_commit() {
   if (handoff_ == HandoffStage::kReceived) {
     handoff_ = HandoffStage::kNone;
     if (target_.commit) target_.commit();
+    if (faults_.after_commit) faults_.after_commit([this](const std::string& why) { (void)report_unhealthy(why); });
     return;
   }
   if (handoff_ == HandoffStage::kSent || handoff_ == HandoffStage::kParked) {

@@ -25,6 +25,8 @@ struct HandoffFaults {
   std::function<void(std::istream&)> before_load_changes;
   // New side: puts something between the link and the stream reader (a relay that corrupts a chunk).
   std::function<UniqueFd(UniqueFd link)> wrap_link;
+  // New side: once COMMIT made it serve, with what reports it unhealthy.
+  std::function<void(const std::function<void(const std::string&)>& report_unhealthy)> after_commit;
 };
 
 // One definition per build of libbaton.

@@ -47,6 +47,7 @@ void Worker::on_handoff(HandoffSource source) { impl_->source_ = std::move(sourc
 void Worker::on_restore(HandoffTarget target) { impl_->target_ = std::move(target); }
 bool Worker::awaiting_handoff() const { return impl_->awaiting_handoff(); }
 Status Worker::report_error(const std::string& message) { return impl_->report_error(message); }
+Status Worker::report_unhealthy(const std::string& reason) { return impl_->report_unhealthy(reason); }
 void Worker::finish() { impl_->finish(); }
 
 Result<std::unique_ptr<Worker>> Worker::create(uv_loop_t* loop, Options options) {
@@ -146,6 +147,12 @@ Status Worker::Impl::ready() {
   // Without a target this worker cannot receive state: READY lets baton say so.
   if (awaiting_handoff()) return channel_.send(Standby{target_.state_versions});
   return channel_.send(Ready{});
+}
+
+Status Worker::Impl::report_unhealthy(const std::string& reason) {
+  // An older baton (no FEATURES flag in WELCOME) would not know the type.
+  if (!channel_.valid() || !features_) return Status::ok();
+  return channel_.send(Unhealthy{reason.substr(0, kMaxStringBytes)});
 }
 
 Status Worker::Impl::report_error(const std::string& message) {

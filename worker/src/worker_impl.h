@@ -32,6 +32,7 @@ class Worker::Impl {
   Result<UniqueFd> take_listener(std::string_view name);
   Status ready();
   Status report_error(const std::string& message);
+  Status report_unhealthy(const std::string& reason);
   bool awaiting_handoff() const { return standby_ && target_.load_state != nullptr; }
   void finish() { poll_.close(); }
 

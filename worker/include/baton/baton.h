@@ -59,6 +59,8 @@ typedef void (*baton_drain_fn)(void *data, baton_drain_reason reason, uint64_t d
 void baton_on_drain(baton_worker *w, baton_drain_fn fn, void *data);
 int baton_ready(baton_worker *w);
 int baton_report_error(baton_worker *w, const char *message);
+/* While serving: it cannot serve well; under --probation baton rolls its generation back. */
+int baton_report_unhealthy(baton_worker *w, const char *reason);
 void baton_finish(baton_worker *w);
 /* 1 when a previous generation will hand over its state: do not accept yet. */
 int baton_awaiting_handoff(const baton_worker *w);

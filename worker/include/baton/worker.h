@@ -182,6 +182,10 @@ class Worker {
   // before READY: baton logs `message` and keeps the previous generation.
   // The worker should exit afterwards.
   Status report_error(const std::string& message);
+  // While serving: this worker cannot serve well (its dependencies fail, its
+  // own checks do). A generation on --probation is rolled back for it as for
+  // a crash; otherwise baton logs it. Without baton, it does nothing.
+  Status report_unhealthy(const std::string& reason);
 
   // The worker stops on its own (a SIGTERM, a fatal error), not because baton
   // said DRAIN: libbaton stops watching the channel, so the loop can end once
