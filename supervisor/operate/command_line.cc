@@ -161,8 +161,9 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
            o.hang_timeout = *d;
          },
          "a serving worker whose event loop has not answered baton's heartbeat (sent every\n"
-         "quarter of it) for this long is hung: killed and replaced (default 0: off). Workers\n"
-         "built on libbaton answer; others are never asked (PROTOCOL.md, \"Heartbeat\")")
+         "quarter of it) for this long is hung: its stacks are kept, then it is ended and replaced\n"
+         "(default 0: off). Workers built on libbaton answer; others are never asked (PROTOCOL.md,\n"
+         "\"Heartbeat\")")
       ->type_name("DURATION");
   run->add_option("--hang-stacks", o.hang_stacks,
                   "where a hung worker's threads' stacks are written (eu-stack or gdb) before it is ended\n"
