@@ -10,6 +10,9 @@
 //                  kHandingOff or kSent --RESUME (after a failure, or its own ERROR)--> kReady
 //   old, --probation: kSent --PARK--> kParking --PARKED--> kParked --COMMIT--> kDraining (exits)
 //                                                             kParked --RESUME (a rollback)--> kReady
+//                            (kParking --RESUME: a rollback before PARKED came; PARKED crosses it)
+//   serving, --hang-timeout: PING --> PONG (worker_process_heartbeat.cc); no PONG for the whole
+//     timeout: hung, its stacks kept (stack_capture.h), then --hang-signal and SIGKILL
 //
 //   any state --process exit--> kExited
 //
