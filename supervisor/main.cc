@@ -23,6 +23,7 @@
 #include "metrics_server.h"
 #include "command_line.h"
 #include "orphan_reaper.h"
+#include "probation_check.h"
 #include "self_upgrade.h"
 #include "startup_cost.h"
 #include "service_setup.h"
@@ -118,6 +119,21 @@ std::unique_ptr<baton::ExecutableWatch> watch_executable(uv_loop_t* loop, const 
   return watch;
 }
 
+// --probation-check: asks the generation on probation, as a load balancer would.
+std::unique_ptr<baton::ProbationCheck> probation_check(uv_loop_t* loop, const baton::Options& options, Setup& setup,
+                                                       baton::Supervisor& supervisor, baton::Status& st) {
+  if (options.probation_check.empty() || !st) return nullptr;
+  std::vector<baton::ListenerSpec> specs;
+  for (const auto& l : setup.listeners) specs.push_back(l.spec());
+  auto target = baton::parse_health_target(options.probation_check, specs);
+  if (!target) {
+    st = target.status();
+    return nullptr;
+  }
+  return std::make_unique<baton::ProbationCheck>(
+      loop, *target, [&supervisor](std::uint64_t g, const std::string& why) { supervisor.report_unhealthy(g, why); });
+}
+
 // Runs the supervisor until every worker is gone; its exit code.
 int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::ObserverList& observers,
               const sigset_t& handled) {
@@ -138,6 +154,8 @@ int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::Obse
   Status st = serve_operation(setup, supervisor, metrics ? &*metrics : nullptr);
   auto watch = watch_executable(loop, options, setup, supervisor, st);
   observers.add(watch.get());
+  auto check = probation_check(loop, options, setup, supervisor, st);
+  observers.add(check.get());
   if (st) st = setup.adopted ? supervisor.adopt(*setup.adopted) : supervisor.start();
   if (st && setup.adopted) log_takeover(*setup.adopted);
   // Handlers are installed: what arrived meanwhile is delivered now.

@@ -37,6 +37,9 @@ struct Options {
   // After an upgrade, if the new generation crashes within this time of
   // taking over, baton rolls back to the previous one on its own (0: off).
   std::chrono::milliseconds probation{0};
+  // During a probation, GET this every second (a URL, or a path on the first
+  // TCP listener); kProbationCheckFailures failures in a row roll back.
+  std::string probation_check;
   UpgradeMode mode = UpgradeMode::kDrain;
   std::chrono::milliseconds handoff_timeout{30'000};
   // A serving worker whose event loop has not answered a heartbeat for this

@@ -84,6 +84,9 @@ class Supervisor final : private WorkerEvents {
   };
   UpgradeRequest request_upgrade(const std::string& from);
   void request_stop(bool fast, const std::string& from);
+  // A check from outside (--probation-check) found `generation` unhealthy:
+  // rolled back if it is still on probation, else nothing.
+  void report_unhealthy(std::uint64_t generation, const std::string& reason);
 
   // What runs now, for `baton status` and the metrics.
   SupervisorReport report() const;

@@ -30,6 +30,9 @@ class SupervisorObserver {
   virtual void upgrade_finished(const UpgradeRecord& /*upgrade*/) {}
   // A generation on probation crashed and baton rolls back (--probation).
   virtual void rolled_back(const RollbackRecord& /*rollback*/) {}
+  // --probation: `generation` is on probation from now, or no longer.
+  virtual void probation_started(std::uint64_t /*generation*/) {}
+  virtual void probation_ended(std::uint64_t /*generation*/) {}
   // A serving worker was declared hung, and has been ended (its slot restarts).
   virtual void worker_hung(const HangRecord& /*hang*/) {}
   // A serving worker that crashed is being started again.
@@ -58,6 +61,8 @@ class ObserverList final : public SupervisorObserver {
   void upgrade_finished(const UpgradeRecord& u) override { each([&](auto* o) { o->upgrade_finished(u); }); }
   void rolled_back(const RollbackRecord& r) override { each([&](auto* o) { o->rolled_back(r); }); }
   void worker_hung(const HangRecord& h) override { each([&](auto* o) { o->worker_hung(h); }); }
+  void probation_started(std::uint64_t g) override { each([&](auto* o) { o->probation_started(g); }); }
+  void probation_ended(std::uint64_t g) override { each([&](auto* o) { o->probation_ended(g); }); }
   void worker_restarting(std::uint64_t g, std::uint32_t i) override {
     each([&](auto* o) { o->worker_restarting(g, i); });
   }

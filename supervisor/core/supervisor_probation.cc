@@ -20,6 +20,7 @@ void Supervisor::start_probation(Generation& gen, std::uint64_t previous) {
   spdlog::info("{} on probation for {}: if it crashes, baton rolls back to {}", gen_name(gen.number),
                format_duration(options_.probation), gen_name(previous));
   probation.timer.start(options_.probation, [this] { dispatch([&] { end_probation(""); }); });
+  if (observer_) observer_->probation_started(gen.number);
 }
 
 // `why` is empty when the probation ran its course.
@@ -29,6 +30,7 @@ void Supervisor::end_probation(const std::string& why) {
   const std::uint64_t gen = serving->probation->generation;
   const std::uint64_t previous = serving->probation->previous;
   serving->probation.reset();
+  if (observer_) observer_->probation_ended(gen);
   Generation* parked = find(previous);
   const bool was_parked = parked != nullptr && parked->role == Generation::Role::kParked;
   if (was_parked) retire(*parked, [&](WorkerHandle& w) { w.commit(options_.drain_timeout); });
@@ -46,6 +48,12 @@ bool Supervisor::on_probation(const Generation& gen) const {
 // A worker that says it cannot serve well is as bad as one that crashed,
 // while its generation is on probation; afterwards it is the application's
 // own business (its load balancer checks say the same).
+void Supervisor::report_unhealthy(std::uint64_t generation, const std::string& reason) {
+  dispatch([&] {
+    if (Generation* gen = find(generation); gen != nullptr && on_probation(*gen)) roll_back(*gen, reason);
+  });
+}
+
 void Supervisor::worker_unhealthy(WorkerHandle& w, const std::string& reason) {
   Generation& gen = generations_.at(w.generation());
   if (on_probation(gen)) return roll_back(gen, w.name() + " reported itself unhealthy (" + reason + ")");
@@ -70,6 +78,7 @@ void Supervisor::roll_back(Generation& failing, const std::string& crash) {
   const std::uint64_t previous = probation->previous;
   auto executable = probation->previous_executable;
   probation.reset();
+  if (observer_) observer_->probation_ended(failing.number);
   RollbackRecord& rollback = last_rollback_.emplace();
   rollback.from = failing.number;
   rollback.reason = crash + " " + format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(after)) +

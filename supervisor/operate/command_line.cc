@@ -143,6 +143,15 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
                "after an upgrade: if the new generation crashes within this time of taking over,\n"
                "roll back to the previous one on its own (0: off)",
                std::chrono::milliseconds(0));
+  run->add_option("--probation-check", o.probation_check,
+                  "during --probation, GET this every second: a path on the first tcp:// listener (/healthz)\n"
+                  "or http://HOST:PORT/PATH; 3 answers in a row that are not 2xx roll back as a crash does")
+      ->type_name("URL")
+      ->check([](const std::string& v) {
+        return v.rfind("http://", 0) == 0 || (!v.empty() && v[0] == '/')
+                   ? std::string()
+                   : "give a path (/healthz) or http://HOST:PORT/PATH";
+      });
   run->add_option("--mode", words.mode,
                   "drain: new workers accept beside the old, which drain (default);\n"
                   "handoff: old workers pass their state and open connections to the new ones")

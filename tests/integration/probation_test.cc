@@ -119,6 +119,40 @@ TEST(Probation, ABuildThatReportsItselfUnhealthyIsRolledBackWithItsState) {
   report("handoff, unhealthy", stats, s["last_rollback"]);
 }
 
+// --probation-check: a new build that starts and serves, but whose /healthz
+// answers 500, is rolled back after three checks in a row, its predecessor's
+// state kept (handoff mode).
+TEST(Probation, ABuildWhoseHealthCheckFailsIsRolledBackWithItsState) {
+  WorkerDir dir;
+  BatonProcess baton(
+      baton_args(dir, {"--mode", "handoff", "--probation", "30s", "--probation-check", "/healthz"}));
+  const auto port = serving_port(baton);
+  write_keys(port);
+  LoadClient load({.port = port, .keepalive_connections = 2, .close_connections = 2});
+  ASSERT_TRUE(traffic_flows(load, 100));
+
+  dir.use_script(std::string("exec ") + KVSTORE_BIN + " --unhealthy \"$@\"");
+  const auto mark = baton.mark();
+  auto r = run_baton({"upgrade", "--wait", "--control", baton.control_path()});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  ASSERT_TRUE(baton.wait_for("probation check of generation 2: GET http://127\\.0\\.0\\.1:[0-9]+/healthz: 500 "
+                             "Internal Server Error \\(1 of 3 in a row\\)",
+                             mark))
+      << baton.log();
+  ASSERT_TRUE(baton.wait_for("rolling back from generation 2: its health check failed 3 times in a row", mark))
+      << baton.log();
+  ASSERT_TRUE(baton.wait_for("rolled back: generation 1 serves again with the state it held at the handoff", mark))
+      << baton.log();
+  ASSERT_TRUE(traffic_flows(load, 200));
+  const LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors.front());
+  expect_keys(port);
+  EXPECT_EQ(get_stats(port).generation, 1);
+  const auto s = status(baton);
+  EXPECT_NE(s["last_rollback"].value("reason", "").find("500 Internal Server Error"), std::string::npos) << s.dump();
+  report("handoff, failing health check", stats, s["last_rollback"]);
+}
+
 TEST(Probation, DrainModeStartsTheOldFileAgainAfterTheDeployDeletedIt) {
   WorkerDir dir;
   BatonProcess baton(baton_args(dir, {"--probation", "30s"}));

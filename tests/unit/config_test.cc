@@ -41,6 +41,7 @@ const std::map<std::string, Sample>& samples() {
       {"mode", {R"("handoff")", {"handoff"}}},
       {"handoff_timeout", {R"("45s")", {"45s"}}},
       {"hang_timeout", {R"("4s")", {"4s"}}},
+      {"probation_check", {R"("/healthz")", {"/healthz"}}},
       {"hang_stacks", {R"("/var/tmp")", {"/var/tmp"}}},
       {"hang_signal", {R"("ABRT")", {"ABRT"}}},
       {"name", {R"("svc")", {"svc"}}},

@@ -37,12 +37,13 @@ enum class Event {
   kDeadline,         // the phase's timer fires: --handoff-timeout, the end of --probation
   kServingExits,     // a worker of the serving generation exits (a crash)
   kServingUnhealthy, // a worker of the serving generation says UNHEALTHY
+  kCheckFails,       // --probation-check finds the serving generation unhealthy
   kNewExits,         // a worker of the generation not yet serving exits
   kUpgradeRequest,   // SIGHUP, `baton upgrade`
   kGracefulStop,     // SIGTERM, SIGINT, `baton stop`
   kFastStop,         // SIGQUIT, `baton stop --fast`
 };
-constexpr int kPhases = 6, kEvents = 10;
+constexpr int kPhases = 6, kEvents = 11;
 
 const char* name(Phase p) {
   switch (p) {
@@ -63,6 +64,7 @@ const char* name(Event e) {
     case Event::kDeadline: return "Deadline";
     case Event::kServingExits: return "ServingExits";
     case Event::kServingUnhealthy: return "ServingUnhealthy";
+    case Event::kCheckFails: return "CheckFails";
     case Event::kNewExits: return "NewExits";
     case Event::kUpgradeRequest: return "UpgradeRequest";
     case Event::kGracefulStop: return "GracefulStop";
@@ -83,7 +85,8 @@ bool possible(UpgradeMode mode, Phase p, Event e) {
     case Event::kOldRefuses: return p == Phase::kHandingOff;
     case Event::kDeadline: return p == Phase::kHandingOff || p == Phase::kOnProbation;
     case Event::kServingExits:
-    case Event::kServingUnhealthy: return p != Phase::kStarting;
+    case Event::kServingUnhealthy:
+    case Event::kCheckFails: return p != Phase::kStarting;
     case Event::kNewExits: return has_new;
     default: return true;
   }
@@ -143,6 +146,7 @@ struct Bench {
       case Event::kDeadline: return wait_for_deadline();
       case Event::kServingExits: launcher.worker(serving(), 0)->exit(0, SIGSEGV); break;
       case Event::kServingUnhealthy: launcher.worker(serving(), 0)->report_unhealthy("its database is gone"); break;
+      case Event::kCheckFails: supervisor->report_unhealthy(serving(), "its health check failed"); break;
       case Event::kNewExits: launcher.worker(newest(), 0)->exit(3); break;
       case Event::kUpgradeRequest: return supervisor->request_upgrade("the table test");
       case Event::kGracefulStop: supervisor->handle_signal(SIGTERM); break;
@@ -424,6 +428,29 @@ const Cell kCells[] = {
        EXPECT_EQ(b.drains(2), 2);
      }},
     {kHandoff, Phase::kStopping, Event::kServingUnhealthy, State::kStopping, "logged",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    // The probation check's verdict: like UNHEALTHY, it rolls back only a generation on probation.
+    {kDrain, Phase::kServing, Event::kCheckFails, State::kServing, "nothing: no probation",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    {kDrain, Phase::kOnProbation, Event::kCheckFails, State::kUpgrading, "roll back as for a crash",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 1u); }},
+    {kDrain, Phase::kUpgrading, Event::kCheckFails, State::kUpgrading, "nothing: no probation",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    {kDrain, Phase::kStopping, Event::kCheckFails, State::kStopping, "nothing",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    {kHandoff, Phase::kServing, Event::kCheckFails, State::kServing, "nothing: no probation",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    {kHandoff, Phase::kUpgrading, Event::kCheckFails, State::kUpgrading, "nothing: no probation",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    {kHandoff, Phase::kHandingOff, Event::kCheckFails, State::kUpgrading, "nothing: no probation",
+     [](Bench& b, auto) { EXPECT_EQ(b.resumes(1), 0); }},
+    {kHandoff, Phase::kOnProbation, Event::kCheckFails, State::kServing,
+     "roll back as for a crash: the parked generation 1 RESUMEs",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().serving, 1u);
+       EXPECT_EQ(b.resumes(1), 2);
+     }},
+    {kHandoff, Phase::kStopping, Event::kCheckFails, State::kStopping, "nothing",
      [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
 };
 

@@ -39,6 +39,7 @@ struct Flags {
   unsigned standalone_drain_ms = 30'000;
   std::vector<std::uint32_t> extra_versions;
   unsigned crash_after_ms = 0;
+  bool unhealthy = false;
   bool precopy = true;
 };
 
@@ -192,6 +193,8 @@ int main(int argc, char** argv) {
   app.add_option("--crash-after", flags.crash_after_ms,
                  "exit with status 70 this many ms after starting to serve (to try baton --probation)")
       ->type_name("MS");
+  app.add_flag("--unhealthy", flags.unhealthy,
+               "answer GET /healthz with 500 (to try baton --probation-check)");
   app.add_option("--accept-state-version", flags.extra_versions,
                  "handoff mode: also load this (newer) state version, repeatable; this build writes version " +
                      std::to_string(KVSTORE_STATE_VERSION));
@@ -212,7 +215,7 @@ int main(int argc, char** argv) {
   baton::Worker& w = **worker;
 
   HttpServer server(loop, {.pid = ::getpid(), .generation = w.generation(), .worker_index = w.index(),
-                           .state_version = KVSTORE_STATE_VERSION});
+                           .state_version = KVSTORE_STATE_VERSION, .unhealthy = flags.unhealthy});
   for (auto& l : w.listeners()) {
     if (baton::Status st = server.listen(std::move(l.fd), l.spec); !st) {
       log(st.message());

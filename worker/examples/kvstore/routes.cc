@@ -32,6 +32,7 @@ Response route(const Request& r, Store& store, const ServerFacts& facts) {
   if (path == "/healthz") {
     if (r.method != "GET") return not_allowed("GET");
     // A load balancer that still reaches a draining worker takes it out of rotation.
+    if (facts.unhealthy) return text(500, "unhealthy (--unhealthy)\n");
     return facts.draining ? text(503, "draining\n") : text(200, "ok\n");
   }
   if (path == "/stats") return r.method == "GET" ? stats(store, facts) : not_allowed("GET");
@@ -61,6 +62,7 @@ const char* reason_phrase(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Content Too Large";
+    case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Unknown";
   }

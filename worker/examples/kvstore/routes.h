@@ -2,7 +2,7 @@
 // so it is tested without sockets.
 //
 //   GET /            200, a short greeting naming pid and generation
-//   GET /healthz     200 "ok", or 503 "draining" once the worker drains
+//   GET /healthz     200 "ok", 503 "draining" once the worker drains, 500 with --unhealthy
 //   GET /stats       200, JSON: pid, generation, worker_index, requests, keys, writes,
 //                    state_version, connections, draining
 //   PUT /kv/KEY      200 "stored" (body = value, at most 1 MiB)
@@ -41,6 +41,7 @@ struct ServerFacts {
   std::uint64_t writes = 0;  // PUT/DELETE since the store began (survives handoffs)
   std::uint32_t state_version = 0;
   bool draining = false;
+  bool unhealthy = false;  // --unhealthy: /healthz answers 500 (to try baton --probation-check)
 };
 
 // Ordered, so a pre-copy's snapshot can go on from the last key it wrote
