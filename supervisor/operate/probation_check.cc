@@ -91,10 +91,12 @@ void ProbationCheck::ask() {
     return answered(std::string("connect: ") + std::strerror(errno));
   poll_ = std::make_unique<UvHandle<uv_poll_t>>();
   if (Status st = poll_->init(loop_, uv_poll_init, this, socket_.get()); !st) return answered(st.message());
-  uv_poll_start(poll_->get(), UV_WRITABLE | UV_READABLE, [](uv_poll_t* p, int status, int events) {
-    if (auto* self = static_cast<ProbationCheck*>(p->data)) self->on_socket(status < 0 ? -1 : events);
-  });
+  uv_poll_start(poll_->get(), UV_WRITABLE | UV_READABLE, &ProbationCheck::on_poll);
   timeout_.start(kAnswerWithin, [this] { answered("no answer within 1s"); });
+}
+
+void ProbationCheck::on_poll(uv_poll_t* poll, int status, int events) {
+  if (auto* self = static_cast<ProbationCheck*>(poll->data)) self->on_socket(status < 0 ? -1 : events);
 }
 
 void ProbationCheck::on_socket(int events) {
@@ -105,9 +107,7 @@ void ProbationCheck::on_socket(int events) {
     if (::send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
       return answered(std::string("send: ") + std::strerror(errno));
     sent_ = true;
-    uv_poll_start(poll_->get(), UV_READABLE, [](uv_poll_t* p, int status, int ev) {
-      if (auto* self = static_cast<ProbationCheck*>(p->data)) self->on_socket(status < 0 ? -1 : ev);
-    });
+    uv_poll_start(poll_->get(), UV_READABLE, &ProbationCheck::on_poll);  // now only the answer
     return;
   }
   char buffer[256];

@@ -51,7 +51,8 @@ class ProbationCheck final : public SupervisorObserver {
  private:
   void ask();                        // one GET
   void answered(const std::string& failure);  // empty: 2xx
-  void on_socket(int events);
+  static void on_poll(uv_poll_t* poll, int status, int events);
+  void on_socket(int events);  // -1: the socket failed
   void end_request();
 
   uv_loop_t* loop_;

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "integration/fixture.h"
@@ -86,25 +88,26 @@ TEST(Probation, HandoffModeResumesTheParkedWorkersWithTheirState) {
   report("handoff", stats, s["last_rollback"]);
 }
 
-// A new build that serves, but says it cannot serve well (report_unhealthy:
-// here libbaton's test fault, once COMMIT made it serve), is rolled back as a
-// crashing one is: the parked workers resume with their state.
-TEST(Probation, ABuildThatReportsItselfUnhealthyIsRolledBackWithItsState) {
+// A new build that serves, but is found unhealthy within its probation
+// (handoff mode, under load): baton logs `said` (each pattern in turn) and
+// rolls back as for a crash; the parked workers resume with their state,
+// nothing fails, and the status's reason holds `reason`.
+void expect_unhealthy_build_rolled_back(std::vector<std::string> flags, const std::string& build,
+                                        const std::vector<std::string>& said, const std::string& reason,
+                                        const char* label) {
   WorkerDir dir;
-  BatonProcess baton(baton_args(dir, {"--mode", "handoff", "--probation", "30s"}));
+  flags.insert(flags.begin(), {"--mode", "handoff", "--probation", "30s"});
+  BatonProcess baton(baton_args(dir, flags));
   const auto port = serving_port(baton);
   write_keys(port);
   LoadClient load({.port = port, .keepalive_connections = 2, .close_connections = 2});
   ASSERT_TRUE(traffic_flows(load, 100));
 
-  dir.use_script(std::string("LIBBATON_FAULT=report-unhealthy exec ") + KVSTORE_FAULTY_BIN + " \"$@\"");
+  dir.use_script(build);
   const auto mark = baton.mark();
   auto r = run_baton({"upgrade", "--wait", "--control", baton.control_path()});
   EXPECT_EQ(r.exit_code, 0) << r.describe();
-  ASSERT_TRUE(baton.wait_for("rolling back from generation 2: worker 2\\.0 \\(pid [0-9]+\\) reported itself "
-                             "unhealthy \\(its health check fails",
-                             mark))
-      << baton.log();
+  for (const auto& line : said) ASSERT_TRUE(baton.wait_for(line, mark)) << baton.log();
   ASSERT_TRUE(baton.wait_for("rolled back: generation 1 serves again with the state it held at the handoff", mark))
       << baton.log();
   ASSERT_TRUE(traffic_flows(load, 200));
@@ -115,42 +118,28 @@ TEST(Probation, ABuildThatReportsItselfUnhealthyIsRolledBackWithItsState) {
   EXPECT_EQ(get_stats(port).generation, 1);
   const auto s = status(baton);
   EXPECT_EQ(s["rollbacks"], 1);
-  EXPECT_NE(s["last_rollback"].value("reason", "").find("reported itself unhealthy"), std::string::npos) << s.dump();
-  report("handoff, unhealthy", stats, s["last_rollback"]);
+  EXPECT_NE(s["last_rollback"].value("reason", "").find(reason), std::string::npos) << s.dump();
+  report(label, stats, s["last_rollback"]);
 }
 
-// --probation-check: a new build that starts and serves, but whose /healthz
-// answers 500, is rolled back after three checks in a row, its predecessor's
-// state kept (handoff mode).
-TEST(Probation, ABuildWhoseHealthCheckFailsIsRolledBackWithItsState) {
-  WorkerDir dir;
-  BatonProcess baton(
-      baton_args(dir, {"--mode", "handoff", "--probation", "30s", "--probation-check", "/healthz"}));
-  const auto port = serving_port(baton);
-  write_keys(port);
-  LoadClient load({.port = port, .keepalive_connections = 2, .close_connections = 2});
-  ASSERT_TRUE(traffic_flows(load, 100));
+// The worker says so itself (report_unhealthy: here libbaton's test fault,
+// once COMMIT made it serve).
+TEST(Probation, ABuildThatReportsItselfUnhealthyIsRolledBackWithItsState) {
+  expect_unhealthy_build_rolled_back(
+      {}, std::string("LIBBATON_FAULT=report-unhealthy exec ") + KVSTORE_FAULTY_BIN + " \"$@\"",
+      {"rolling back from generation 2: worker 2\\.0 \\(pid [0-9]+\\) reported itself unhealthy \\(its health "
+       "check fails"},
+      "reported itself unhealthy", "handoff, unhealthy");
+}
 
-  dir.use_script(std::string("exec ") + KVSTORE_BIN + " --unhealthy \"$@\"");
-  const auto mark = baton.mark();
-  auto r = run_baton({"upgrade", "--wait", "--control", baton.control_path()});
-  EXPECT_EQ(r.exit_code, 0) << r.describe();
-  ASSERT_TRUE(baton.wait_for("probation check of generation 2: GET http://127\\.0\\.0\\.1:[0-9]+/healthz: 500 "
-                             "Internal Server Error \\(1 of 3 in a row\\)",
-                             mark))
-      << baton.log();
-  ASSERT_TRUE(baton.wait_for("rolling back from generation 2: its health check failed 3 times in a row", mark))
-      << baton.log();
-  ASSERT_TRUE(baton.wait_for("rolled back: generation 1 serves again with the state it held at the handoff", mark))
-      << baton.log();
-  ASSERT_TRUE(traffic_flows(load, 200));
-  const LoadStats stats = load.stop();
-  EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors.front());
-  expect_keys(port);
-  EXPECT_EQ(get_stats(port).generation, 1);
-  const auto s = status(baton);
-  EXPECT_NE(s["last_rollback"].value("reason", "").find("500 Internal Server Error"), std::string::npos) << s.dump();
-  report("handoff, failing health check", stats, s["last_rollback"]);
+// --probation-check: its /healthz answers 500; three checks in a row roll back.
+TEST(Probation, ABuildWhoseHealthCheckFailsIsRolledBackWithItsState) {
+  expect_unhealthy_build_rolled_back(
+      {"--probation-check", "/healthz"}, std::string("exec ") + KVSTORE_BIN + " --unhealthy \"$@\"",
+      {"probation check of generation 2: GET http://127\\.0\\.0\\.1:[0-9]+/healthz: 500 Internal Server Error "
+       "\\(1 of 3 in a row\\)",
+       "rolling back from generation 2: its health check failed 3 times in a row"},
+      "500 Internal Server Error", "handoff, failing health check");
 }
 
 TEST(Probation, DrainModeStartsTheOldFileAgainAfterTheDeployDeletedIt) {
