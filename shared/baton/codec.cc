@@ -57,6 +57,7 @@ std::string message_type_name(std::uint16_t type) {
     case MessageType::kStatePart: return "STATE_PART";
     case MessageType::kConnectionsAhead: return "CONNECTIONS_AHEAD";
     case MessageType::kConnectionsById: return "CONNECTIONS_BY_ID";
+    case MessageType::kInherit: return "INHERIT";
   }
   return "type " + std::to_string(type);
 }

@@ -50,4 +50,17 @@ struct AheadConnection {
   UniqueFd fd;
 };
 
+// A client connection baton took from a hung worker before ending it
+// (pidfd_getfd), for its replacement to serve: the client never saw a reset.
+// What the hung worker had read of it, and its state, died with it.
+struct InheritedConnection {
+  UniqueFd fd;
+  // The hung worker read bytes on it that it never answered (a request,
+  // perhaps half of one): they are lost, and the rest of that request may
+  // follow. Close it rather than parse from the middle; the client sees the
+  // close (a FIN, not a reset) and may retry. False: nothing read since its
+  // last answer, so the next bytes start a request.
+  bool mid_request = false;
+};
+
 }  // namespace baton

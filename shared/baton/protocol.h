@@ -52,6 +52,10 @@ enum class MessageType : std::uint16_t {
   kStatePart = 26,       // pre-copy: what the next STATE_BEGIN..STATE_END holds (snapshot, changes)
   kConnectionsAhead = 27,  // pre-copy, while serving: connections' fds lent ahead, by id
   kConnectionsById = 28,   // in the pause: connections lent ahead that are still open, by id, no fds
+
+  // supervisor -> serving worker that said FEATURES_SERVES_INHERITED: client
+  // connections baton took from a hung predecessor (one fd each).
+  kInherit = 29,
 };
 
 // Human name for logs ("HELLO", "type 77" for unknown values).
@@ -206,6 +210,8 @@ inline constexpr std::uint32_t kFeatureLoadsPrecopy = 2;  // as a new worker, it
 inline constexpr std::uint32_t kFeatureTakesConnectionsAhead = 4;
 // It answers PING with PONG from its event loop (PROTOCOL.md, "Heartbeat").
 inline constexpr std::uint32_t kFeatureAnswersPing = 8;
+// It serves client connections taken from a hung predecessor (INHERIT).
+inline constexpr std::uint32_t kFeatureServesInherited = 16;
 
 struct Features {
   static constexpr MessageType kType = MessageType::kFeatures;
@@ -229,6 +235,14 @@ struct Pong {
   static constexpr MessageType kType = MessageType::kPong;
   std::uint64_t sequence = 0;  // the PING's
   template <class A> void serialize(A& ar) { ar(sequence); }
+};
+
+// INHERIT: one entry of flags per connection, one fd each, in list order.
+inline constexpr std::uint8_t kInheritMidRequest = 1;  // the hung worker read bytes it never answered
+struct Inherit {
+  static constexpr MessageType kType = MessageType::kInherit;
+  std::vector<std::uint8_t> flags;
+  template <class A> void serialize(A& ar) { bounded(ar, flags, kMaxConnectionsPerBatch); }
 };
 
 struct Precopied {

@@ -32,6 +32,7 @@ struct Generation {
     RestartBackoff backoff;
     std::unique_ptr<Timer> restart;  // pending restart after a crash
     unsigned restarts = 0;           // how often this slot was started again after a crash
+    std::shared_ptr<KeptConnections> kept;  // a hung worker's clients, for the slot's next worker
   };
 
   std::uint64_t number = 0;

@@ -189,7 +189,7 @@ void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
   gen.slots[index].worker.reset();  // reaped; its handles close. `w` is gone.
   if (!info.hang.empty()) {
     ++hangs_;
-    last_hang_ = HangRecord{who, info.rejected, info.hang};
+    last_hang_ = HangRecord{who, info.rejected, info.hang, info.kept ? info.kept->size() : 0};
     if (observer_) observer_->worker_hung(*last_hang_);
   }
 
@@ -226,6 +226,10 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
                backoff.consecutive_crashes());
   ++gen.slots[index].restarts;
   ++worker_restarts_;
+  if (info.kept && !info.kept->empty()) {
+    spdlog::info("{}: its replacement gets the {} client connections taken from it", who, info.kept->size());
+    gen.slots[index].kept = info.kept;
+  }
   if (observer_) observer_->worker_restarting(gen.number, index);
   restart_later(gen, index, delay);
 }
@@ -233,12 +237,15 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
 // ---- actions --------------------------------------------------------------
 
 Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
+  // Only an upgrade's candidate waits for state: a restart has none coming.
+  const bool standby = gen.standby && gen.role == Generation::Role::kCandidate;
   WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
-                      options_.ready_timeout, options_.kill_timeout, gen.standby,
+                      options_.ready_timeout, options_.kill_timeout, standby,
                       launcher_.may_start_low() ? options_.start_nice : 0, options_.hang_timeout,
-                      options_.hang_stacks, options_.hang_signal};
+                      options_.hang_stacks, options_.hang_signal, gen.slots[index].kept};
   auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
+  gen.slots[index].kept.reset();  // the new worker has them now
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);
   gen.slots[index].worker = std::move(w.value());
   return Status::ok();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -52,6 +53,7 @@ struct HangRecord {
   std::string worker;    // "worker 1.0 (pid 1234)"
   std::string reason;    // how long it was silent
   std::string evidence;  // where its stacks are, or why there are none
+  std::size_t connections_kept = 0;  // client connections taken from it for its replacement
   std::chrono::system_clock::time_point at_wall = std::chrono::system_clock::now();
 };
 

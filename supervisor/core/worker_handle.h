@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "baton/connection.h"
 #include "baton/handoff_stream.h"
 #include "baton/status.h"
 #include "baton/unique_fd.h"
@@ -40,6 +41,11 @@ enum class WorkerState {
 
 const char* state_name(WorkerState state);  // "ready", "standing by", ...
 
+// Client connections baton took from a hung worker before ending it
+// (client_takeover.h), for the next worker of its slot to serve. The core
+// only passes them on; they close with the last owner.
+using KeptConnections = std::vector<InheritedConnection>;
+
 struct WorkerConfig {
   std::vector<std::string> command;  // argv; argv[0] is looked up at this spawn...
   std::string executable;            // ...unless this names the file to exec (a held one)
@@ -54,6 +60,9 @@ struct WorkerConfig {
   std::chrono::milliseconds hang_timeout{0};
   std::string hang_stacks;  // the directory for a hung worker's stacks
   int hang_signal = 15;     // what ends a hung worker (SIGKILL follows after kill_timeout)
+  // A hung predecessor's clients: sent with INHERIT once it is READY, if it
+  // said it serves them (FEATURES), else closed.
+  std::shared_ptr<KeptConnections> inherited;
 };
 
 
@@ -62,6 +71,7 @@ struct WorkerExit {
   int signal = 0;           // terminating signal, 0 if it exited
   std::string rejected;     // why baton killed it, empty if it did not
   std::string hang;         // it hung: what was kept of it (where its stacks are, or why none)
+  std::shared_ptr<KeptConnections> kept;  // it hung: the client connections taken from it
   std::string describe() const;  // "exited with status 3", "reported an error: x (killed by SIGKILL)"
 };
 

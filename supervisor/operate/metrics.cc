@@ -67,6 +67,8 @@ Metrics::Metrics()
                          "Generations on probation that crashed and were rolled back (--probation)")),
       hangs_(counter(*registry_, "baton_worker_hangs_total",
                      "Serving workers declared hung (--hang-timeout): their stacks kept, then ended")),
+      hung_clients_(counter(*registry_, "baton_hung_worker_connections_kept_total",
+                            "Client connections taken from hung workers for their replacements")),
       workers_(BuildGauge().Name("baton_workers").Help("Worker processes by generation and state").Register(*registry_)),
       serving_(gauge(*registry_, "baton_serving_generation", "The generation serving now, 0 if none")),
       upgrading_(gauge(*registry_, "baton_upgrade_in_progress", "1 while an upgrade runs")),
@@ -88,7 +90,10 @@ void Metrics::worker_restarting(std::uint64_t, std::uint32_t) { restarts_.Increm
 
 void Metrics::rolled_back(const RollbackRecord&) { rollbacks_.Increment(); }
 
-void Metrics::worker_hung(const HangRecord&) { hangs_.Increment(); }
+void Metrics::worker_hung(const HangRecord& h) {
+  hangs_.Increment();
+  hung_clients_.Increment(static_cast<double>(h.connections_kept));
+}
 
 void Metrics::generation_retired(std::uint64_t, std::chrono::duration<double> took) {
   drain_duration_.Observe(took.count());

@@ -12,6 +12,7 @@
 //   baton_worker_restarts_total                             counter
 //   baton_rollbacks_total                                   counter
 //   baton_worker_hangs_total                                counter
+//   baton_hung_worker_connections_kept_total                counter
 //   baton_workers{generation="3",state="ready"}             gauge
 //   baton_serving_generation, baton_upgrade_in_progress     gauges
 //   process_open_fds, process_resident_memory_bytes,
@@ -61,6 +62,7 @@ class Metrics final : public SupervisorObserver {
   prometheus::Counter& restarts_;
   prometheus::Counter& rollbacks_;
   prometheus::Counter& hangs_;
+  prometheus::Counter& hung_clients_;
   prometheus::Family<prometheus::Gauge>& workers_;
   std::vector<prometheus::Gauge*> worker_gauges_;  // this scrape's; replaced at the next
   prometheus::Gauge& serving_;

@@ -59,7 +59,11 @@ nlohmann::json rollback_json(const RollbackRecord& r) {
 }
 
 nlohmann::json hang_json(const HangRecord& h) {
-  return {{"worker", h.worker}, {"reason", h.reason}, {"stacks", h.evidence}, {"at", utc_timestamp(h.at_wall)}};
+  return {{"worker", h.worker},
+          {"reason", h.reason},
+          {"stacks", h.evidence},
+          {"connections_kept", h.connections_kept},
+          {"at", utc_timestamp(h.at_wall)}};
 }
 
 nlohmann::json probation_json(const std::optional<SupervisorReport::ProbationReport>& p) {

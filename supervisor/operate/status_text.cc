@@ -49,8 +49,9 @@ std::string upgrades(const nlohmann::json& s) {
                        r.value("resumed", false) ? "resumed with its state" : "its file started afresh",
                        text_of(r, "reason"));
   if (const auto& h = s.value("last_hang", nlohmann::json()); !h.is_null())
-    out += fmt::format("hung workers: {}; last {} at {}: {}; {}\n", text_of(s, "hangs"), text_of(h, "worker"),
-                       text_of(h, "at"), text_of(h, "reason"), text_of(h, "stacks"));
+    out += fmt::format("hung workers: {}; last {} at {}: {}; {}; {} client connections kept for its replacement\n",
+                       text_of(s, "hangs"), text_of(h, "worker"), text_of(h, "at"), text_of(h, "reason"),
+                       text_of(h, "stacks"), text_of(h, "connections_kept"));
   return out;
 }
 

@@ -23,6 +23,8 @@ class ChildExit {
   // Watches `pid`, a child of this process; `exited` runs once, on the loop,
   // after it is reaped (and may destroy this).
   Status watch(uv_loop_t* loop, pid_t pid, Exited exited);
+  // The pidfd watched (-1 before watch()): for pidfd_getfd while it lives.
+  int pidfd() const { return pidfd_.get(); }
   // Stops watching; the process is left as it is.
   void stop();
 

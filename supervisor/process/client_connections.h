@@ -1,6 +1,7 @@
-// How many client connections a worker still holds, as the kernel sees them:
+// The client connections a worker holds, as the kernel sees them: how many,
 // for `baton status`, so that an operator can see why an old generation is
-// still draining (HAProxy #228/#1792: "hundreds of old processes, why?").
+// still draining (HAProxy #228/#1792: "hundreds of old processes, why?"), and
+// which fds they are, so that a hung worker's clients can be taken (client_takeover.h).
 #pragma once
 
 #include <sys/types.h>
@@ -20,5 +21,7 @@ namespace baton {
 // counted. None when /proc will not say (a worker run as another user by a
 // baton without CAP_SYS_PTRACE, or one that has exited).
 std::optional<std::size_t> count_client_connections(pid_t pid, const std::vector<std::uint16_t>& ports);
+// The same connections, as fd numbers in `pid` (for pidfd_getfd).
+std::optional<std::vector<int>> client_connection_fds(pid_t pid, const std::vector<std::uint16_t>& ports);
 
 }  // namespace baton

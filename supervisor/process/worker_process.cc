@@ -155,7 +155,7 @@ void WorkerProcess::exited(std::int64_t status, int signal) {
   poll_.close();
   exit_.stop();
   // The owner may destroy *this here: nothing touches it afterwards.
-  events_.on_exit(*this, WorkerExit{status, signal, rejected_, hang_});
+  events_.on_exit(*this, WorkerExit{status, signal, rejected_, hang_, std::move(kept_)});
 }
 
 void WorkerProcess::on_readable(uv_poll_t* poll, int status, int /*events*/) {
@@ -268,6 +268,7 @@ void WorkerProcess::on_started(const Envelope& m, const worker_protocol::Reply& 
   log_start_up(standby ? "STANDBY" : "READY");
   start_heartbeat();
   if (standby) return events_.on_standby(*this);
+  pass_inherited();
   events_.on_ready(*this);
 }
 
@@ -286,6 +287,7 @@ void WorkerProcess::on_features(const Envelope& m, const worker_protocol::Stage&
   features_ = f->flags;
   stage_ = next;
   stage_.heartbeat = (f->flags & kFeatureAnswersPing) != 0;
+  stage_.serves_inherited = (f->flags & kFeatureServesInherited) != 0;
   spdlog::debug("{}: FEATURES {:#x}", name_, f->flags);
 }
 

@@ -129,6 +129,7 @@ class WorkerProcess final : public WorkerHandle {
     std::chrono::milliseconds handoff_timeout{0};
     int link_fd = -1;
     std::uint64_t ping = 0;  // PING's sequence
+    KeptConnections* inherited = nullptr;  // INHERIT's connections
   };
   // Carries out a command as worker_protocol::on_command() orders it. An
   // error means a message could not be sent, and nothing changed.
@@ -140,6 +141,9 @@ class WorkerProcess final : public WorkerHandle {
   void beat();
   void declare_hung(std::chrono::steady_clock::duration silent);
   void end_hung(const std::string& evidence);  // after its stacks are kept (or could not be)
+  void take_clients();  // a hung worker's, for its replacement (client_takeover.h)
+  void pass_inherited();  // a hung predecessor's clients, once READY
+  Status send_inherit(KeptConnections& connections);
   void send_signal(int signal);
   // After `grace` past `what` ("DRAIN", "COMMIT"): SIGTERM, then SIGKILL after kill_timeout.
   void terminate_after(std::chrono::milliseconds grace, const char* what);
@@ -178,6 +182,7 @@ class WorkerProcess final : public WorkerHandle {
   std::chrono::steady_clock::time_point last_alive_;  // its last PONG, or when it was last not judged
   std::unique_ptr<StackCapture> capture_;  // a hung worker's stacks, being written
   std::string hang_;  // it hung: what was kept of it
+  std::shared_ptr<KeptConnections> kept_;  // it hung: its clients, taken for its replacement
   Due due_ = Due::kNothing;
   // Its exit shows on a pidfd (spawned or adopted alike); that watch reaps it.
   ChildExit exit_;

@@ -67,6 +67,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, Wor
   w->features_ = h.features;
   w->stage_.features_said = h.features != 0;
   w->stage_.heartbeat = (h.features & kFeatureAnswersPing) != 0;
+  w->stage_.serves_inherited = (h.features & kFeatureServesInherited) != 0;
   w->state_versions_ = h.state_versions;
   for (auto [fd, stream] : {std::pair{h.out_fd, "stdout"}, std::pair{h.err_fd, "stderr"}}) {
     if (fd < 0) continue;  // its pipe had reached EOF

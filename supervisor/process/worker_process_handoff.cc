@@ -51,6 +51,7 @@ Status WorkerProcess::send_message(MessageType type, const Outgoing& out) {
     case MessageType::kPark: return channel_.send(Park{});
     case MessageType::kResume: return channel_.send(Resume{});
     case MessageType::kPing: return channel_.send(Ping{out.ping});
+    case MessageType::kInherit: return send_inherit(*out.inherited);
     case MessageType::kFeatures: return channel_.send(Features{out.successor ? out.successor->features : 0});
     case MessageType::kHandoff: {
       const bool sender = out.successor != nullptr;

@@ -8,7 +8,8 @@
 //
 // A hung worker's stacks are kept first (stack_capture.h), then it gets
 // --hang-signal (SIGTERM; SIGABRT for a core dump too) and SIGKILL after
-// --kill-timeout. Its exit restarts its slot like a crash.
+// --kill-timeout. Its exit restarts its slot like a crash; the client
+// connections taken from it first go to the replacement (worker_process_inherit.cc).
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -66,6 +67,7 @@ void WorkerProcess::declare_hung(std::chrono::steady_clock::duration silent) {
   uv_poll_stop(poll_.get());
   deadline_.stop();
   spdlog::error("{} {}; keeping its threads' stacks before ending it", name_, rejected_);
+  take_clients();
   const std::string header = "baton: " + name_ + " " + rejected_ + "\n\n";
   auto capture = StackCapture::start(loop_, pid_, stacks_file(config_, pid_), header, kStackCaptureDeadline,
                                      [this](const std::string& outcome) { end_hung(outcome); });

@@ -155,6 +155,10 @@ Order on_command(const Stage& at, Command command) {
       // Only a serving worker is asked, and only one that said it answers.
       if (at.state != S::kReady || !at.heartbeat) return nothing(at);
       return {.sends = {T::kPing}, .next = at};
+    case Command::kInherit:
+      // A hung predecessor's clients go to a serving worker that said it serves them.
+      if (at.state != S::kReady || !at.serves_inherited) return nothing(at);
+      return {.sends = {T::kInherit}, .next = at};
   }
   return nothing(at);
 }
@@ -169,6 +173,7 @@ const char* command_name(Command c) {
     case Command::kHandoffAsSender: return "handoff (sender)";
     case Command::kHandoffAsReceiver: return "handoff (receiver)";
     case Command::kPing: return "ping";
+    case Command::kInherit: return "inherit";
   }
   return "?";
 }

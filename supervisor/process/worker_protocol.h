@@ -22,6 +22,7 @@ struct Stage {
   bool sender = false;         // its last HANDOFF made it the sender (an old worker)
   bool features_said = false;  // it sent FEATURES
   bool heartbeat = false;      // ...with ANSWERS_PING: it answers PING with PONG
+  bool serves_inherited = false;  // ...with SERVES_INHERITED: it takes a hung worker's clients (INHERIT)
   unsigned late_replies = 0;   // replies on their way that no longer matter (crossed a RESUME, PARK or stop)
 
   bool operator==(const Stage&) const = default;
@@ -57,7 +58,7 @@ struct Reply {
 Reply on_message(const Stage& at, MessageType type);
 
 // What the supervisor asks of a worker (WorkerHandle's commands).
-enum class Command { kDrain, kTerminate, kCommit, kPark, kResume, kHandoffAsSender, kHandoffAsReceiver, kPing };
+enum class Command { kDrain, kTerminate, kCommit, kPark, kResume, kHandoffAsSender, kHandoffAsReceiver, kPing, kInherit };
 
 // What follows a command's message, or comes instead of one.
 enum class Escalation {

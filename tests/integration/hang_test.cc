@@ -3,17 +3,24 @@
 // it answers is never asked, nor judged. Real baton, real workers: kvstore
 // and the helpers (libbaton answers), pykv (PROTOCOL.md alone) and ckv (the C API).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "integration/fixture.h"
 #include "support/command.h"
+#include "support/http_client.h"
+#include "support/load_client.h"
 #include "helper_worker.h"
 
 namespace testing_support {
@@ -86,6 +93,109 @@ TEST(Hang, AStoppedWorkerIsDeclaredHungKilledAndReplaced) {
   baton.signal(SIGTERM);
   EXPECT_EQ(baton.wait_exit(), 0);
 }
+
+// The server side of `client` has been read to its end: /proc/net/tcp's rx
+// queue of the row from `server_port` to the client's port is empty. Polled
+// (the kernel tells no one), for at most 10 s.
+bool server_read_everything(std::uint16_t server_port, int client) {
+  sockaddr_in me{};
+  socklen_t len = sizeof me;
+  if (::getsockname(client, reinterpret_cast<sockaddr*>(&me), &len) != 0) return false;
+  char want[64];
+  std::snprintf(want, sizeof want, "0100007F:%04X 0100007F:%04X 01 ", server_port, ntohs(me.sin_port));
+  const auto until = steady_clock::now() + std::chrono::seconds(10);
+  while (steady_clock::now() < until) {
+    std::istringstream table(read_file("/proc/net/tcp"));
+    for (std::string line; std::getline(table, line);) {
+      const auto at = line.find(want);
+      if (at == std::string::npos) continue;
+      unsigned long tx = 0, rx = 0;  // "tx_queue:rx_queue" follows the state
+      if (std::sscanf(line.c_str() + at + std::strlen(want), "%lx:%lx", &tx, &rx) == 2 && rx == 0) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a poll interval, not a synchronization
+  }
+  return false;
+}
+
+// Keep-alive connections, each answered once, until `want` of them are
+// served by `pid` (at most 400 opened); the others stay open too.
+std::vector<baton::UniqueFd> connections_to(std::uint16_t port, pid_t pid, std::size_t want,
+                                            std::vector<baton::UniqueFd>& others) {
+  std::vector<baton::UniqueFd> mine;
+  for (int i = 0; i < 400 && mine.size() < want; ++i) {
+    auto fd = connect_local(port);
+    if (!fd) break;
+    auto r = exchange(fd->get(), "GET", "/stats");
+    if (!r || r->status != 200) break;
+    (json_field(r->body, "pid") == pid ? mine : others).push_back(std::move(*fd));
+  }
+  return mine;
+}
+
+// Before a hung worker is ended, baton takes its client connections and
+// gives them to its replacement: a keep-alive client that sat idle on it
+// gets its next answer from the replacement, not a reset. One whose request
+// the hung worker had half read is closed by the replacement (a FIN). The
+// other worker's clients lose nothing meanwhile.
+class HangClients : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(HangClients, TheClientsOfAHungWorkerAreServedByItsReplacement) {
+  WorkerDir dir;
+  TempDir stacks;
+  BatonProcess baton(baton_args(dir, {"-w", "2", "--mode", GetParam(), "--hang-timeout", "2s", "--kill-timeout", "1s",
+                                      "--hang-stacks", stacks.path(), "--log-level", "debug"}));
+  const auto port = serving_port(baton);
+  const pid_t hung = ready_pid(baton, 1, 0);
+  ASSERT_TRUE(baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\) answers heartbeats")) << baton.log();
+  std::vector<baton::UniqueFd> elsewhere;
+  auto idle = connections_to(port, hung, 9, elsewhere);
+  ASSERT_EQ(idle.size(), 9u) << "worker 1.0 was given too few of 400 connections";
+  baton::UniqueFd half_read = std::move(idle.back());
+  idle.pop_back();
+  // A client that starts its next request a moment after its last answer:
+  // baton tells the two apart on the kernel's clock, which ticks every few ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(send_all(half_read.get(), "GET /stats HTTP/1.1\r\nHost: half\r\n"));
+  ASSERT_TRUE(server_read_everything(port, half_read.get())) << "worker 1.0 never read the half request";
+  LoadClient load({.port = port, .keepalive_connections = 0, .close_connections = 2});
+
+  const auto mark = baton.mark();
+  ASSERT_EQ(::kill(hung, SIGSTOP), 0);
+  auto took = baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\): took its ([0-9]+) client connections for its "
+                             "replacement \\(([0-9]+) waiting for a request, ([0-9]+) in the middle of one",
+                             mark);
+  ASSERT_TRUE(took) << baton.log();
+  EXPECT_EQ(took->groups[1], "9");
+  EXPECT_EQ(took->groups[2], "8");
+  EXPECT_EQ(took->groups[3], "1");
+  const pid_t replacement = ready_pid(baton, 1, 0, mark);
+  ASSERT_GT(replacement, 0) << baton.log();
+  ASSERT_TRUE(baton.wait_for("serves the 9 client connections of the hung worker it replaces", mark)) << baton.log();
+
+  std::size_t kept = 0;
+  for (auto& c : idle) {
+    auto r = exchange(c.get(), "GET", "/stats");
+    if (r && r->status == 200 && json_field(r->body, "pid") == replacement) ++kept;
+  }
+  char byte;
+  EXPECT_EQ(::recv(half_read.get(), &byte, 1, 0), 0) << "closed with a FIN, not reset: " << std::strerror(errno);
+  for (auto& c : elsewhere) EXPECT_TRUE(exchange(c.get(), "GET", "/stats")) << "the other worker's idle clients";
+  const LoadStats stats = load.stop();
+  std::printf("idle connections of the hung worker served by its replacement: %zu of %zu; other clients: %llu "
+              "requests, %llu failed\n",
+              kept, idle.size(), static_cast<unsigned long long>(stats.ok), static_cast<unsigned long long>(stats.failed));
+  EXPECT_EQ(kept, idle.size());
+  EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors[0]);
+  EXPECT_GT(stats.ok, 0u);
+  auto status = run_baton({"status", "--json", "--control", baton.control_path()});
+  const auto j = nlohmann::json::parse(status.out, nullptr, false);
+  EXPECT_EQ(j["last_hang"]["connections_kept"], 9) << status.describe();
+  idle.clear(), elsewhere.clear();  // else the drain waits for its deadline
+  baton.signal(SIGTERM);
+  EXPECT_EQ(baton.wait_exit(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, HangClients, ::testing::Values("drain", "handoff"));
 
 // Worker 0 speaks the protocol by hand and never says FEATURES; worker 1
 // stops itself once ready. Each time worker 1 is declared hung (at least

@@ -95,9 +95,10 @@ class FakeWorker final : public WorkerHandle {
   void refuse(const std::string& why) { events_.on_refused(*this, why); }
   void report_unhealthy(const std::string& why) { events_.on_unhealthy(*this, why); }
   // Ends the worker; `this` is destroyed by the supervisor during the call.
-  void exit(int status = 0, int signal = 0) {
+  void exit(int status = 0, int signal = 0) { on_exit_with(WorkerExit{status, signal, rejected}); }
+  void on_exit_with(const WorkerExit& info) {
     state_ = WorkerState::kExited;
-    events_.on_exit(*this, WorkerExit{status, signal, rejected});
+    events_.on_exit(*this, info);
   }
 
   const WorkerConfig config;

@@ -148,6 +148,21 @@ TEST_F(SupervisorTest, CrashedActiveWorkerIsRestartedAfterBackoff) {
   EXPECT_EQ(launcher_.worker(1, 0)->terminates, 0);
 }
 
+// The client connections taken from a hung worker go to the next worker of
+// its slot, and only to it.
+TEST_F(SupervisorTest, AHungWorkersClientsGoToItsSlotsReplacement) {
+  Supervisor& s = serving();
+  auto kept = std::make_shared<KeptConnections>();
+  kept->push_back({UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), false});
+  launcher_.worker(1, 1)->on_exit_with(WorkerExit{0, SIGKILL, "hung: ...", "stacks in /tmp/x", kept});
+  ASSERT_TRUE(run_until([&] { return launcher_.worker(1, 1) != nullptr; }));
+  EXPECT_EQ(launcher_.worker(1, 1)->config.inherited, kept);
+  EXPECT_EQ(s.report().last_hang->connections_kept, 1u);
+  launcher_.worker(1, 1)->exit(0, SIGSEGV);  // its replacement crashes too: nothing is left to pass on
+  ASSERT_TRUE(run_until([&] { return launcher_.worker(1, 1) != nullptr; }));
+  EXPECT_EQ(launcher_.worker(1, 1)->config.inherited, nullptr);
+}
+
 TEST_F(SupervisorTest, WorkerThatKeepsCrashingAtStartUpIsRetriedForEver) {
   // Each restart dies before READY (a stderr that killed it, a missing
   // file): the slot is tried again and again, backing off, and nothing stops.
@@ -414,6 +429,17 @@ TEST_F(HandoffSupervisorTest, CommitsOnlyWhenEveryNewWorkerRestored) {
   launcher_.worker(1, 0)->exit();
   launcher_.worker(1, 1)->exit();
   EXPECT_EQ(launcher_.launches, 4) << "old workers that exit after COMMIT are not restarted";
+}
+
+// A slot of a generation that took over by handoff starts again serving:
+// no state is on its way to it, so it must not stand by (it would forever).
+TEST_F(HandoffSupervisorTest, ACrashedWorkerOfAHandedOverGenerationRestartsWithoutStandingBy) {
+  Supervisor& s = standing_by();
+  for (std::uint32_t i : {0u, 1u}) launcher_.worker(1, i)->sent(), launcher_.worker(2, i)->restored();
+  ASSERT_EQ(s.state(), Supervisor::State::kServing);
+  launcher_.worker(2, 1)->exit(0, SIGSEGV);
+  ASSERT_TRUE(run_until([&] { return launcher_.worker(2, 1) != nullptr; }));
+  EXPECT_FALSE(launcher_.worker(2, 1)->config.standby);
 }
 
 TEST_F(HandoffSupervisorTest, RestoredBeforeSentStillCommitsTheOld) {

@@ -110,6 +110,22 @@ TEST(WorkerProtocolMessages, HeartbeatOnlyWithAWorkerThatSaidItAnswers) {
   }
 }
 
+// A hung worker's clients go only to a serving worker that said it serves
+// them; one that did not, or does not serve yet, is sent nothing.
+TEST(WorkerProtocolCommands, InheritGoesOnlyToAServingWorkerThatSaidItServesThem) {
+  Stage serving = at(S::kReady);
+  EXPECT_TRUE(on_command(serving, Command::kInherit).sends.empty()) << "it would not know INHERIT";
+  serving.serves_inherited = true;
+  const Order o = on_command(serving, Command::kInherit);
+  EXPECT_EQ(o.sends, std::vector<T>{T::kInherit});
+  EXPECT_EQ(o.next, serving);
+  for (S s : {S::kWelcomed, S::kStandby, S::kRestored, S::kDraining, S::kParked}) {
+    Stage st = at(s);
+    st.serves_inherited = true;
+    EXPECT_TRUE(on_command(st, Command::kInherit).sends.empty()) << state_name(s);
+  }
+}
+
 // A reply that crossed a RESUME is counted when the RESUME goes, and dropped
 // when it arrives; the next one is news again.
 TEST(WorkerProtocolMessages, AReplyThatCrossedAResumeIsIgnoredOnce) {
@@ -140,7 +156,8 @@ TEST(WorkerProtocolMessages, NoMessageMovesAWorkerThatWaitsForBaton) {
 // PROTOCOL.md's table: each row's first cell, and the messages of its second.
 std::map<std::string, std::set<std::string>> protocol_table() {
   std::ifstream in(std::string(BATON_SOURCE_DIR) + "/shared/PROTOCOL.md");
-  const std::set<std::string> sent_by_baton{"WELCOME", "DRAIN", "HANDOFF", "FEATURES", "COMMIT", "RESUME", "PARK", "PING"};
+  const std::set<std::string> sent_by_baton{"WELCOME", "DRAIN", "HANDOFF", "FEATURES", "COMMIT", "RESUME", "PARK", "PING",
+                                           "INHERIT"};
   std::map<std::string, std::set<std::string>> rows;
   std::string line;
   bool inside = false;
@@ -191,11 +208,11 @@ std::vector<Stage> every_stage() {
     for (bool sender : {false, true})
       for (bool standby : {false, true})
         for (bool features : {false, true})
-          for (bool heartbeat : {false, true}) {
-            if (heartbeat && !features) continue;  // it says so in FEATURES
+          for (bool said : {false, true}) {
+            if (said && !features) continue;  // it says these in FEATURES
             Stage st = at(s, sender, standby);
             st.features_said = features;
-            st.heartbeat = heartbeat;
+            st.heartbeat = st.serves_inherited = said;
             all.push_back(st);
           }
   return all;
@@ -234,7 +251,7 @@ TEST(WorkerProtocolCommands, EveryMessageBatonSendsIsOneTheProtocolTableAllowsTh
   EXPECT_EQ(on_message(at(S::kStarting), T::kHello).reaction, Reaction::kWelcome);
   used["after HELLO"].insert("WELCOME");
   for (const Stage& stage : every_stage())
-    for (int c = 0; c <= static_cast<int>(Command::kPing); ++c) {
+    for (int c = 0; c <= static_cast<int>(Command::kInherit); ++c) {
       std::vector<Sent> sent;
       carry_out(stage, static_cast<Command>(c), sent);
       for (const Sent& s : sent) {

@@ -45,6 +45,9 @@ void Worker::on_drain(std::function<void(const DrainRequest&)> callback) { impl_
 Status Worker::ready() { return impl_->ready(); }
 void Worker::on_handoff(HandoffSource source) { impl_->source_ = std::move(source); }
 void Worker::on_restore(HandoffTarget target) { impl_->target_ = std::move(target); }
+void Worker::on_inherit(std::function<void(std::vector<InheritedConnection>)> callback) {
+  impl_->on_inherit_ = std::move(callback);
+}
 bool Worker::awaiting_handoff() const { return impl_->awaiting_handoff(); }
 Status Worker::report_error(const std::string& message) { return impl_->report_error(message); }
 Status Worker::report_unhealthy(const std::string& reason) { return impl_->report_unhealthy(reason); }
@@ -142,6 +145,7 @@ Status Worker::Impl::ready() {
   if (target_.load_snapshot && target_.load_changes) flags |= kFeatureLoadsPrecopy | kFeatureTakesConnectionsAhead;
   // PING is answered from read_channel(), on the application's loop: a blocked loop misses it.
   flags |= kFeatureAnswersPing;
+  if (on_inherit_) flags |= kFeatureServesInherited;
   if (features_ && flags != 0)
     if (Status st = channel_.send(Features{flags}); !st) return st;
   // Without a target this worker cannot receive state: READY lets baton say so.
@@ -201,12 +205,25 @@ bool Worker::Impl::handle(Envelope& m) {
     case MessageType::kPing:
       if (auto ping = m.as<Ping>()) (void)channel_.send(Pong{ping->sequence});
       return true;
+    case MessageType::kInherit: inherit(m); return true;
     default: break;
   }
   auto drain = m.as<Drain>();
   if (!drain) deliver_drain({DrainRequest::Reason::kSupervisorGone, options_.orphan_deadline});
   else deliver_drain({DrainRequest::Reason::kDrain, before_sigterm(std::chrono::milliseconds(drain->deadline_ms))});
   return false;
+}
+
+// Connections of a hung predecessor. A message whose flags and fds disagree
+// is dropped whole (its fds close): baton never sends one.
+void Worker::Impl::inherit(Envelope& m) {
+  auto body = m.as<Inherit>();
+  if (!body || body->flags.size() != m.fds.size() || !on_inherit_) return;
+  std::vector<InheritedConnection> connections;
+  connections.reserve(m.fds.size());
+  for (std::size_t i = 0; i < m.fds.size(); ++i)
+    connections.push_back({std::move(m.fds[i]), (body->flags[i] & kInheritMidRequest) != 0});
+  on_inherit_(std::move(connections));
 }
 
 void Worker::Impl::deliver_drain(const DrainRequest& request) {

@@ -45,6 +45,7 @@ class Worker::Impl {
   std::function<void(const DrainRequest&)> on_drain_;
   HandoffSource source_;
   HandoffTarget target_;
+  std::function<void(std::vector<InheritedConnection>)> on_inherit_;
   Channel channel_;
   UniqueFd reserve_;  // /dev/null, closed around each receive (receive_with_reserve)
   UvHandle<uv_poll_t> poll_;  // after channel_: stops watching before the fd closes
@@ -54,6 +55,7 @@ class Worker::Impl {
   void read_channel();
   bool handle(Envelope& message);  // false: stop reading
   void deliver_drain(const DrainRequest& request);
+  void inherit(Envelope& message);  // INHERIT
   // handoff.cc
   void handle_handoff(Envelope& message);
   void start_precopy(std::uint32_t successor_features, Deadline deadline);

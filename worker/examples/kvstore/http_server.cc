@@ -212,6 +212,13 @@ void HttpServer::start_serving() {
   uv_idle_start(resuming_->get(), [](uv_idle_t* idle) { static_cast<HttpServer*>(idle->data)->resume_next_batch(); });
 }
 
+void HttpServer::serve_inherited(std::vector<baton::InheritedConnection> connections) {
+  for (auto& inherited : connections) {
+    if (inherited.mid_request) continue;  // its UniqueFd closes it: a FIN, and the client may retry
+    if (auto* c = HttpConnection::adopt({std::move(inherited.fd)}, *this)) c->resume();
+  }
+}
+
 // libuv registers each resumed connection with epoll (about 0.6 us each) in
 // its next poll, before it reads any: 10,000 at once would keep the busiest
 // client waiting for all the idle ones.

@@ -67,6 +67,10 @@ class HttpServer final : private ConnectionOwner {
   void adopt_connections(std::vector<baton::HandedConnection> connections);
   // Resumes the adopted connections, busiest first, a batch per loop turn.
   void start_serving();
+  // Connections baton took from a hung predecessor: served at once, as if
+  // accepted; one the hung worker had read a request on is closed (the rest
+  // of that request may follow, and cannot be parsed from its middle).
+  void serve_inherited(std::vector<baton::InheritedConnection> connections);
 
   KvState& state() { return state_; }
   static void on_connection(uv_stream_t* listener, int status);

@@ -229,6 +229,10 @@ int main(int argc, char** argv) {
   hand_off_on_request(w, server, stopping, flags.precopy);
   CrashLater crash(loop, flags.crash_after_ms);
   restore_on_request(w, server, flags, crash);
+  w.on_inherit([&](std::vector<baton::InheritedConnection> c) {
+    log("serving " + std::to_string(c.size()) + " connections of a hung predecessor");
+    server.serve_inherited(std::move(c));
+  });
 
   // While a predecessor's state is on its way, accept nothing: COMMIT starts it.
   if (!w.awaiting_handoff()) server.start_accepting();

@@ -174,6 +174,11 @@ class Worker {
   // before ready(): it tells baton whether this worker takes pre-copy.
   void on_handoff(HandoffSource source);
   void on_restore(HandoffTarget target);
+  // Optional (baton --hang-timeout): serve client connections baton took
+  // from a hung worker before ending it. Register before ready(); a worker
+  // without it is never given any (baton closes them). Each connection is
+  // yours, as if just accepted; close those marked mid_request.
+  void on_inherit(std::function<void(std::vector<InheritedConnection>)> callback);
   // True when a previous generation will hand over its state: do not accept
   // yet; ready() then says STANDBY and target.commit() says when to start.
   bool awaiting_handoff() const;

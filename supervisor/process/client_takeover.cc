@@ -1,0 +1,62 @@
+#include "client_takeover.h"
+
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "client_connections.h"
+
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438  // Linux 5.6; older libc headers lack the number
+#endif
+
+namespace baton {
+namespace {
+
+// The worker read bytes since its last answer that it never answered. A
+// request the client sent after the hang is still queued whole (unread
+// bytes): the replacement reads it from its start.
+bool mid_request(int fd) {
+  int unread = 0;
+  if (::ioctl(fd, SIOCINQ, &unread) == 0 && unread > 0) return false;
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return true;  // cannot tell: the safe side
+  // Both are "milliseconds ago"; a connection never written to counts from its start.
+  return info.tcpi_last_data_recv < info.tcpi_last_data_sent;
+}
+
+}  // namespace
+
+Result<KeptConnections> take_client_connections(int pidfd, pid_t pid, const std::vector<std::uint16_t>& ports) {
+  auto fds = client_connection_fds(pid, ports);
+  if (!fds) return Status::error("cannot read /proc/" + std::to_string(pid) + "/fd (not ours to look at)");
+  KeptConnections kept;
+  for (int fd : *fds) {
+    const long copy = ::syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    if (copy < 0) {
+      const int e = errno;
+      // Not one taken means none will be: say why once; a connection closed meanwhile (EBADF) is just gone.
+      if (e == EBADF) continue;
+      if (kept.empty())
+        return Status::error(std::string("pidfd_getfd: ") + std::strerror(e) +
+                             (e == EPERM ? " (baton needs the worker's user or CAP_SYS_PTRACE)"
+                              : e == ENOSYS ? " (Linux 5.6 or later is needed)"
+                                            : ""));
+      continue;
+    }
+    UniqueFd taken(static_cast<int>(copy));  // pidfd_getfd sets O_CLOEXEC
+    const bool partial = mid_request(taken.get());
+    kept.push_back({std::move(taken), partial});
+  }
+  return kept;
+}
+
+}  // namespace baton
