@@ -16,7 +16,7 @@ constexpr const char* kEstablished = "01";  // TCP_ESTABLISHED in /proc/net/tcp'
 
 // The sockets among `pid`'s fds, by inode (an inode's first fd); none if
 // /proc/PID/fd cannot be read.
-std::optional<std::unordered_map<std::uint64_t, int>> socket_fds(pid_t pid) {
+std::optional<std::unordered_map<std::uint64_t, int>> sockets_by_inode(pid_t pid) {
   std::error_code ec;
   std::filesystem::directory_iterator fd("/proc/" + std::to_string(pid) + "/fd", ec);
   if (ec) return std::nullopt;
@@ -56,22 +56,28 @@ void clients_in(const std::string& table, const std::unordered_map<std::uint64_t
 
 }  // namespace
 
-std::optional<std::vector<int>> client_connection_fds(pid_t pid, const std::vector<std::uint16_t>& ports) {
+std::optional<std::vector<int>> socket_fds(pid_t pid) {
   if (pid <= 0) return std::nullopt;
-  auto sockets = socket_fds(pid);
+  auto sockets = sockets_by_inode(pid);
   if (!sockets) return std::nullopt;
   std::vector<int> fds;
-  if (sockets->empty() || ports.empty()) return fds;
-  const std::string net = "/proc/" + std::to_string(pid) + "/net/";
-  clients_in(net + "tcp", *sockets, ports, fds);
-  clients_in(net + "tcp6", *sockets, ports, fds);
+  for (const auto& [inode, fd] : *sockets) fds.push_back(fd);
   return fds;
 }
 
 std::optional<std::size_t> count_client_connections(pid_t pid, const std::vector<std::uint16_t>& ports) {
-  auto fds = client_connection_fds(pid, ports);
-  if (!fds) return std::nullopt;
-  return fds->size();
+  if (pid <= 0) return std::nullopt;
+  auto sockets = sockets_by_inode(pid);
+  if (!sockets) return std::nullopt;
+  std::vector<int> fds;
+  if (sockets->empty() || ports.empty()) return 0;
+  const std::string net = "/proc/" + std::to_string(pid) + "/net/";
+  clients_in(net + "tcp", *sockets, ports, fds);
+  clients_in(net + "tcp6", *sockets, ports, fds);
+  // The kernel writes those tables a page at a time while connections come
+  // and go, so a row may be read twice.
+  std::sort(fds.begin(), fds.end());
+  return static_cast<std::size_t>(std::unique(fds.begin(), fds.end()) - fds.begin());
 }
 
 }  // namespace baton

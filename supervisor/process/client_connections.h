@@ -1,7 +1,7 @@
 // The client connections a worker holds, as the kernel sees them: how many,
 // for `baton status`, so that an operator can see why an old generation is
-// still draining (HAProxy #228/#1792: "hundreds of old processes, why?"), and
-// which fds they are, so that a hung worker's clients can be taken (client_takeover.h).
+// still draining (HAProxy #228/#1792: "hundreds of old processes, why?"); and
+// its sockets' fds, so that a hung worker's clients can be taken (client_takeover.h).
 #pragma once
 
 #include <sys/types.h>
@@ -21,7 +21,8 @@ namespace baton {
 // counted. None when /proc will not say (a worker run as another user by a
 // baton without CAP_SYS_PTRACE, or one that has exited).
 std::optional<std::size_t> count_client_connections(pid_t pid, const std::vector<std::uint16_t>& ports);
-// The same connections, as fd numbers in `pid` (for pidfd_getfd).
-std::optional<std::vector<int>> client_connection_fds(pid_t pid, const std::vector<std::uint16_t>& ports);
+// The fd numbers of `pid`'s sockets, one per socket (for pidfd_getfd); none
+// when /proc will not say.
+std::optional<std::vector<int>> socket_fds(pid_t pid);
 
 }  // namespace baton

@@ -117,12 +117,24 @@ bool server_read_everything(std::uint16_t server_port, int client) {
   return false;
 }
 
+// /proc/PID/stat says `pid` is stopped (state T), within 10 s.
+bool stopped(pid_t pid) {
+  const auto until = steady_clock::now() + std::chrono::seconds(10);
+  while (steady_clock::now() < until) {
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    const auto paren = stat.rfind(')');
+    if (paren != std::string::npos && stat.compare(paren, 4, ") T ") == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a poll interval
+  }
+  return false;
+}
+
 // Keep-alive connections, each answered once, until `want` of them are
-// served by `pid` (at most 400 opened); the others stay open too.
+// served by `pid` (at most 1000 opened); the others stay open too.
 std::vector<baton::UniqueFd> connections_to(std::uint16_t port, pid_t pid, std::size_t want,
                                             std::vector<baton::UniqueFd>& others) {
   std::vector<baton::UniqueFd> mine;
-  for (int i = 0; i < 400 && mine.size() < want; ++i) {
+  for (int i = 0; i < 1000 && mine.size() < want; ++i) {
     auto fd = connect_local(port);
     if (!fd) break;
     auto r = exchange(fd->get(), "GET", "/stats");
@@ -148,8 +160,9 @@ TEST_P(HangClients, TheClientsOfAHungWorkerAreServedByItsReplacement) {
   const pid_t hung = ready_pid(baton, 1, 0);
   ASSERT_TRUE(baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\) answers heartbeats")) << baton.log();
   std::vector<baton::UniqueFd> elsewhere;
-  auto idle = connections_to(port, hung, 9, elsewhere);
-  ASSERT_EQ(idle.size(), 9u) << "worker 1.0 was given too few of 400 connections";
+  constexpr std::size_t kTaken = 51;  // 50 idle, 1 half-read
+  auto idle = connections_to(port, hung, kTaken, elsewhere);
+  ASSERT_EQ(idle.size(), kTaken) << "worker 1.0 was given too few of 1000 connections";
   baton::UniqueFd half_read = std::move(idle.back());
   idle.pop_back();
   // A client that starts its next request a moment after its last answer:
@@ -157,20 +170,24 @@ TEST_P(HangClients, TheClientsOfAHungWorkerAreServedByItsReplacement) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(send_all(half_read.get(), "GET /stats HTTP/1.1\r\nHost: half\r\n"));
   ASSERT_TRUE(server_read_everything(port, half_read.get())) << "worker 1.0 never read the half request";
-  LoadClient load({.port = port, .keepalive_connections = 0, .close_connections = 2});
 
   const auto mark = baton.mark();
   ASSERT_EQ(::kill(hung, SIGSTOP), 0);
+  // Stopped, so it accepts none of the load's connections: those are the other worker's clients.
+  ASSERT_TRUE(stopped(hung));
+  LoadClient load({.port = port, .keepalive_connections = 0, .close_connections = 2,
+                   .close_pause = std::chrono::milliseconds(2)});
   auto took = baton.wait_for("worker 1\\.0 \\(pid [0-9]+\\): took its ([0-9]+) client connections for its "
                              "replacement \\(([0-9]+) waiting for a request, ([0-9]+) in the middle of one",
                              mark);
   ASSERT_TRUE(took) << baton.log();
-  EXPECT_EQ(took->groups[1], "9");
-  EXPECT_EQ(took->groups[2], "8");
+  EXPECT_EQ(took->groups[1], std::to_string(kTaken));
+  EXPECT_EQ(took->groups[2], std::to_string(kTaken - 1));
   EXPECT_EQ(took->groups[3], "1");
   const pid_t replacement = ready_pid(baton, 1, 0, mark);
   ASSERT_GT(replacement, 0) << baton.log();
-  ASSERT_TRUE(baton.wait_for("serves the 9 client connections of the hung worker it replaces", mark)) << baton.log();
+  ASSERT_TRUE(baton.wait_for("serves the " + std::to_string(kTaken) + " client connections of the hung worker", mark))
+      << baton.log();
 
   std::size_t kept = 0;
   for (auto& c : idle) {
@@ -189,7 +206,7 @@ TEST_P(HangClients, TheClientsOfAHungWorkerAreServedByItsReplacement) {
   EXPECT_GT(stats.ok, 0u);
   auto status = run_baton({"status", "--json", "--control", baton.control_path()});
   const auto j = nlohmann::json::parse(status.out, nullptr, false);
-  EXPECT_EQ(j["last_hang"]["connections_kept"], 9) << status.describe();
+  EXPECT_EQ(j["last_hang"]["connections_kept"], kTaken) << status.describe();
   idle.clear(), elsewhere.clear();  // else the drain waits for its deadline
   baton.signal(SIGTERM);
   EXPECT_EQ(baton.wait_exit(), 0);

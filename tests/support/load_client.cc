@@ -59,6 +59,7 @@ void LoadClient::run_close() {
     if (!r) record_failure("new-connection request: " + r.status().message());
     else if (r->status != 200) record_failure("new-connection request: status " + std::to_string(r->status));
     else ++ok_;
+    if (options_.close_pause.count() > 0) std::this_thread::sleep_for(options_.close_pause);  // pacing, not waiting
   }
 }
 

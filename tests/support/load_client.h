@@ -35,6 +35,10 @@ class LoadClient {
     // Keep-alive threads PUT fresh keys (/kv/c<thread>-<n>) instead of GET path.
     bool writes = false;
     std::chrono::seconds max_duration{120};
+    // New-connection threads wait this long after each request: a few
+    // thousand connections, not tens of thousands, whose TIME_WAITs would
+    // collide with the next test's ports.
+    std::chrono::milliseconds close_pause{0};
   };
 
   explicit LoadClient(Options options);
