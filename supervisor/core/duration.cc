@@ -9,7 +9,7 @@ namespace baton {
 Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   auto bad = [&] {
     return Status::error("duration \"" + std::string(text) +
-                         "\" is not valid; write it like 500ms, 10s or 2m");
+                         "\" is not valid; write it like 500ms, 10s, 2m or 1h");
   };
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -19,9 +19,10 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (unit == "ms") scale = 1;
   else if (unit == "s" || unit.empty()) scale = 1000;
   else if (unit == "m") scale = 60'000;
+  else if (unit == "h") scale = 3'600'000;
   else return bad();
-  constexpr std::uint64_t kMaxMs = 24ull * 3600 * 1000;  // a day is plenty for any timeout
-  if (value > kMaxMs / scale) return Status::error("duration \"" + std::string(text) + "\" is longer than a day");
+  constexpr std::uint64_t kMaxMs = 7ull * 24 * 3600 * 1000;  // a week: for timeouts and worker lifetimes alike
+  if (value > kMaxMs / scale) return Status::error("duration \"" + std::string(text) + "\" is longer than a week");
   return std::chrono::milliseconds(value * scale);
 }
 

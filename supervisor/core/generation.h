@@ -33,6 +33,11 @@ struct Generation {
     std::unique_ptr<Timer> restart;  // pending restart after a crash
     unsigned restarts = 0;           // how often this slot was started again after a crash
     std::shared_ptr<KeptConnections> kept;  // a hung worker's clients, for the slot's next worker
+    // --recycle-after: when its worker is due (its start, the limit and its
+    // share of the jitter); max until the next recycle tick works it out.
+    std::chrono::steady_clock::time_point recycle_at = std::chrono::steady_clock::time_point::max();
+    unsigned recycle_failures = 0;  // in a row, for the backoff
+    std::chrono::steady_clock::time_point recycle_not_before{};  // after a failed recycle
   };
 
   std::uint64_t number = 0;
@@ -44,6 +49,9 @@ struct Generation {
   std::shared_ptr<const HeldFile> executable;
   std::chrono::steady_clock::time_point retiring_since{};  // when it was told to go
   std::vector<Slot> slots;
+  // Workers replaced in their slot by a recycle, finishing (draining, or
+  // exiting after handing off); not restarted, not counted as serving.
+  std::vector<std::unique_ptr<WorkerHandle>> leaving;
 
   bool all_in(WorkerState state) const {
     for (const auto& s : slots)
@@ -53,6 +61,7 @@ struct Generation {
   bool all_ready() const { return all_in(WorkerState::kReady); }
   // No process left and none waiting to be restarted.
   bool finished() const {
+    if (!leaving.empty()) return false;
     for (const auto& s : slots)
       if (s.worker || (s.restart && s.restart->active())) return false;
     return true;

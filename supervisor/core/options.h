@@ -50,6 +50,13 @@ struct Options {
   // signal (SIGABRT: a core dump too), and SIGKILL after kill_timeout.
   std::string hang_stacks = "/tmp";
   int hang_signal = 15;  // SIGTERM
+  // Recycling: a serving worker older than recycle_after (plus its own
+  // random share of recycle_jitter), or whose private memory passes
+  // recycle_memory, is replaced by a fresh process of the same file; its
+  // state and connections move in handoff mode (0: off).
+  std::chrono::milliseconds recycle_after{0};
+  std::chrono::milliseconds recycle_jitter{0};
+  std::uint64_t recycle_memory = 0;  // bytes
   std::string pid_file;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;

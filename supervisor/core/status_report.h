@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "replacement_cause.h"
 #include "upgrade_record.h"
 
 namespace baton {
@@ -59,6 +60,14 @@ struct SupervisorReport {
   std::optional<RollbackRecord> last_rollback;
   std::uint64_t hangs = 0;  // workers declared hung (--hang-timeout)
   std::optional<HangRecord> last_hang;
+  ReplacementCounts replacements{};  // workers replaced, by why (replacement_cause.h)
+  // A recycle in flight: the slot, why, and its successor's pid (0 before it runs).
+  struct RecycleReport {
+    std::uint32_t index = 0;
+    std::string cause;
+    pid_t successor = 0;
+  };
+  std::optional<RecycleReport> recycling;
 };
 
 }  // namespace baton

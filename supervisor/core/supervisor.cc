@@ -30,6 +30,7 @@ Status Supervisor::start() {
 Status Supervisor::install_handlers() {
   std::vector<int> handled{SIGHUP, SIGTERM, SIGINT, SIGQUIT};
   handled.insert(handled.end(), options_.forward_signals.begin(), options_.forward_signals.end());
+  arm_recycle_tick();
   for (int signum : handled) {
     auto h = std::make_unique<UvHandle<uv_signal_t>>();
     if (Status st = h->init(loop_, uv_signal_init, this); !st) return st.with_context("signal handler");
@@ -42,10 +43,14 @@ Status Supervisor::install_handlers() {
 }
 
 bool Supervisor::is_worker(pid_t pid) const {
-  for (const auto& [n, gen] : generations_)
+  for (const auto& [n, gen] : generations_) {
     for (const auto& slot : gen.slots)
       if (slot.worker && slot.worker->owns(pid)) return true;
-  return false;
+    for (const auto& w : gen.leaving)
+      if (w->owns(pid)) return true;
+  }
+  const auto* serving = std::get_if<phase::Serving>(&phase_);
+  return serving && serving->recycle && serving->recycle->successor && serving->recycle->successor->owns(pid);
 }
 
 Generation* Supervisor::find(std::uint64_t number) {
@@ -143,7 +148,7 @@ Supervisor::UpgradeRequest Supervisor::upgrade_requested(const std::string& from
     spdlog::info("upgrade ({}) ignored: stopping", from);
     return UpgradeRequest::kRefused;
   }
-  if (state() == State::kServing && !at_generation_cap()) {
+  if (state() == State::kServing && !at_generation_cap() && !recycle()) {
     begin_upgrade();
     return UpgradeRequest::kStarted;
   }
@@ -161,6 +166,7 @@ void Supervisor::stop_requested(StopPace pace, const std::string& from) {
 }
 
 void Supervisor::worker_ready(WorkerHandle& w) {
+  if (recycle_ready(w)) return;
   Generation& gen = generations_.at(w.generation());
   spdlog::info("{} ready", w.name());
   if (!gen.all_ready()) return;
@@ -181,6 +187,7 @@ void Supervisor::worker_ready(WorkerHandle& w) {
 }
 
 void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
+  if (leaving_exited(w, info) || recycle_exited(w, info)) return;
   Generation& gen = generations_.at(w.generation());
   const std::uint32_t index = w.index();
   const std::string who = w.name();
@@ -226,6 +233,7 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
                backoff.consecutive_crashes());
   ++gen.slots[index].restarts;
   ++worker_restarts_;
+  count_replacements(info.hang.empty() ? ReplacementCause::kCrash : ReplacementCause::kHang, 1);
   if (info.kept && !info.kept->empty()) {
     spdlog::info("{}: its replacement gets the {} client connections taken from it", who, info.kept->size());
     gen.slots[index].kept = info.kept;
@@ -236,16 +244,20 @@ void Supervisor::active_worker_exited(Generation& gen, std::uint32_t index, cons
 
 // ---- actions --------------------------------------------------------------
 
-Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
+WorkerConfig Supervisor::slot_config(const Generation& gen, std::uint32_t index) const {
   // Only an upgrade's candidate waits for state: a restart has none coming.
   const bool standby = gen.standby && gen.role == Generation::Role::kCandidate;
-  WorkerConfig config{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
+  return WorkerConfig{options_.command, gen.executable ? gen.executable->exec_path() : "", gen.number, index,
                       options_.ready_timeout, options_.kill_timeout, standby,
                       launcher_.may_start_low() ? options_.start_nice : 0, options_.hang_timeout,
                       options_.hang_stacks, options_.hang_signal, gen.slots[index].kept};
-  auto w = launcher_.launch(std::move(config), *this);
+}
+
+Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
+  auto w = launcher_.launch(slot_config(gen, index), *this);
   if (!w) return w.status();
   gen.slots[index].kept.reset();  // the new worker has them now
+  gen.slots[index].recycle_at = std::chrono::steady_clock::time_point::max();  // due from its start
   spdlog::info("{} started: {}", (*w)->name(), options_.command[0]);
   gen.slots[index].worker = std::move(w.value());
   return Status::ok();
@@ -278,8 +290,8 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
   gen.standby = options_.mode == UpgradeMode::kHandoff && role == Generation::Role::kCandidate &&
                 serving_generation() != 0 &&
                 !gen.rollback;
-  if (options_.probation.count() > 0) {
-    // Held from the start, so that a rollback can run this very file again.
+  if (options_.probation.count() > 0 || recycling_enabled()) {
+    // Held from the start, so that a rollback (or a recycle) runs this very file again.
     auto held = rollback_to ? Result<std::shared_ptr<const HeldFile>>(rollback_to)
                             : launcher_.hold(options_.command[0]);
     if (!held) {
@@ -335,6 +347,9 @@ void Supervisor::promote(Generation& candidate, const std::string& how) {
   candidate.role = Generation::Role::kActive;
   candidate.served = true;
   phase_.emplace<phase::Serving>(candidate.number);
+  if (previous != 0)
+    count_replacements(candidate.rollback ? ReplacementCause::kRollback : ReplacementCause::kUpgrade,
+                       candidate.slots.size());
   finish_upgrade(UpgradeRecord::Result::kCommitted, how);
   if (candidate.rollback && last_rollback_ && !last_rollback_->serving_after)
     last_rollback_->serving_after = std::chrono::steady_clock::now() - last_rollback_->crashed;
@@ -403,6 +418,7 @@ void Supervisor::terminate_generation(Generation& gen) {
 
 void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
   if (state() == State::kStopping) return;
+  abort_recycle("baton is stopping");
   // Old workers in the middle of a handoff serve nothing until drain() resumes them.
   const bool can_serve_on = !handoff() && std::any_of(generations_.begin(), generations_.end(), [](const auto& g) {
     return g.second.role == Generation::Role::kActive;
@@ -445,11 +461,14 @@ void Supervisor::stop_fast() {
 }
 
 void Supervisor::terminate_everything() {
-  for (auto& [n, gen] : generations_) terminate_generation(gen);
+  for (auto& [n, gen] : generations_) {
+    terminate_generation(gen);
+    for (auto& w : gen.leaving) w->terminate();
+  }
 }
 
 void Supervisor::run_pending_upgrade() {
-  if (!upgrade_pending_ || state() != State::kServing) return;
+  if (!upgrade_pending_ || state() != State::kServing || recycle()) return;
   if (at_generation_cap()) {
     if (!cap_logged_) spdlog::info("upgrade waits: {}", pending_reason());
     cap_logged_ = true;  // once per wait: retiring workers come and go
@@ -465,6 +484,8 @@ bool Supervisor::at_generation_cap() const { return generations_.size() >= optio
 std::string Supervisor::pending_reason() const {
   if (state() == State::kStarting) return "it follows start-up";
   if (state() != State::kServing) return "it follows the upgrade running now";
+  if (const auto& r = std::get<phase::Serving>(phase_).recycle)
+    return "it follows the recycle of worker " + std::to_string(serving_generation()) + "." + std::to_string(r->index);
   return std::to_string(generations_.size()) + " generations are alive (--max-generations " +
          std::to_string(options_.max_generations) + "); it starts when " + gen_name(generations_.begin()->first) +
          " has finished draining";

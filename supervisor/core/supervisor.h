@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,31 @@ class Supervisor final : private WorkerEvents {
   phase::Upgrading* upgrading() { return std::get_if<phase::Upgrading>(&phase_); }
   phase::HandoffInFlight* handoff();
   const phase::Probation* probation() const;
+  // --recycle-after, --recycle-memory (supervisor_recycle.cc).
+  bool recycling_enabled() const;
+  phase::Recycle* recycle();  // the one in flight, if any
+  void arm_recycle_tick();
+  std::chrono::steady_clock::time_point recycle_due(const WorkerHandle& w);
+  void recycle_tick();  // starts the recycle of a slot that is due, if one may start
+  void start_recycle(Generation& gen, std::uint32_t index, ReplacementCause cause, const std::string& why);
+  void recycle_failed(Generation& gen, std::uint32_t index, const std::string& why);
+  enum class OldWorker { kResume, kServing, kGone };  // what abort_recycle() finds of it
+  void abort_recycle(const std::string& why, OldWorker old = OldWorker::kResume);
+  void commit_recycle_if_done();
+  void finish_recycle();
+  bool is_successor(const WorkerHandle& w);
+  bool is_recycled_sender(const WorkerHandle& w);
+  // The recycle's events; false when `w` is not its (the usual path follows).
+  bool recycle_ready(WorkerHandle& w);
+  bool recycle_standing_by(WorkerHandle& w);
+  bool recycle_sent(WorkerHandle& w);
+  bool recycle_restored(WorkerHandle& w);
+  bool recycle_precopied(WorkerHandle& w);
+  bool recycle_refused(WorkerHandle& w, const std::string& why);
+  bool recycle_exited(WorkerHandle& w, const WorkerExit& info);
+  bool leaving_exited(WorkerHandle& w, const WorkerExit& info);  // a worker replaced in its slot
+  void count_replacements(ReplacementCause cause, std::uint64_t n);
+  WorkerConfig slot_config(const Generation& gen, std::uint32_t index) const;
   // Forgets retired generations whose workers are all gone; once stopping
   // and nothing is left, ends the loop. Only dispatch() calls it.
   void collect_finished();
@@ -198,6 +224,9 @@ class Supervisor final : private WorkerEvents {
   std::uint64_t rollbacks_ = 0;
   std::optional<HangRecord> last_hang_;
   std::uint64_t hangs_ = 0;
+  ReplacementCounts replacements_{};
+  Timer recycle_timer_{loop_};
+  std::minstd_rand jitter_{std::random_device{}()};  // --recycle-jitter's shares
 };
 
 }  // namespace baton

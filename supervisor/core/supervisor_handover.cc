@@ -28,12 +28,16 @@ std::string Supervisor::cannot_hand_over() const {
   if (state() == State::kUpgrading) return "an upgrade is running; try again when it has finished";
   if (state() == State::kStopping) return "baton is stopping";
   if (upgrade_pending_) return "an upgrade is queued; try again when it has run";
+  if (const auto* serving = std::get_if<phase::Serving>(&phase_); serving && serving->recycle)
+    return "a worker is being recycled; try again in a moment";
   if (probation())
     return gen_name(probation()->generation) + " is on probation; try again when it has passed (baton status says when)";
-  for (const auto& [n, gen] : generations_)
+  for (const auto& [n, gen] : generations_) {
     for (const auto& slot : gen.slots)
       if (slot.worker && !adoptable(slot.worker->state()))
         return slot.worker->name() + " is " + state_name(slot.worker->state()) + "; try again in a moment";
+    if (!gen.leaving.empty()) return gen.leaving.front()->name() + " is finishing after a recycle; try again in a moment";
+  }
   return "";
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "replacement_cause.h"
 #include "upgrade_record.h"
 
 namespace baton {
@@ -37,6 +38,8 @@ class SupervisorObserver {
   virtual void worker_hung(const HangRecord& /*hang*/) {}
   // A serving worker that crashed is being started again.
   virtual void worker_restarting(std::uint64_t /*generation*/, std::uint32_t /*index*/) {}
+  // `count` workers were replaced by others in their slots, for `cause`.
+  virtual void workers_replaced(ReplacementCause /*cause*/, std::uint64_t /*count*/) {}
   // A generation that served is gone: `took` from being told to go (DRAIN,
   // COMMIT, a stop) to its last worker's exit.
   virtual void generation_retired(std::uint64_t /*generation*/, std::chrono::duration<double> /*took*/) {}

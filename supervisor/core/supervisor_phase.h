@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "baton/uv_handle.h"
+#include "replacement_cause.h"
 #include "worker_handle.h"
 
 namespace baton::phase {
@@ -46,6 +47,20 @@ struct Probation {
   Timer timer;
 };
 
+// A recycle in flight (--recycle-after, --recycle-memory): one serving
+// worker replaced by a fresh process of the same file, in its slot, from the
+// successor's start to the swap. Handoff mode pairs the two over a link.
+struct Recycle {
+  Recycle(uv_loop_t* loop, std::uint32_t index, ReplacementCause cause)
+      : index(index), cause(cause), deadline(loop) {}
+  std::uint32_t index;  // the slot, in the serving generation
+  ReplacementCause cause;
+  std::unique_ptr<WorkerHandle> successor;
+  bool linked = false;  // handoff mode: both have HANDOFF (the old worker must RESUME if it fails)
+  bool sent = false, restored = false;  // handoff mode: the old worker's SENT, the successor's RESTORED
+  Timer deadline;  // handoff mode: --handoff-timeout from HANDOFF
+};
+
 // Generation 1 is starting; nothing serves yet.
 struct Starting {};
 
@@ -53,6 +68,7 @@ struct Serving {
   explicit Serving(std::uint64_t generation) : generation(generation) {}
   std::uint64_t generation;            // the one serving
   std::optional<Probation> probation;  // since the last upgrade, if --probation
+  std::optional<Recycle> recycle;      // never on probation
 };
 
 struct Upgrading {

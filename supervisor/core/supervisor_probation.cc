@@ -105,6 +105,7 @@ void Supervisor::roll_back(Generation& failing, const std::string& crash) {
 void Supervisor::resume_parked(Generation& parked, Generation& failing) {
   parked.role = Generation::Role::kActive;
   parked.for_each_worker([](WorkerHandle& w) { w.resume(); });
+  count_replacements(ReplacementCause::kRollback, parked.slots.size());
   std::get<phase::Serving>(phase_).generation = parked.number;
   drain_generation(failing);
   last_rollback_->to = parked.number;

@@ -14,20 +14,21 @@ const char* state_text(Supervisor::State s) {
   return "?";
 }
 
-WorkerReport report_slot(const Generation::Slot& slot, std::uint32_t index) {
-  WorkerReport w{.index = index, .restarts = slot.restarts};
-  if (!slot.worker) {
-    w.state = "restarting";
-    return w;
-  }
-  w.pid = slot.worker->pid();
-  w.state = state_name(slot.worker->state());
-  w.uptime = std::chrono::steady_clock::now() - slot.worker->started_at();
-  if (auto due = slot.worker->pending_signal()) {
+WorkerReport report_worker(const WorkerHandle& worker, unsigned restarts) {
+  WorkerReport w{.index = worker.index(), .restarts = restarts};
+  w.pid = worker.pid();
+  w.state = state_name(worker.state());
+  w.uptime = std::chrono::steady_clock::now() - worker.started_at();
+  if (auto due = worker.pending_signal()) {
     w.deadline_signal = due->signal;
     w.deadline_in = due->in;
   }
   return w;
+}
+
+WorkerReport report_slot(const Generation::Slot& slot, std::uint32_t index) {
+  if (slot.worker) return report_worker(*slot.worker, slot.restarts);
+  return WorkerReport{.index = index, .state = "restarting", .restarts = slot.restarts};
 }
 
 }  // namespace
@@ -54,7 +55,12 @@ SupervisorReport Supervisor::report() const {
                      .rollbacks = rollbacks_,
                      .last_rollback = last_rollback_,
                      .hangs = hangs_,
-                     .last_hang = last_hang_};
+                     .last_hang = last_hang_,
+                     .replacements = replacements_};
+  if (const auto* serving = std::get_if<phase::Serving>(&phase_); serving && serving->recycle) {
+    const phase::Recycle& rc = *serving->recycle;
+    r.recycling = SupervisorReport::RecycleReport{rc.index, cause_name(rc.cause), rc.successor ? rc.successor->pid() : 0};
+  }
   if (const phase::Probation* p = probation()) {
     const auto left = p->since + options_.probation - std::chrono::steady_clock::now();
     r.probation = SupervisorReport::ProbationReport{p->generation, p->previous, left};
@@ -68,6 +74,7 @@ SupervisorReport Supervisor::report() const {
       // A retiring generation's empty slots are gone for good, not restarting.
       if (slot.worker || gen.role != Generation::Role::kRetiring) g.workers.push_back(report_slot(slot, i));
     }
+    for (const auto& w : gen.leaving) g.workers.push_back(report_worker(*w, 0));
     r.generations.push_back(std::move(g));
   }
   return r;

@@ -170,6 +170,9 @@ class WorkerHandle {
     std::chrono::milliseconds in{0};
   };
   virtual std::optional<PendingSignal> pending_signal() const { return std::nullopt; }
+  // Its private memory (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup),
+  // for --recycle-memory; none when it cannot be read.
+  virtual std::optional<std::uint64_t> private_memory() const { return std::nullopt; }
 };
 
 // The file a generation was started from, held open by the launcher so that

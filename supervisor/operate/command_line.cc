@@ -11,6 +11,7 @@
 
 #include "config_file.h"
 #include "control_path.h"
+#include "byte_size.h"
 #include "duration.h"
 #include "signal_name.h"
 
@@ -190,6 +191,28 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
       ->type_name("SIGNAL");
 }
 
+void add_recycle_options(CLI::App* run, Options& o) {
+  add_duration(run, "--recycle-after", o.recycle_after,
+               "replace each serving worker once it is this old by a fresh process of the same file,\n"
+               "one at a time and never during an upgrade; its state and connections move in handoff\n"
+               "mode, it drains in drain mode (0: off)",
+               std::chrono::milliseconds(0));
+  add_duration(run, "--recycle-jitter", o.recycle_jitter,
+               "with --recycle-after: add a random share of this to each worker's age limit, so that\n"
+               "workers started together are not recycled together",
+               std::chrono::milliseconds(0));
+  run->add_option_function<std::string>(
+         "--recycle-memory",
+         [&o](const std::string& text) {
+           auto size = parse_byte_size(text);
+           if (!size) throw CLI::ValidationError("--recycle-memory", size.status().message());
+           o.recycle_memory = *size;
+         },
+         "replace a serving worker whose private memory (smaps_rollup) passes SIZE, as\n"
+         "--recycle-after does, e.g. 512M (default 0: off)")
+      ->type_name("SIZE");
+}
+
 void add_operation_options(CLI::App* run, Options& o, RunWords& words) {
   run->add_option("--name", o.name, "this service's name: names the control socket (default: the worker's file name)")
       ->type_name("NAME");
@@ -224,6 +247,7 @@ void add_run_options(CLI::App* run, Options& o, RunWords& words) {
                   "under systemd socket activation, a NAME from LISTEN_FDNAMES uses that socket")
       ->type_name("NAME=URL");
   add_process_options(run, o, words);
+  add_recycle_options(run, o);
   add_operation_options(run, o, words);
   // Shown in --help; the words after `--` are split off before parsing, so
   // that they always belong to the worker (its own --flags included).

@@ -69,6 +69,11 @@ Metrics::Metrics()
                      "Serving workers declared hung (--hang-timeout): their stacks kept, then ended")),
       hung_clients_(counter(*registry_, "baton_hung_worker_connections_kept_total",
                             "Client connections taken from hung workers for their replacements")),
+      replacements_(BuildCounter()
+                        .Name("baton_worker_replacements_total")
+                        .Help("Workers replaced by another process in their slot, by cause: crash, hang, upgrade, "
+                              "rollback, recycle-age, recycle-memory")
+                        .Register(*registry_)),
       workers_(BuildGauge().Name("baton_workers").Help("Worker processes by generation and state").Register(*registry_)),
       serving_(gauge(*registry_, "baton_serving_generation", "The generation serving now, 0 if none")),
       upgrading_(gauge(*registry_, "baton_upgrade_in_progress", "1 while an upgrade runs")),
@@ -89,6 +94,10 @@ void Metrics::upgrade_finished(const UpgradeRecord& u) {
 void Metrics::worker_restarting(std::uint64_t, std::uint32_t) { restarts_.Increment(); }
 
 void Metrics::rolled_back(const RollbackRecord&) { rollbacks_.Increment(); }
+
+void Metrics::workers_replaced(ReplacementCause cause, std::uint64_t count) {
+  replacements_.Add({{"cause", cause_name(cause)}}).Increment(static_cast<double>(count));
+}
 
 void Metrics::worker_hung(const HangRecord& h) {
   hangs_.Increment();

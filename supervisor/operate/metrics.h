@@ -13,6 +13,7 @@
 //   baton_rollbacks_total                                   counter
 //   baton_worker_hangs_total                                counter
 //   baton_hung_worker_connections_kept_total                counter
+//   baton_worker_replacements_total{cause="crash"|"hang"|"upgrade"|"rollback"|"recycle-age"|"recycle-memory"}  counter
 //   baton_workers{generation="3",state="ready"}             gauge
 //   baton_serving_generation, baton_upgrade_in_progress     gauges
 //   process_open_fds, process_resident_memory_bytes,
@@ -42,6 +43,7 @@ class Metrics final : public SupervisorObserver {
   void worker_restarting(std::uint64_t generation, std::uint32_t index) override;
   void rolled_back(const RollbackRecord& rollback) override;
   void worker_hung(const HangRecord& hang) override;
+  void workers_replaced(ReplacementCause cause, std::uint64_t count) override;
   void generation_retired(std::uint64_t generation, std::chrono::duration<double> took) override;
 
   // The text exposition format, gauges as of `report`.
@@ -63,6 +65,7 @@ class Metrics final : public SupervisorObserver {
   prometheus::Counter& rollbacks_;
   prometheus::Counter& hangs_;
   prometheus::Counter& hung_clients_;
+  prometheus::Family<prometheus::Counter>& replacements_;
   prometheus::Family<prometheus::Gauge>& workers_;
   std::vector<prometheus::Gauge*> worker_gauges_;  // this scrape's; replaced at the next
   prometheus::Gauge& serving_;

@@ -66,6 +66,13 @@ nlohmann::json hang_json(const HangRecord& h) {
           {"at", utc_timestamp(h.at_wall)}};
 }
 
+// {"crash": 2, "hang": 0, "upgrade": 4, ...}: every cause, counted or not.
+nlohmann::json replacements_json(const ReplacementCounts& counts) {
+  nlohmann::json j = nlohmann::json::object();
+  for (std::size_t c = 0; c < kReplacementCauses; ++c) j[cause_name(static_cast<ReplacementCause>(c))] = counts[c];
+  return j;
+}
+
 nlohmann::json probation_json(const std::optional<SupervisorReport::ProbationReport>& p) {
   if (!p) return nullptr;
   return {{"generation", p->generation},
@@ -106,7 +113,12 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
           {"rollbacks", r.rollbacks},
           {"last_rollback", r.last_rollback ? rollback_json(*r.last_rollback) : nlohmann::json(nullptr)},
           {"hangs", r.hangs},
-          {"last_hang", r.last_hang ? hang_json(*r.last_hang) : nlohmann::json(nullptr)}};
+          {"last_hang", r.last_hang ? hang_json(*r.last_hang) : nlohmann::json(nullptr)},
+          {"replacements", replacements_json(r.replacements)},
+          {"recycling", r.recycling ? nlohmann::json{{"worker", r.recycling->index},
+                                                     {"cause", r.recycling->cause},
+                                                     {"successor_pid", r.recycling->successor}}
+                                    : nlohmann::json(nullptr)}};
 }
 
 void count_leaving_clients(SupervisorReport& report, const std::vector<ListenerSpec>& listeners) {

@@ -48,6 +48,19 @@ std::string upgrades(const nlohmann::json& s) {
                        text_of(r, "from_generation"), text_of(r, "to_generation"),
                        r.value("resumed", false) ? "resumed with its state" : "its file started afresh",
                        text_of(r, "reason"));
+  return out;
+}
+
+// Workers replaced (crashes, hangs, recycles), and what replaces one now.
+std::string replacements(const nlohmann::json& s) {
+  std::string out, replaced;
+  const auto counts = s.value("replacements", nlohmann::json::object());
+  for (const auto& [cause, n] : counts.items())
+    if (n.get<std::uint64_t>() > 0) replaced += fmt::format("{}{} {}", replaced.empty() ? "" : ", ", cause, n.dump());
+  if (!replaced.empty()) out += "workers replaced: " + replaced + "\n";
+  if (const auto& r = s.value("recycling", nlohmann::json()); !r.is_null())
+    out += fmt::format("recycling worker {} ({}): its successor is pid {}\n", text_of(r, "worker"), text_of(r, "cause"),
+                       text_of(r, "successor_pid"));
   if (const auto& h = s.value("last_hang", nlohmann::json()); !h.is_null())
     out += fmt::format("hung workers: {}; last {} at {}: {}; {}; {} client connections kept for its replacement\n",
                        text_of(s, "hangs"), text_of(h, "worker"), text_of(h, "at"), text_of(h, "reason"),
@@ -109,7 +122,7 @@ std::string upgrade_text(const nlohmann::json& u) {
 }
 
 std::string status_text(const nlohmann::json& s) {
-  return header(s) + upgrades(s) + workers_table(s) + leaving(s);
+  return header(s) + upgrades(s) + replacements(s) + workers_table(s) + leaving(s);
 }
 
 }  // namespace baton

@@ -48,6 +48,7 @@
 #include "left_behind.h"
 #include "handover_table.h"
 #include "output_relay.h"
+#include "private_memory.h"
 #include "stack_capture.h"
 #include "start_priority.h"
 #include "worker_handle.h"
@@ -98,6 +99,7 @@ class WorkerProcess final : public WorkerHandle {
   void commit(std::chrono::milliseconds drain_timeout) override;
   void resume() override;
   void park(std::chrono::milliseconds drain_timeout) override;
+  std::optional<std::uint64_t> private_memory() const override { return private_memory_bytes(pid_); }
 
  private:
   using State = WorkerState;

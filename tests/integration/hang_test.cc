@@ -212,7 +212,8 @@ TEST_P(HangClients, TheClientsOfAHungWorkerAreServedByItsReplacement) {
   EXPECT_EQ(baton.wait_exit(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, HangClients, ::testing::Values("drain", "handoff"));
+INSTANTIATE_TEST_SUITE_P(Modes, HangClients, ::testing::Values("drain", "handoff"),
+                         [](const auto& info) { return std::string(info.param); });
 
 // Worker 0 speaks the protocol by hand and never says FEATURES; worker 1
 // stops itself once ready. Each time worker 1 is declared hung (at least

@@ -229,7 +229,7 @@ TEST(CommandLine, DuplicateListenerNamesAreRefused) {
 TEST(CommandLine, BadDurationIsAUsageError) {
   BatonProcess baton({"--listen", "tcp://127.0.0.1:0", "--drain-timeout", "soon", "--", "/bin/true"});
   EXPECT_EQ(baton.wait_exit(), 2);
-  EXPECT_TRUE(baton.wait_for("write it like 500ms, 10s or 2m")) << baton.log();
+  EXPECT_TRUE(baton.wait_for("write it like 500ms, 10s, 2m or 1h")) << baton.log();
 }
 
 TEST(CommandLine, PortInUseMeansExitThree) {

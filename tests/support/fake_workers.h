@@ -50,6 +50,7 @@ class FakeWorker final : public WorkerHandle {
   void abandon(const std::string& reason) override { rejected = reason; }
   const std::vector<std::uint32_t>& state_versions() const override { return versions; }
   std::uint32_t features() const override { return features_said; }
+  std::optional<std::uint64_t> private_memory() const override { return memory; }
   Status begin_handoff(HandoffRole role, const Successor& successor, std::chrono::milliseconds,
                        int link_fd) override {
     handoff_role = role == HandoffRole::kSender ? "sender" : "receiver";
@@ -110,6 +111,7 @@ class FakeWorker final : public WorkerHandle {
   std::string handoff_role;
   std::vector<std::uint32_t> handoff_accepted;
   bool link_was_valid = false;
+  std::optional<std::uint64_t> memory;  // what private_memory() says
 
  private:
   FakeLauncher& launcher_;
@@ -149,7 +151,8 @@ class FakeLauncher final : public WorkerLauncher {
     return std::unique_ptr<WorkerHandle>(std::move(w));
   }
 
-  // The live worker of generation g, slot i (null if none).
+  // The live worker of generation g, slot i (null if none); the newest, when
+  // a recycle's successor shares the slot.
   FakeWorker* worker(std::uint64_t g, std::uint32_t i = 0) {
     auto it = live.find({g, i});
     return it == live.end() ? nullptr : it->second;
@@ -169,7 +172,11 @@ inline FakeWorker::FakeWorker(FakeLauncher& launcher, WorkerConfig config, Worke
   launcher_.live[{this->config.generation, this->config.index}] = this;
 }
 
-inline FakeWorker::~FakeWorker() { launcher_.live.erase({config.generation, config.index}); }
+// A recycle's successor shares its slot: the newest is the slot's.
+inline FakeWorker::~FakeWorker() {
+  auto it = launcher_.live.find({config.generation, config.index});
+  if (it != launcher_.live.end() && it->second == this) launcher_.live.erase(it);
+}
 
 
 }  // namespace testing_support

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "sched_times.h"
+#include "byte_size.h"
 #include "duration.h"
 #include "logging.h"
 #include "restart_backoff.h"
@@ -22,14 +23,30 @@ TEST(Duration, ParsesUnits) {
   EXPECT_EQ(*parse_duration("10s"), 10s);
   EXPECT_EQ(*parse_duration("2m"), 120s);
   EXPECT_EQ(*parse_duration("3"), 3s);
-  for (const char* bad : {"", "ms", "10h", "-1s", "1.5s", "10 s"}) {
+  EXPECT_EQ(*parse_duration("6h"), 6h);
+  for (const char* bad : {"", "ms", "10d", "-1s", "1.5s", "10 s"}) {
     auto r = parse_duration(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_NE(r.status().message().find("like 500ms, 10s or 2m"), std::string::npos);
+    EXPECT_NE(r.status().message().find("like 500ms, 10s, 2m or 1h"), std::string::npos);
   }
   EXPECT_FALSE(parse_duration("99999999999m"));
   EXPECT_EQ(format_duration(1500ms), "1500ms");
   EXPECT_EQ(format_duration(30s), "30s");
+}
+
+TEST(ByteSize, ParsesUnitsInPowersOf1024) {
+  EXPECT_EQ(*parse_byte_size("4096"), 4096u);
+  EXPECT_EQ(*parse_byte_size("512M"), 512ull << 20);
+  EXPECT_EQ(*parse_byte_size("512MiB"), 512ull << 20);
+  EXPECT_EQ(*parse_byte_size("1.5g"), 3ull << 29);
+  EXPECT_EQ(*parse_byte_size("0"), 0u);
+  for (const char* bad : {"", "M", "12Q", "-1M", "1e30G"}) {
+    auto r = parse_byte_size(bad);
+    ASSERT_FALSE(r) << bad;
+  }
+  EXPECT_EQ(format_byte_size(900), "900 B");
+  EXPECT_EQ(format_byte_size(512ull << 20), "512 MiB");
+  EXPECT_EQ(format_byte_size(3ull << 29), "1.5 GiB");
 }
 
 TEST(SchedTimes, CountWhatAProcessRanAndNothingForOneGone) {

@@ -360,6 +360,100 @@ TEST_F(SupervisorTest, StartFailsWhenTheWorkerCannotBeLaunched) {
   EXPECT_EQ(launcher_.live_count(), 0u);
 }
 
+// ---- recycling (--recycle-after, --recycle-memory) -------------------------
+
+class RecycleTest : public SupervisorTest {
+ protected:
+  RecycleTest() { options_.recycle_after = 1ms; }
+  // Serving, and the first recycle tick has started slot 0's successor.
+  FakeWorker* recycling(Supervisor& s) {
+    FakeWorker* old = launcher_.worker(1, 0);
+    EXPECT_TRUE(run_until([&] { return launcher_.worker(1, 0) != old; }));
+    EXPECT_TRUE(s.report().recycling);
+    return launcher_.worker(1, 0);
+  }
+};
+
+TEST_F(RecycleTest, DrainModeStartsASuccessorOfTheSameFileAndDrainsTheOldOnceItIsReady) {
+  Supervisor& s = serving();
+  FakeWorker* old = launcher_.worker(1, 0);
+  FakeWorker* successor = recycling(s);
+  EXPECT_EQ(launcher_.launches, 3) << "one at a time";
+  EXPECT_EQ(successor->config.generation, 1u);
+  EXPECT_FALSE(successor->config.standby);
+  EXPECT_EQ(successor->config.executable, "/srv/app") << "the generation's held file, not the path as it is now";
+  successor->become_ready();
+  EXPECT_EQ(old->drains, 1);
+  EXPECT_FALSE(s.report().recycling);
+  EXPECT_EQ(s.report().replacements[static_cast<std::size_t>(ReplacementCause::kRecycleAge)], 1u);
+  const int launches = launcher_.launches;
+  old->exit();
+  EXPECT_EQ(launcher_.launches, launches) << "a recycled worker's exit is not a crash";
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+}
+
+TEST_F(RecycleTest, HandoffModePairsTheOldWorkerWithItsSuccessorAndCommitsBoth) {
+  options_.mode = UpgradeMode::kHandoff;
+  Supervisor& s = serving();
+  FakeWorker* old = launcher_.worker(1, 0);
+  FakeWorker* successor = recycling(s);
+  EXPECT_TRUE(successor->config.standby) << "its predecessor's state is coming";
+  successor->stand_by({1});
+  EXPECT_EQ(old->handoff_role, "sender");
+  EXPECT_EQ(successor->handoff_role, "receiver");
+  successor->restored();
+  EXPECT_EQ(successor->commits, 0) << "not before the old worker has sent everything";
+  old->sent();
+  EXPECT_EQ(successor->commits, 1);
+  EXPECT_EQ(old->commits, 1);
+  EXPECT_EQ(successor->state(), WorkerState::kReady);
+  EXPECT_EQ(s.report().replacements[static_cast<std::size_t>(ReplacementCause::kRecycleAge)], 1u);
+}
+
+TEST_F(RecycleTest, ASuccessorThatDiesMidHandoffLeavesTheOldWorkerServingAndTheSlotBacksOff) {
+  options_.mode = UpgradeMode::kHandoff;
+  Supervisor& s = serving();
+  FakeWorker* old = launcher_.worker(1, 0);
+  FakeWorker* successor = recycling(s);
+  successor->stand_by({1});
+  successor->exit(0, SIGSEGV);
+  EXPECT_EQ(old->resumes, 1);
+  EXPECT_EQ(launcher_.worker(1, 0), nullptr) << "the fakes' map lost the slot's newest; the old one serves on";
+  EXPECT_FALSE(s.report().recycling);
+  EXPECT_EQ(s.report().replacements[static_cast<std::size_t>(ReplacementCause::kRecycleAge)], 0u);
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+}
+
+TEST_F(RecycleTest, AnUpgradeAskedForDuringARecycleWaitsForIt) {
+  Supervisor& s = serving();
+  FakeWorker* successor = recycling(s);
+  s.handle_signal(SIGHUP);
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_TRUE(s.report().upgrade_pending);
+  EXPECT_NE(s.report().pending_reason.find("recycle of worker 1.0"), std::string::npos) << s.report().pending_reason;
+  successor->become_ready();
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading);
+}
+
+TEST_F(RecycleTest, AWorkerPastTheMemoryLimitIsRecycledForIt) {
+  options_.recycle_after = 0ms;
+  options_.recycle_memory = 100;
+  Supervisor& s = serving();
+  launcher_.worker(1, 1)->memory = 101;
+  FakeWorker* old = launcher_.worker(1, 1);
+  ASSERT_TRUE(run_until([&] { return launcher_.worker(1, 1) != old; }));
+  EXPECT_EQ(s.report().recycling->cause, "recycle-memory");
+  EXPECT_EQ(s.report().recycling->index, 1u);
+}
+
+TEST_F(RecycleTest, AStopEndsTheRecycle) {
+  Supervisor& s = serving();
+  FakeWorker* successor = recycling(s);
+  s.handle_signal(SIGTERM);
+  EXPECT_FALSE(successor->rejected.empty()) << "the successor is ended";
+  EXPECT_EQ(s.state(), Supervisor::State::kStopping);
+}
+
 class HandoffSupervisorTest : public SupervisorTest {
  protected:
   HandoffSupervisorTest() { options_.mode = UpgradeMode::kHandoff; }

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <cerrno>
 #include <cstdio>
 
@@ -84,6 +86,7 @@ Response HttpServer::handle(const Request& request) {
   facts_.draining = draining_;
   const bool write = request.method == "PUT" || request.method == "DELETE";
   facts_.writes = state_.writes + (write ? 1 : 0);
+  if (request.path == "/debug/leak" && facts_.debug_leak && request.method == "PUT") return leak(request.body);
   Response r = route(request, state_.store, facts_);
   if (write && r.status == 200) {
     ++state_.writes;
@@ -210,6 +213,18 @@ void HttpServer::start_serving() {
   resuming_ = std::make_unique<baton::UvHandle<uv_idle_t>>();
   (void)resuming_->init(loop_, uv_idle_init, this);  // uv_idle_init cannot fail
   uv_idle_start(resuming_->get(), [](uv_idle_t* idle) { static_cast<HttpServer*>(idle->data)->resume_next_batch(); });
+}
+
+// --debug-leak: keeps `mib` MiB of this process's own memory, written to so
+// that it is resident and private: a leak, not state (it never moves).
+Response HttpServer::leak(const std::string& mib) {
+  const long n = std::strtol(mib.c_str(), nullptr, 10);
+  if (n <= 0 || n > 4096) return Response{400, "text/plain", "give a number of MiB, 1 to 4096\n", ""};
+  auto block = std::make_unique<char[]>(static_cast<std::size_t>(n) << 20);
+  std::memset(block.get(), 1, static_cast<std::size_t>(n) << 20);
+  leaked_.push_back(std::move(block));
+  leaked_mib_ += n;
+  return Response{200, "text/plain", "leaked " + std::to_string(leaked_mib_) + " MiB in all\n", ""};
 }
 
 void HttpServer::serve_inherited(std::vector<baton::InheritedConnection> connections) {

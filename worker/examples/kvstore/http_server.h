@@ -73,6 +73,7 @@ class HttpServer final : private ConnectionOwner {
   void serve_inherited(std::vector<baton::InheritedConnection> connections);
 
   KvState& state() { return state_; }
+  Response leak(const std::string& mib);  // --debug-leak's PUT /debug/leak
   static void on_connection(uv_stream_t* listener, int status);
 
  private:
@@ -110,6 +111,8 @@ class HttpServer final : private ConnectionOwner {
   // what they held, to serve them again on RESUME.
   std::vector<baton::HandedConnection> detached_;
   baton::Timer deadline_;
+  std::vector<std::unique_ptr<char[]>> leaked_;  // --debug-leak
+  long leaked_mib_ = 0;
 };
 
 }  // namespace kvstore

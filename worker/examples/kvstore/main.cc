@@ -40,6 +40,7 @@ struct Flags {
   std::vector<std::uint32_t> extra_versions;
   unsigned crash_after_ms = 0;
   bool unhealthy = false;
+  bool debug_leak = false;
   bool precopy = true;
 };
 
@@ -193,6 +194,9 @@ int main(int argc, char** argv) {
   app.add_option("--crash-after", flags.crash_after_ms,
                  "exit with status 70 this many ms after starting to serve (to try baton --probation)")
       ->type_name("MS");
+  app.add_flag("--debug-leak", flags.debug_leak,
+               "serve PUT /debug/leak with a number of MiB in the body: this process keeps that much more\n"
+               "memory of its own, not state (to try baton --recycle-memory)");
   app.add_flag("--unhealthy", flags.unhealthy,
                "answer GET /healthz with 500 (to try baton --probation-check)");
   app.add_option("--accept-state-version", flags.extra_versions,
@@ -215,7 +219,8 @@ int main(int argc, char** argv) {
   baton::Worker& w = **worker;
 
   HttpServer server(loop, {.pid = ::getpid(), .generation = w.generation(), .worker_index = w.index(),
-                           .state_version = KVSTORE_STATE_VERSION, .unhealthy = flags.unhealthy});
+                           .state_version = KVSTORE_STATE_VERSION, .unhealthy = flags.unhealthy,
+                           .debug_leak = flags.debug_leak});
   for (auto& l : w.listeners()) {
     if (baton::Status st = server.listen(std::move(l.fd), l.spec); !st) {
       log(st.message());

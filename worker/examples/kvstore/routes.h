@@ -42,6 +42,7 @@ struct ServerFacts {
   std::uint32_t state_version = 0;
   bool draining = false;
   bool unhealthy = false;  // --unhealthy: /healthz answers 500 (to try baton --probation-check)
+  bool debug_leak = false;  // --debug-leak: PUT /debug/leak grows this process (to try baton --recycle-memory)
 };
 
 // Ordered, so a pre-copy's snapshot can go on from the last key it wrote
