@@ -69,6 +69,9 @@ class ObserverList final : public SupervisorObserver {
   void worker_restarting(std::uint64_t g, std::uint32_t i) override {
     each([&](auto* o) { o->worker_restarting(g, i); });
   }
+  void workers_replaced(ReplacementCause c, std::uint64_t n) override {
+    each([&](auto* o) { o->workers_replaced(c, n); });
+  }
   void generation_retired(std::uint64_t g, std::chrono::duration<double> took) override {
     each([&](auto* o) { o->generation_retired(g, took); });
   }

@@ -80,6 +80,9 @@ Metrics::Metrics()
       open_fds_(gauge(*registry_, "process_open_fds", "Open file descriptors of baton itself")),
       rss_(gauge(*registry_, "process_resident_memory_bytes", "Resident memory of baton itself")),
       start_time_(gauge(*registry_, "process_start_time_seconds", "When baton started, seconds since the epoch")) {
+  // Every cause from the start, at 0: a rate() needs the series before the first event.
+  for (std::size_t c = 0; c < kReplacementCauses; ++c)
+    replacements_.Add({{"cause", cause_name(static_cast<ReplacementCause>(c))}});
   start_time_.Set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
