@@ -159,6 +159,9 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
       ->check(CLI::IsMember({"drain", "handoff"}));
   add_duration(run, "--handoff-timeout", o.handoff_timeout,
                "handoff mode: how long from HANDOFF to every new worker RESTORED before rolling back");
+}
+
+void add_hang_options(CLI::App* run, Options& o) {
   run->add_option_function<std::string>(
          "--hang-timeout",
          [&o](const std::string& text) {
@@ -247,6 +250,7 @@ void add_run_options(CLI::App* run, Options& o, RunWords& words) {
                   "under systemd socket activation, a NAME from LISTEN_FDNAMES uses that socket")
       ->type_name("NAME=URL");
   add_process_options(run, o, words);
+  add_hang_options(run, o);
   add_recycle_options(run, o);
   add_operation_options(run, o, words);
   // Shown in --help; the words after `--` are split off before parsing, so

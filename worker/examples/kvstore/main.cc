@@ -180,12 +180,7 @@ void restore_on_request(baton::Worker& w, HttpServer& server, const Flags& flags
   w.on_restore(std::move(target));
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"kvstore: example baton worker, an HTTP/1.1 key-value store.\n"
-               "Under baton it serves the listeners baton passes; alone it binds --listen."};
-  Flags flags;
+void declare_flags(CLI::App& app, Flags& flags) {
   app.add_option("-l,--listen", flags.listen,
                  "when run without baton: NAME=URL to bind (default http=tcp://127.0.0.1:8080)")
       ->type_name("NAME=URL");
@@ -205,6 +200,15 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-precopy", flags.precopy,
                "handoff mode: send the whole store in the pause, as workers without pre-copy do "
                "(by default it streams while serving and the pause carries only what changed)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvstore: example baton worker, an HTTP/1.1 key-value store.\n"
+               "Under baton it serves the listeners baton passes; alone it binds --listen."};
+  Flags flags;
+  declare_flags(app, flags);
   CLI11_PARSE(app, argc, argv);
   // A write to a client that reset, or to stderr once baton (which reads it)
   // is gone, must fail with EPIPE, not kill the process with SIGPIPE.
