@@ -57,6 +57,9 @@ struct Options {
   std::chrono::milliseconds recycle_after{0};
   std::chrono::milliseconds recycle_jitter{0};
   std::uint64_t recycle_memory = 0;  // bytes
+  // Memory admission: new processes start only if they fit under the
+  // cgroup's memory limit with this share of it kept free.
+  unsigned memory_headroom = 10;  // percent
   std::string pid_file;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;

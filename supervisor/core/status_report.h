@@ -68,6 +68,7 @@ struct SupervisorReport {
     pid_t successor = 0;
   };
   std::optional<RecycleReport> recycling;
+  std::string last_recycle_failure;  // why the last recycle failed, and when it is tried again; empty: none
 };
 
 }  // namespace baton

@@ -324,6 +324,7 @@ void Supervisor::begin_upgrade(std::shared_ptr<const HeldFile> rollback_to) {
   else
     spdlog::info("upgrade to {} started: {}", gen_name(g), options_.command[0]);
   if (observer_) observer_->upgrade_started(upgrade);
+  if (!rollback_to && refuse_for_memory(upgrade)) return;
   if (Status st = spawn_generation(g, Generation::Role::kCandidate, std::move(rollback_to)); !st) {
     spdlog::error("upgrade to {} failed: {}; {}", gen_name(g), st.message(), who_serves());
     return finish_upgrade(UpgradeRecord::Result::kFailed, st.message());
@@ -331,6 +332,19 @@ void Supervisor::begin_upgrade(std::shared_ptr<const HeldFile> rollback_to) {
   spdlog::debug("upgrade to {}: its workers exec'd {:.3f} ms after the request", gen_name(g),
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - upgrade.started).count());
   phase_.emplace<phase::Upgrading>(serving_generation(), g);
+}
+
+// A rollback is never refused: the generation it replaces is failing.
+bool Supervisor::refuse_for_memory(UpgradeRecord& upgrade) {
+  const Generation* serving = find(serving_generation());
+  if (serving == nullptr) return false;
+  upgrade.memory = memory_shortfall(generation_memory(*serving));
+  if (!upgrade.memory) return false;
+  const std::string why = "refused before starting anything: " + upgrade.memory->describe() +
+                          ". Free memory, raise the limit, or lower --memory-headroom";
+  spdlog::error("upgrade to {} {}; {}", gen_name(upgrade.candidate), why, who_serves());
+  finish_upgrade(UpgradeRecord::Result::kFailed, why);
+  return true;
 }
 
 void Supervisor::candidate_started(Generation& candidate) {

@@ -140,6 +140,11 @@ class Supervisor final : private WorkerEvents {
   // Starts slot `index` of `gen` again after `delay`; a failed start tries again, backing off.
   void restart_later(Generation& gen, std::uint32_t index, std::chrono::milliseconds delay);
   void begin_upgrade(std::shared_ptr<const HeldFile> rollback_to = nullptr);
+  // Memory admission: a shortfall if `needed` more bytes would not fit under
+  // the launcher's memory limit with --memory-headroom kept free.
+  std::optional<MemoryShortfall> memory_shortfall(std::uint64_t needed) const;
+  std::uint64_t generation_memory(const Generation& gen) const;  // its workers' private memory
+  bool refuse_for_memory(UpgradeRecord& upgrade);  // true: refused, and said so
   void promote(Generation& candidate, const std::string& how);
   void candidate_started(Generation& candidate);  // tells the observer
   void start_handoff(Generation& candidate);
@@ -225,6 +230,7 @@ class Supervisor final : private WorkerEvents {
   std::optional<HangRecord> last_hang_;
   std::uint64_t hangs_ = 0;
   ReplacementCounts replacements_{};
+  std::string last_recycle_failure_;  // for status; empty until a recycle fails
   Timer recycle_timer_{loop_};
   std::minstd_rand jitter_{std::random_device{}()};  // --recycle-jitter's shares
 };

@@ -90,6 +90,9 @@ void Supervisor::start_recycle(Generation& gen, std::uint32_t index, Replacement
   const bool handoff = options_.mode == UpgradeMode::kHandoff;
   spdlog::info("recycling {}: {}; a fresh process of the same file takes its place{}", old.name(), why,
                handoff ? " with its state and connections" : ", then it drains");
+  // Only a handoff's successor is as large as its predecessor from the start.
+  if (auto shortfall = handoff ? memory_shortfall(old.private_memory().value_or(0)) : std::nullopt)
+    return recycle_failed(gen, index, "its successor would not fit in memory: " + shortfall->describe());
   WorkerConfig config = slot_config(gen, index);
   config.standby = handoff;
   auto successor = launcher_.launch(std::move(config), *this);
@@ -105,8 +108,9 @@ void Supervisor::recycle_failed(Generation& gen, std::uint32_t index, const std:
   const auto backoff = std::min(kLongestRetry, kFirstRetry * (1u << std::min(slot.recycle_failures, 5u)));
   ++slot.recycle_failures;
   slot.recycle_not_before = std::chrono::steady_clock::now() + backoff;
-  spdlog::warn("recycle of worker {}.{} failed: {}; it serves on, next try in {}", gen.number, index, why,
-               format_duration(backoff));
+  last_recycle_failure_ = "worker " + std::to_string(gen.number) + "." + std::to_string(index) + ": " + why +
+                         "; it serves on, next try in " + format_duration(backoff);
+  spdlog::warn("recycle of {}", last_recycle_failure_);
 }
 
 // Ends the recycle in flight: the successor is ended (unless it is gone

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "baton/handoff_stream.h"
+#include "memory_admission.h"
 
 namespace baton {
 
@@ -28,6 +29,8 @@ struct UpgradeRecord {
   // and what moved in that time.
   std::optional<std::chrono::duration<double>> pause;
   HandoffTotals moved;
+  // Refused before anything started: it would not fit in the memory limit.
+  std::optional<MemoryShortfall> memory;
 
   bool committed() const { return result == Result::kCommitted; }
   // Until now while running.

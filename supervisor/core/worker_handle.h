@@ -21,6 +21,7 @@
 #include "baton/status.h"
 #include "baton/unique_fd.h"
 #include "handover_table.h"
+#include "memory_admission.h"
 
 namespace baton {
 
@@ -197,6 +198,9 @@ class WorkerLauncher {
   // it can be raised again, else the low priority would last its whole life.
   // Decided once, when the launcher is made.
   virtual bool may_start_low() const { return false; }
+  // The memory limit where workers start (baton's cgroup), and what it holds
+  // now; none where no limit applies. Memory admission reads it.
+  virtual std::optional<MemoryBudget> memory_budget() const { return std::nullopt; }
   // Holds the worker's executable (`command`, found as a launch finds it)
   // open, and one held already by the previous baton (upgrade --self).
   virtual Result<std::shared_ptr<const HeldFile>> hold(const std::string& command) {

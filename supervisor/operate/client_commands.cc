@@ -115,6 +115,8 @@ int run_upgrade(const ClientOptions& o) {
   }
   // The same words as baton's log line about this upgrade.
   (x.exit_code == client_exit::kOk ? std::cout : std::cerr) << upgrade_text(x.reply["upgrade"]) << "\n";
+  if (x.exit_code == client_exit::kFailed && !x.reply["upgrade"].value("memory", nlohmann::json()).is_null())
+    return client_exit::kNoMemory;
   return x.exit_code;
 }
 

@@ -25,6 +25,7 @@ inline constexpr int kFailed = 1;       // the upgrade failed and was rolled bac
 inline constexpr int kUsage = 2;        // bad command line
 inline constexpr int kUnreachable = 3;  // no baton answers on the control socket
 inline constexpr int kTimedOut = 4;     // --timeout passed first; the upgrade or stop goes on
+inline constexpr int kNoMemory = 5;     // the upgrade was refused: it would not fit in the memory limit
 }  // namespace client_exit
 
 int run_status(const ClientOptions& options);

@@ -99,6 +99,8 @@ Exit codes:
   2    bad command line
   3    no baton answers on the control socket
   4    --timeout passed first (the upgrade or stop goes on)
+  5    upgrade --wait: refused before anything started, as the new workers
+       would not fit in baton's cgroup memory limit (the figures follow)
 )";
 
 // The words of `baton run` that are not Options fields as they stand.
@@ -214,6 +216,12 @@ void add_recycle_options(CLI::App* run, Options& o) {
          "replace a serving worker whose private memory (smaps_rollup) passes SIZE, as\n"
          "--recycle-after does, e.g. 512M (default 0: off)")
       ->type_name("SIZE");
+  run->add_option("--memory-headroom", o.memory_headroom,
+                  "start new workers (an upgrade's, a handoff recycle's) only if, by the private memory of\n"
+                  "those they replace, they fit under baton's cgroup memory limit with this share of it\n"
+                  "kept free; else the upgrade is refused with the figures (0 to 90, default 10)")
+      ->check(CLI::Range(0u, 90u))
+      ->type_name("PERCENT");
 }
 
 void add_operation_options(CLI::App* run, Options& o, RunWords& words) {

@@ -44,8 +44,15 @@ nlohmann::json upgrade_json(const UpgradeRecord& u) {
                       {"serving_generation", u.serving},
                       {"handoff_pause_seconds", nullptr},
                       {"state_bytes", u.moved.state_bytes},
-                      {"connections", u.moved.connections}};
+                      {"connections", u.moved.connections},
+                      {"memory", nullptr}};
   if (u.pause) j["handoff_pause_seconds"] = seconds(*u.pause);
+  if (u.memory)
+    j["memory"] = {{"limit_bytes", u.memory->limit},
+                   {"in_use_bytes", u.memory->in_use},
+                   {"needed_bytes", u.memory->needed},
+                   {"headroom_percent", u.memory->headroom_percent},
+                   {"limit_file", u.memory->where}};
   return j;
 }
 
@@ -118,7 +125,9 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
           {"recycling", r.recycling ? nlohmann::json{{"worker", r.recycling->index},
                                                      {"cause", r.recycling->cause},
                                                      {"successor_pid", r.recycling->successor}}
-                                    : nlohmann::json(nullptr)}};
+                                    : nlohmann::json(nullptr)},
+          {"last_recycle_failure",
+           r.last_recycle_failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_recycle_failure)}};
 }
 
 void count_leaving_clients(SupervisorReport& report, const std::vector<ListenerSpec>& listeners) {

@@ -61,6 +61,8 @@ std::string replacements(const nlohmann::json& s) {
   if (const auto& r = s.value("recycling", nlohmann::json()); !r.is_null())
     out += fmt::format("recycling worker {} ({}): its successor is pid {}\n", text_of(r, "worker"), text_of(r, "cause"),
                        text_of(r, "successor_pid"));
+  if (const auto& f = s.value("last_recycle_failure", nlohmann::json()); !f.is_null())
+    out += "last recycle failed: " + f.get<std::string>() + "\n";
   if (const auto& h = s.value("last_hang", nlohmann::json()); !h.is_null())
     out += fmt::format("hung workers: {}; last {} at {}: {}; {}; {} client connections kept for its replacement\n",
                        text_of(s, "hangs"), text_of(h, "worker"), text_of(h, "at"), text_of(h, "reason"),

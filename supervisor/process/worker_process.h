@@ -48,6 +48,7 @@
 #include "left_behind.h"
 #include "handover_table.h"
 #include "output_relay.h"
+#include "cgroup_memory.h"
 #include "private_memory.h"
 #include "stack_capture.h"
 #include "start_priority.h"
@@ -206,6 +207,7 @@ class ProcessLauncher final : public WorkerLauncher {
   Result<std::unique_ptr<WorkerHandle>> adopt(WorkerConfig config, const HandoverWorker& worker,
                                               WorkerEvents& events) override;
   bool may_start_low() const override { return may_start_low_; }
+  std::optional<MemoryBudget> memory_budget() const override { return read_memory_budget(); }
   Result<std::shared_ptr<const HeldFile>> hold(const std::string& command) override;
   std::shared_ptr<const HeldFile> adopt_held(UniqueFd fd, std::string path) override;
   OutputRelays& relays() { return relays_; }

@@ -158,8 +158,10 @@ class FakeLauncher final : public WorkerLauncher {
     return it == live.end() ? nullptr : it->second;
   }
   std::size_t live_count() const { return live.size(); }
+  std::optional<baton::MemoryBudget> memory_budget() const override { return budget; }
 
   int launches = 0;
+  std::optional<baton::MemoryBudget> budget;  // none: no memory limit
   int holds = 0;
   bool fail_next = false;
   pid_t next_pid = 1000;

@@ -454,6 +454,64 @@ TEST_F(RecycleTest, AStopEndsTheRecycle) {
   EXPECT_EQ(s.state(), Supervisor::State::kStopping);
 }
 
+// ---- memory admission (--memory-headroom) -----------------------------------
+
+class AdmissionTest : public SupervisorTest {
+ protected:
+  // Two workers of 100 bytes each serve; the cgroup holds 500 of `limit`.
+  Supervisor& serving_under(std::uint64_t limit) {
+    options_.workers = 2;
+    Supervisor& s = serving();
+    launcher_.worker(1, 0)->memory = 100;
+    launcher_.worker(1, 1)->memory = 100;
+    launcher_.budget = MemoryBudget{.limit = limit, .in_use = 500, .where = "memory.max"};
+    return s;
+  }
+};
+
+TEST_F(AdmissionTest, AnUpgradeThatWouldNotFitIsRefusedBeforeAnythingStarts) {
+  Supervisor& s = serving_under(750);  // 10% kept free: 675 usable, 500 + 200 is past it
+  const int launches = launcher_.launches;
+  s.handle_signal(SIGHUP);
+  EXPECT_EQ(launcher_.launches, launches) << "nothing started";
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  const SupervisorReport r = s.report();
+  ASSERT_TRUE(r.last_upgrade);
+  EXPECT_EQ(r.last_upgrade->result, UpgradeRecord::Result::kFailed);
+  ASSERT_TRUE(r.last_upgrade->memory);
+  EXPECT_EQ(r.last_upgrade->memory->needed, 200u);
+  EXPECT_EQ(r.last_upgrade->memory->limit, 750u);
+  EXPECT_NE(r.last_upgrade->reason.find("memory.max"), std::string::npos) << r.last_upgrade->reason;
+  EXPECT_EQ(launcher_.worker(1, 0)->drains, 0) << "the old workers serve on";
+}
+
+TEST_F(AdmissionTest, AnUpgradeThatFitsStarts) {
+  Supervisor& s = serving_under(800);  // 720 usable: 500 + 200 fits
+  s.handle_signal(SIGHUP);
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading);
+  EXPECT_FALSE(s.report().last_upgrade->memory);
+}
+
+TEST_F(AdmissionTest, WithoutALimitOrFiguresNothingIsChecked) {
+  Supervisor& s = serving_under(750);
+  launcher_.budget.reset();
+  s.handle_signal(SIGHUP);
+  EXPECT_EQ(s.state(), Supervisor::State::kUpgrading) << "no limit";
+}
+
+TEST_F(AdmissionTest, AHandoffRecycleThatWouldNotFitWaitsAndTheWorkerServesOn) {
+  options_.mode = UpgradeMode::kHandoff;
+  options_.recycle_after = 1ms;
+  Supervisor& s = serving_under(650);  // 585 usable: 500 + 100 is past it
+  const int launches = launcher_.launches;
+  ASSERT_TRUE(run_until([&] { return !s.report().last_recycle_failure.empty(); }));
+  EXPECT_EQ(launcher_.launches, launches) << "no successor started";
+  EXPECT_NE(s.report().last_recycle_failure.find("would not fit in memory"), std::string::npos)
+      << s.report().last_recycle_failure;
+  EXPECT_FALSE(s.report().recycling);
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+}
+
 class HandoffSupervisorTest : public SupervisorTest {
  protected:
   HandoffSupervisorTest() { options_.mode = UpgradeMode::kHandoff; }
