@@ -1,0 +1,106 @@
+// Memory admission under a real memory cgroup: baton and its kvstore workers
+// run in a cgroup of the test's own with a limit. An upgrade whose new
+// workers would not fit is refused before anything starts (nothing killed,
+// nothing lost); with room, the same upgrade commits under load, under the
+// limit, without an OOM kill.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cgroup_memory.h"
+#include "integration/fixture.h"
+#include "private_memory.h"
+#include "support/command.h"
+#include "support/http_client.h"
+#include "support/load_client.h"
+#include "support/memory_cgroup.h"
+#include "support/proc.h"
+
+namespace testing_support {
+namespace {
+
+constexpr std::uint64_t kMiB = 1024 * 1024;
+constexpr int kBigValues = 200;  // of 1 MiB each
+
+std::optional<MemoryCgroup> test_cgroup() {
+  auto own = baton::own_memory_cgroup();
+  if (!own) return std::nullopt;
+  std::string why;
+  auto cgroup = MemoryCgroup::create(own->dir, own->version, why);
+  if (!cgroup) std::printf("[ skipped  ] %s\n", why.c_str());
+  return cgroup;
+}
+
+void put_big_values(std::uint16_t port) {
+  const std::string value(kMiB, 'v');
+  for (int i = 0; i < kBigValues; ++i) {
+    auto r = http_request(port, "PUT", "/kv/big-" + std::to_string(i), value);
+    ASSERT_TRUE(r && r->status == 200) << "PUT big-" << i << ": " << (r ? r->body : r.status().message());
+  }
+}
+
+std::uint64_t private_memory_of(std::initializer_list<pid_t> pids) {
+  std::uint64_t total = 0;
+  for (pid_t p : pids) total += baton::private_memory_bytes(p).value_or(0);
+  return total;
+}
+
+CommandResult upgrade_wait(const BatonProcess& baton) {
+  return run_baton({"upgrade", "--wait", "--control", baton.control_path()}, std::chrono::seconds(120));
+}
+
+TEST(MemoryLimit, AnUpgradeThatWouldNotFitIsRefusedAndOneThatFitsCommitsUnderTheLimit) {
+  auto cgroup = test_cgroup();
+  if (!cgroup) GTEST_SKIP() << "no memory cgroup can be made here (see the line above)";
+  WorkerDir dir;
+  // One worker: each kvstore worker has a store of its own, and every write is read back.
+  BatonProcess baton(baton_args(dir, {"--mode", "handoff"}), std::nullopt,
+                     BatonProcess::Output::kCaptured, cgroup->wrapper());
+  const auto port = serving_port(baton);
+  const pid_t w0 = ready_pid(baton, 1, 0);
+  put_big_values(port);
+  const std::uint64_t workers = private_memory_of({w0});
+  ASSERT_GT(workers, static_cast<std::uint64_t>(kBigValues) * kMiB) << "the state is in the workers";
+
+  // Room for half of what a second worker holds: refused, nothing started.
+  const std::uint64_t steady = cgroup->in_use();
+  cgroup->set_limit(steady + workers / 2);
+  LoadClient load({.port = port, .keepalive_connections = 2, .close_connections = 1, .writes = true});
+  ASSERT_TRUE(traffic_flows(load, 200));
+  const CommandResult refused = upgrade_wait(baton);
+  EXPECT_EQ(refused.exit_code, 5) << refused.describe();
+  EXPECT_NE(refused.err.find("refused before starting anything: what would start needs about"), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("--memory-headroom 10%"), std::string::npos) << refused.err;
+  auto status = nlohmann::json::parse(run_baton({"status", "--json", "--control", baton.control_path()}).out);
+  EXPECT_GE(status["last_upgrade"]["memory"]["needed_bytes"].get<std::uint64_t>(), workers * 9 / 10) << status.dump();
+  EXPECT_EQ(status["serving_generation"], 1);
+  EXPECT_TRUE(process_exists(w0)) << "the old worker serves on";
+  EXPECT_EQ(baton.count("worker 2\\.0 \\(pid"), 0u) << "no new worker started";
+
+  // Room for both generations at once: the same upgrade commits, under the limit.
+  const std::uint64_t limit = cgroup->in_use() + 2 * workers + 128 * kMiB;
+  cgroup->set_limit(limit);
+  cgroup->reset_peak();
+  const CommandResult done = upgrade_wait(baton);
+  EXPECT_EQ(done.exit_code, 0) << done.describe();
+  ASSERT_TRUE(traffic_flows(load, 200));
+  const LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors[0]);
+  expect_all_acknowledged_writes(port, stats);
+  auto big = http_request(port, "GET", "/kv/big-" + std::to_string(kBigValues - 1));
+  ASSERT_TRUE(big && big->status == 200 && big->body.size() == kMiB) << "the state moved";
+  EXPECT_LT(cgroup->peak(), limit);
+  EXPECT_EQ(cgroup->oom_kills(), 0u);
+  std::printf("[ figures  ] handoff mode, %.0f MiB in the worker: refused under a %.0f MiB limit; "
+              "all-at-once upgrade peak %.0f MiB over %.0f MiB steady (%.2fx); %zu writes, 0 lost\n",
+              workers / double(kMiB), (steady + workers / 2) / double(kMiB), cgroup->peak() / double(kMiB),
+              steady / double(kMiB), cgroup->peak() / double(steady), stats.acknowledged.size());
+  baton.signal(SIGTERM);
+  EXPECT_EQ(baton.wait_exit(), 0);
+}
+
+}  // namespace
+}  // namespace testing_support
