@@ -14,6 +14,7 @@
 #include <cstring>
 #include <optional>
 
+#include "early_signals.h"
 #include "client_commands.h"
 #include "control_server.h"
 #include "executable_watch.h"
@@ -66,18 +67,6 @@ int exit_code_for_spawn_error(const baton::Status& st) {
     case ENOEXEC: return baton::exit_code::kNotExecutable;
     default: return baton::exit_code::kWorkerFailed;
   }
-}
-
-// The signals baton acts on. Blocked from main's first line until their
-// handlers are in place, so that one sent while baton starts (ExecReload
-// right after start) waits, and becomes the queued upgrade, instead of
-// killing it by its default action.
-sigset_t handled_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGQUIT}) sigaddset(&set, s);
-  for (int s : baton::default_forward_signals()) sigaddset(&set, s);
-  return set;
 }
 
 // baton as a process: SIGPIPE ignored (a closed stderr must not kill the
@@ -244,6 +233,7 @@ int main(int argc, char** argv) {
   // A worker on its way to its --user: before anything else (no signal mask to leave behind).
   if (argc > 1 && std::strcmp(argv[1], kExecAs) == 0) return exec_as_main(argc, argv);
   if (argc > 1 && std::strcmp(argv[1], kCheckHandover) == 0) return check_handover_main(argc, argv);
+  // Blocked already before any library's constructors (early_signals.cc); this is the same set, again.
   const sigset_t handled = handled_signals();
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
   // After `baton upgrade --self`: the previous baton's table, which carries
@@ -259,9 +249,9 @@ int main(int argc, char** argv) {
   ParsedCommand parsed = parse_command_line(argc, argv, adopted ? adopted->config_text : std::nullopt);
   if (parsed.command == Command::kRun)
     return run(std::move(parsed), handled, baton::self_image(argc, argv), std::move(adopted));
+  if (!parsed.command) return parsed.exit_code;  // --help, --version, a mistake: a signal that came waits with them
   // Client commands keep the default signal actions: Ctrl-C ends a --wait.
   ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
-  if (!parsed.command) return parsed.exit_code;
   switch (*parsed.command) {
     case Command::kStatus: return run_status(parsed.client);
     case Command::kUpgrade: return run_upgrade(parsed.client);
