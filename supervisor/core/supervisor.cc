@@ -432,7 +432,7 @@ void Supervisor::terminate_generation(Generation& gen) {
 
 void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
   if (state() == State::kStopping) return;
-  abort_recycle("baton is stopping");
+  abort_recycle("baton is stopping", OldWorker::kResume, Retry::kNever);
   // Old workers in the middle of a handoff serve nothing until drain() resumes them.
   const bool can_serve_on = !handoff() && std::any_of(generations_.begin(), generations_.end(), [](const auto& g) {
     return g.second.role == Generation::Role::kActive;

@@ -188,7 +188,8 @@ class Supervisor final : private WorkerEvents {
   void start_recycle(Generation& gen, std::uint32_t index, ReplacementCause cause, const std::string& why);
   void recycle_failed(Generation& gen, std::uint32_t index, const std::string& why);
   enum class OldWorker { kResume, kServing, kGone };  // what abort_recycle() finds of it
-  void abort_recycle(const std::string& why, OldWorker old = OldWorker::kResume);
+  enum class Retry { kLater, kNever };  // a failure backs the slot off; a stop is no failure
+  void abort_recycle(const std::string& why, OldWorker old = OldWorker::kResume, Retry retry = Retry::kLater);
   void commit_recycle_if_done();
   void finish_recycle();
   bool is_successor(const WorkerHandle& w);

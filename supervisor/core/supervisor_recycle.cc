@@ -114,8 +114,9 @@ void Supervisor::recycle_failed(Generation& gen, std::uint32_t index, const std:
 }
 
 // Ends the recycle in flight: the successor is ended (unless it is gone
-// already), an old worker in the middle of a handoff RESUMEs. The slot backs off.
-void Supervisor::abort_recycle(const std::string& why, OldWorker old) {
+// already), an old worker in the middle of a handoff RESUMEs. The slot backs
+// off, unless baton is stopping.
+void Supervisor::abort_recycle(const std::string& why, OldWorker old, Retry retry) {
   phase::Recycle* r = recycle();
   if (r == nullptr) return;
   Generation& gen = generations_.at(serving_generation());
@@ -128,6 +129,7 @@ void Supervisor::abort_recycle(const std::string& why, OldWorker old) {
     successor->abandon("its recycle was abandoned: " + why);
     gen.leaving.push_back(std::move(successor));  // until it has exited
   }
+  if (retry == Retry::kNever) return;
   recycle_failed(gen, index, why);
   run_pending_upgrade();
 }

@@ -451,6 +451,7 @@ TEST_F(RecycleTest, AStopEndsTheRecycle) {
   FakeWorker* successor = recycling(s);
   s.handle_signal(SIGTERM);
   EXPECT_FALSE(successor->rejected.empty()) << "the successor is ended";
+  EXPECT_EQ(s.report().last_recycle_failure, "") << "a stop is no failed recycle";
   EXPECT_EQ(s.state(), Supervisor::State::kStopping);
 }
 
