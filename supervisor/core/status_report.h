@@ -69,6 +69,7 @@ struct SupervisorReport {
   };
   std::optional<RecycleReport> recycling;
   std::string last_recycle_failure;  // why the last recycle failed, and when it is tried again; empty: none
+  std::optional<MemoryBudget> memory;  // the cgroup's memory limit and use now (admission); none: no limit
 };
 
 }  // namespace baton

@@ -127,7 +127,11 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
                                                      {"successor_pid", r.recycling->successor}}
                                     : nlohmann::json(nullptr)},
           {"last_recycle_failure",
-           r.last_recycle_failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_recycle_failure)}};
+           r.last_recycle_failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_recycle_failure)},
+          {"memory", r.memory ? nlohmann::json{{"limit_bytes", r.memory->limit},
+                                               {"in_use_bytes", r.memory->in_use},
+                                               {"limit_file", r.memory->where}}
+                              : nlohmann::json(nullptr)}};
 }
 
 void count_leaving_clients(SupervisorReport& report, const std::vector<ListenerSpec>& listeners) {

@@ -26,6 +26,9 @@ std::string header(const nlohmann::json& s) {
     out += fmt::format("  listener {:<10} {}\n", text_of(l, "name"), text_of(l, "url"));
   out += fmt::format("  control   {}\n", text_of(s, "control_socket"));
   if (!s["metrics"].is_null()) out += fmt::format("  metrics   {}/metrics\n", text_of(s, "metrics"));
+  if (const auto& m = s.value("memory", nlohmann::json()); !m.is_null())
+    out += fmt::format("  memory    {:.1f} of {:.1f} MiB in use ({})\n", m.value("in_use_bytes", 0.0) / 1048576.0,
+                       m.value("limit_bytes", 0.0) / 1048576.0, text_of(m, "limit_file"));
   return out;
 }
 

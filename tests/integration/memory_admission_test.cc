@@ -66,7 +66,8 @@ TEST(MemoryLimit, AnUpgradeThatWouldNotFitIsRefusedAndOneThatFitsCommitsUnderThe
 
   // Room for half of what a second worker holds: refused, nothing started.
   const std::uint64_t steady = cgroup->in_use();
-  cgroup->set_limit(steady + workers / 2);
+  const std::uint64_t tight = (steady + workers / 2) / 4096 * 4096;  // the kernel keeps whole pages
+  cgroup->set_limit(tight);
   LoadClient load({.port = port, .keepalive_connections = 2, .close_connections = 1, .writes = true});
   ASSERT_TRUE(traffic_flows(load, 200));
   const CommandResult refused = upgrade_wait(baton);
@@ -77,6 +78,7 @@ TEST(MemoryLimit, AnUpgradeThatWouldNotFitIsRefusedAndOneThatFitsCommitsUnderThe
   auto status = nlohmann::json::parse(run_baton({"status", "--json", "--control", baton.control_path()}).out);
   EXPECT_GE(status["last_upgrade"]["memory"]["needed_bytes"].get<std::uint64_t>(), workers * 9 / 10) << status.dump();
   EXPECT_EQ(status["serving_generation"], 1);
+  EXPECT_EQ(status["memory"]["limit_bytes"], tight) << "status shows the limit admission went by";
   EXPECT_TRUE(process_exists(w0)) << "the old worker serves on";
   EXPECT_EQ(baton.count("worker 2\\.0 \\(pid"), 0u) << "no new worker started";
 
@@ -96,7 +98,7 @@ TEST(MemoryLimit, AnUpgradeThatWouldNotFitIsRefusedAndOneThatFitsCommitsUnderThe
   EXPECT_EQ(cgroup->oom_kills(), 0u);
   std::printf("[ figures  ] handoff mode, %.0f MiB in the worker: refused under a %.0f MiB limit; "
               "all-at-once upgrade peak %.0f MiB over %.0f MiB steady (%.2fx); %zu writes, 0 lost\n",
-              workers / double(kMiB), (steady + workers / 2) / double(kMiB), cgroup->peak() / double(kMiB),
+              workers / double(kMiB), tight / double(kMiB), cgroup->peak() / double(kMiB),
               steady / double(kMiB), cgroup->peak() / double(steady), stats.acknowledged.size());
   baton.signal(SIGTERM);
   EXPECT_EQ(baton.wait_exit(), 0);
