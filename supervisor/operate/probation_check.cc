@@ -71,7 +71,7 @@ ProbationCheck::~ProbationCheck() = default;
 
 void ProbationCheck::probation_started(std::uint64_t generation) {
   generation_ = generation;
-  failures_ = 0;
+  failures_ = answers_ = healthy_ = 0;
   next_.start(kEvery, [this] { ask(); });
 }
 
@@ -80,6 +80,8 @@ void ProbationCheck::probation_ended(std::uint64_t generation) {
   generation_ = 0;
   next_.stop();
   end_request();
+  spdlog::info("probation checks of generation {}: {} of {} answers were 2xx ({})", generation, healthy_, answers_,
+               target_.text);
 }
 
 void ProbationCheck::ask() {
@@ -126,6 +128,8 @@ void ProbationCheck::answered(const std::string& failure) {
   end_request();
   if (generation_ == 0) return;
   failures_ = failure.empty() ? 0 : failures_ + 1;
+  ++answers_;
+  if (failure.empty()) ++healthy_;
   if (!failure.empty()) spdlog::warn("probation check of generation {}: {}: {} ({} of {} in a row)", generation_,
                                      target_.text, failure, failures_, kProbationCheckFailures);
   if (failures_ < kProbationCheckFailures) return next_.start(kEvery, [this] { ask(); });

@@ -60,6 +60,7 @@ class ProbationCheck final : public SupervisorObserver {
   Unhealthy unhealthy_;
   std::uint64_t generation_ = 0;  // on probation, 0 when none
   int failures_ = 0;              // in a row
+  int answers_ = 0, healthy_ = 0;  // this probation's, for the line at its end
   Timer next_;                    // the next GET, every second
   Timer timeout_;                 // this GET's answer
   UniqueFd socket_;

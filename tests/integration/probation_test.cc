@@ -142,6 +142,26 @@ TEST(Probation, ABuildWhoseHealthCheckFailsIsRolledBackWithItsState) {
       "500 Internal Server Error", "handoff, failing health check");
 }
 
+// The other side: a healthy build is checked all through its probation, and kept.
+TEST(Probation, AHealthyBuildPassesItsProbationWithTheCheckOn) {
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--mode", "handoff", "--probation", "4s", "--probation-check", "/healthz"}));
+  const auto port = serving_port(baton);
+  write_keys(port);
+  const auto mark = baton.mark();
+  auto r = run_baton({"upgrade", "--wait", "--control", baton.control_path()});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  auto checks = baton.wait_for("probation checks of generation 2: ([0-9]+) of ([0-9]+) answers were 2xx", mark);
+  ASSERT_TRUE(checks) << baton.log();
+  EXPECT_GE(std::stoi(checks->groups[2]), 3) << "one a second for 4 s";
+  EXPECT_EQ(checks->groups[1], checks->groups[2]) << baton.log();
+  ASSERT_TRUE(baton.wait_for("generation 2 passed its probation", mark)) << baton.log();
+  EXPECT_EQ(baton.count("probation check of generation 2:", mark), 0u) << baton.log();
+  expect_keys(port);
+  EXPECT_EQ(get_stats(port).generation, 2);
+  EXPECT_EQ(status(baton)["rollbacks"], 0);
+}
+
 TEST(Probation, DrainModeStartsTheOldFileAgainAfterTheDeployDeletedIt) {
   WorkerDir dir;
   BatonProcess baton(baton_args(dir, {"--probation", "30s"}));
