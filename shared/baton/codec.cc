@@ -58,6 +58,7 @@ std::string message_type_name(std::uint16_t type) {
     case MessageType::kConnectionsAhead: return "CONNECTIONS_AHEAD";
     case MessageType::kConnectionsById: return "CONNECTIONS_BY_ID";
     case MessageType::kInherit: return "INHERIT";
+    case MessageType::kClients: return "CLIENTS";
   }
   return "type " + std::to_string(type);
 }

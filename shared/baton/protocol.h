@@ -56,6 +56,9 @@ enum class MessageType : std::uint16_t {
   // supervisor -> serving worker that said FEATURES_SERVES_INHERITED: client
   // connections baton took from a hung predecessor (one fd each).
   kInherit = 29,
+  // worker -> supervisor whose WELCOME said TAKES_CLIENTS, once told to go
+  // (DRAIN, PARK, COMMIT as the sender): how many client connections it still holds.
+  kClients = 30,
 };
 
 // Human name for logs ("HELLO", "type 77" for unknown values).
@@ -132,6 +135,7 @@ struct ListenerInfo {
 // WELCOME flags.
 inline constexpr std::uint32_t kWelcomeStandby = 1;   // handoff follows: say STANDBY, do not accept yet
 inline constexpr std::uint32_t kWelcomeFeatures = 2;  // this supervisor takes FEATURES (and may send one)
+inline constexpr std::uint32_t kWelcomeTakesClients = 4;  // and CLIENTS from a worker told to go
 
 // Carries one fd per listener, in the order of `listeners`.
 struct Welcome {
@@ -223,6 +227,12 @@ struct Unhealthy {
   static constexpr MessageType kType = MessageType::kUnhealthy;
   std::string reason;
   template <class A> void serialize(A& ar) { bounded(ar, reason); }
+};
+
+struct Clients {
+  static constexpr MessageType kType = MessageType::kClients;
+  std::uint32_t count = 0;
+  template <class A> void serialize(A& ar) { ar(count); }
 };
 
 struct Ping {

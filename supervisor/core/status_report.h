@@ -24,10 +24,12 @@ struct WorkerReport {
   // What its deadline sends, and when: SIGTERM after a drain's grace, then SIGKILL.
   std::optional<int> deadline_signal;
   std::chrono::duration<double> deadline_in{};
-  // Client connections it still holds on baton's TCP listeners, counted from
-  // /proc (process/client_connections.h) for generations that are leaving;
-  // none when not counted or /proc would not say.
+  // Client connections it still holds, for generations that are leaving: as
+  // the worker reports them (CLIENTS), else counted on baton's TCP listeners
+  // from /proc (process/client_connections.h); none when neither says.
   std::optional<std::size_t> client_connections;
+  std::optional<std::uint32_t> reported_clients;  // what the worker said, if it did
+  const char* clients_source = nullptr;           // "worker" or "proc", with client_connections
 };
 
 struct GenerationReport {

@@ -19,6 +19,7 @@ WorkerReport report_worker(const WorkerHandle& worker, unsigned restarts) {
   w.pid = worker.pid();
   w.state = state_name(worker.state());
   w.uptime = std::chrono::steady_clock::now() - worker.started_at();
+  w.reported_clients = worker.reported_clients();
   if (auto due = worker.pending_signal()) {
     w.deadline_signal = due->signal;
     w.deadline_in = due->in;

@@ -174,6 +174,8 @@ class WorkerHandle {
   // Its private memory (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup),
   // for --recycle-memory; none when it cannot be read.
   virtual std::optional<std::uint64_t> private_memory() const { return std::nullopt; }
+  // The client connections it says it still holds (CLIENTS, once told to go); none if it never said.
+  virtual std::optional<std::uint32_t> reported_clients() const { return std::nullopt; }
 };
 
 // The file a generation was started from, held open by the launcher so that

@@ -28,7 +28,8 @@ nlohmann::json workers_json(const std::vector<WorkerReport>& workers) {
                    {"restarts", w.restarts},
                    {"deadline", deadline_json(w)},
                    {"client_connections",
-                    w.client_connections ? nlohmann::json(*w.client_connections) : nlohmann::json(nullptr)}});
+                    w.client_connections ? nlohmann::json(*w.client_connections) : nlohmann::json(nullptr)},
+                   {"client_connections_from", w.clients_source ? nlohmann::json(w.clients_source) : nlohmann::json(nullptr)}});
   return out;
 }
 
@@ -140,8 +141,11 @@ void count_leaving_clients(SupervisorReport& report, const std::vector<ListenerS
     if (l.kind == ListenerKind::kTcp) ports.push_back(l.port);
   for (auto& g : report.generations) {
     if (!g.leaving_for) continue;
-    for (auto& w : g.workers)
-      if (w.pid > 0) w.client_connections = count_client_connections(w.pid, ports);
+    for (auto& w : g.workers) {
+      if (w.reported_clients) w.client_connections = *w.reported_clients;
+      else if (w.pid > 0) w.client_connections = count_client_connections(w.pid, ports);
+      if (w.client_connections) w.clients_source = w.reported_clients ? "worker" : "proc";
+    }
   }
 }
 

@@ -212,6 +212,12 @@ void WorkerProcess::handle(const Envelope& m) {
       if (!u) return reject("protocol error: " + u.status().message());
       return events_.on_unhealthy(*this, printable(u->reason));
     }
+    case Reaction::kClients: {
+      auto c = m.as<Clients>();
+      if (!c) return reject("protocol error: " + c.status().message());
+      reported_clients_ = c->count;
+      return;
+    }
     case Reaction::kAlive: {
       auto pong = m.as<Pong>();
       if (!pong) return reject("protocol error: " + pong.status().message());
@@ -242,7 +248,8 @@ void WorkerProcess::on_hello(const Envelope& m, const worker_protocol::Stage& ne
   if (hello->pid != static_cast<std::uint32_t>(pid_))
     spdlog::warn("{}: HELLO says pid {}; signals go to {} (a wrapper script should exec the worker)", name_,
                  hello->pid, pid_);
-  Welcome welcome{config_.generation, config_.index, {}, kWelcomeFeatures | (config_.standby ? kWelcomeStandby : 0u)};
+  Welcome welcome{config_.generation, config_.index, {},
+                  kWelcomeFeatures | kWelcomeTakesClients | (config_.standby ? kWelcomeStandby : 0u)};
   std::vector<int> fds;
   for (const auto& l : listeners_) {
     welcome.listeners.push_back({l.spec().name, l.spec().url()});

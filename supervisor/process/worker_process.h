@@ -101,6 +101,7 @@ class WorkerProcess final : public WorkerHandle {
   void resume() override;
   void park(std::chrono::milliseconds drain_timeout) override;
   std::optional<std::uint64_t> private_memory() const override { return private_memory_bytes(pid_); }
+  std::optional<std::uint32_t> reported_clients() const override { return reported_clients_; }
 
  private:
   using State = WorkerState;
@@ -182,6 +183,7 @@ class WorkerProcess final : public WorkerHandle {
   Timer heartbeat_;  // --hang-timeout: the next PING, and the judgement
   std::uint64_t pings_sent_ = 0;
   std::uint64_t last_pong_ = 0;  // the sequence it answered last (0: none yet)
+  std::optional<std::uint32_t> reported_clients_;  // CLIENTS: what it said it still holds
   std::chrono::steady_clock::time_point last_alive_;  // its last PONG, or when it was last not judged
   std::unique_ptr<StackCapture> capture_;  // a hung worker's stacks, being written
   std::string hang_;  // it hung: what was kept of it

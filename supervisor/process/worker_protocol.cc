@@ -62,6 +62,8 @@ Reply on_message(const Stage& at, MessageType type) {
     return at.heartbeat ? to(Reaction::kAlive, at)
                         : protocol_error(at, "protocol error: PONG from a worker that never said FEATURES with "
                                              "ANSWERS_PING");
+  // A count is news from any stage after HELLO (it is sent once a worker is told to go).
+  if (type == T::kClients && at.state != S::kStarting) return to(Reaction::kClients, at);
   // Only a serving worker's health is news; one that crossed a DRAIN or HANDOFF says nothing any more.
   if (type == T::kUnhealthy)
     return at.state == S::kReady ? to(Reaction::kUnhealthy, at)

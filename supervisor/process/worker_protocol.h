@@ -36,6 +36,7 @@ enum class Reaction {
   kFeatures,       // FEATURES: record them
   kAlive,          // PONG: its event loop answered a PING
   kUnhealthy,      // UNHEALTHY from a serving worker: tell the supervisor
+  kClients,        // CLIENTS: record the count it reports (status)
   kStandingBy,     // STANDBY: record its state versions, tell the supervisor
   kReady,          // READY: tell the supervisor
   kPrecopied,      // PRECOPIED: tell the supervisor (the sender's pause begins)

@@ -282,6 +282,7 @@ TEST(Control, StatusSaysWhatHoldsADrainOpenAndWhenItEnds) {
   EXPECT_GE(g["leaving_seconds"].get<double>(), 0.0);
   const auto& w = g["workers"][0];
   EXPECT_EQ(w["client_connections"], 3) << w.dump();
+  EXPECT_EQ(w["client_connections_from"], "proc") << "the helper does not report its count: " << w.dump();
   EXPECT_EQ(w["deadline"]["signal"], "SIGTERM") << w.dump();
   EXPECT_GT(w["deadline"]["in_seconds"].get<double>(), 0.0);
   EXPECT_LE(w["deadline"]["in_seconds"].get<double>(), 60.0);
@@ -294,6 +295,47 @@ TEST(Control, StatusSaysWhatHoldsADrainOpenAndWhenItEnds) {
   for (int tries = 0; tries < 100 && old_generation()["workers"][0]["client_connections"] != 2; ++tries)
     ::usleep(50'000);  // polls the status, bounded at 5 s; the close is on our side, not an event baton reports
   EXPECT_EQ(old_generation()["workers"][0]["client_connections"], 2);
+  baton.signal(SIGQUIT);
+  EXPECT_EQ(baton.wait_exit(), 0);
+}
+
+// A worker on libbaton says how many clients it still holds (CLIENTS), and
+// the status takes its word: kvstore keeps idle keep-alive clients until the
+// drain deadline, and closes each after its next answer.
+TEST(Control, ADrainingKvstoreReportsItsOwnClientCount) {
+  WorkerDir dir;
+  BatonProcess baton(baton_args(dir, {"--drain-timeout", "60s"}));
+  const auto port = serving_port(baton);
+  std::vector<baton::UniqueFd> clients;
+  for (int i = 0; i < 3; ++i) {
+    auto c = connect_local(port);
+    ASSERT_TRUE(c) << c.status().message();
+    auto r = exchange(c->get(), "GET", "/stats");
+    ASSERT_TRUE(r && r->status == 200) << "generation 1 serves it";
+    clients.push_back(std::move(c.value()));
+  }
+  const auto mark = baton.mark();
+  baton.signal(SIGHUP);
+  ASSERT_TRUE(wait_serving(baton, 2, mark)) << baton.log();
+  auto old_worker = [&] {
+    const nlohmann::json status = status_json(baton);
+    for (const auto& g : status["generations"])
+      if (g["number"] == 1) return g["workers"][0];
+    return nlohmann::json();
+  };
+  // CLIENTS follows DRAIN on the channel; the status asks right after the upgrade.
+  for (int tries = 0; tries < 100 && old_worker()["client_connections_from"] != "worker"; ++tries)
+    ::usleep(50'000);  // bounded at 5 s
+  auto w = old_worker();
+  EXPECT_EQ(w["client_connections_from"], "worker") << w.dump();
+  EXPECT_EQ(w["client_connections"], 3) << w.dump();
+
+  auto r = exchange(clients.back().get(), "GET", "/stats");
+  ASSERT_TRUE(r && r->status == 200);
+  char eof;
+  EXPECT_EQ(::recv(clients.back().get(), &eof, 1, 0), 0) << "kvstore closes it after the answer";
+  for (int tries = 0; tries < 100 && old_worker()["client_connections"] != 2; ++tries) ::usleep(50'000);
+  EXPECT_EQ(old_worker()["client_connections"], 2) << old_worker().dump();
   baton.signal(SIGQUIT);
   EXPECT_EQ(baton.wait_exit(), 0);
 }

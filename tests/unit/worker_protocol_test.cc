@@ -69,6 +69,9 @@ const MessageRow kMessages[] = {
     {"serving", at(S::kReady), T::kPrecopied, Reaction::kIgnored, S::kReady},
     {"serving", at(S::kReady), T::kUnhealthy, Reaction::kUnhealthy, S::kReady},
     {"draining", at(S::kDraining), T::kUnhealthy, Reaction::kIgnored, S::kDraining},
+    {"draining", at(S::kDraining), T::kClients, Reaction::kClients, S::kDraining},
+    {"parked", at(S::kParked), T::kClients, Reaction::kClients, S::kParked},
+    {"before HELLO", at(S::kStarting), T::kClients, Reaction::kProtocolError, S::kStarting},
     {"draining", at(S::kDraining), T::kHello, Reaction::kProtocolError, S::kDraining, "unexpected HELLO"},
 };
 

@@ -138,6 +138,7 @@ int baton_report_unhealthy(baton_worker* w, const char* reason) {
   return st ? 0 : failed(w, st);
 }
 
+void baton_report_connections(baton_worker* w, size_t count) { w->worker->report_connections(count); }
 void baton_finish(baton_worker* w) { w->worker->finish(); }
 int baton_awaiting_handoff(const baton_worker* w) { return w->worker->awaiting_handoff() ? 1 : 0; }
 

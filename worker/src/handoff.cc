@@ -173,6 +173,7 @@ void Worker::Impl::handle_commit() {
   if (handoff_ == HandoffStage::kSent || handoff_ == HandoffStage::kParked) {
     // Nothing follows COMMIT for the old worker: stop watching so its loop can end.
     poll_.close();
+    going();
     if (source_.committed) source_.committed();
   }
 }
@@ -187,6 +188,7 @@ void Worker::Impl::handle_park() {
   handoff_ = HandoffStage::kParked;
   source_.park();
   (void)channel_.send(Parked{});
+  going();
 }
 
 void Worker::Impl::handle_resume() {

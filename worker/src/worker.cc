@@ -51,6 +51,7 @@ void Worker::on_inherit(std::function<void(std::vector<InheritedConnection>)> ca
 bool Worker::awaiting_handoff() const { return impl_->awaiting_handoff(); }
 Status Worker::report_error(const std::string& message) { return impl_->report_error(message); }
 Status Worker::report_unhealthy(const std::string& reason) { return impl_->report_unhealthy(reason); }
+void Worker::report_connections(std::size_t count) { impl_->report_connections(count); }
 void Worker::finish() { impl_->finish(); }
 
 Result<std::unique_ptr<Worker>> Worker::create(uv_loop_t* loop, Options options) {
@@ -113,6 +114,7 @@ Status Worker::Impl::handshake(UniqueFd channel_fd) {
   index_ = welcome->worker_index;
   standby_ = (welcome->flags & kWelcomeStandby) != 0;
   features_ = (welcome->flags & kWelcomeFeatures) != 0;
+  takes_clients_ = (welcome->flags & kWelcomeTakesClients) != 0;
   for (std::size_t i = 0; i < welcome->listeners.size(); ++i) {
     const auto& info = welcome->listeners[i];
     auto spec = parse_listener_spec(info.name + "=" + info.url);
@@ -157,6 +159,19 @@ Status Worker::Impl::report_unhealthy(const std::string& reason) {
   // An older baton (no FEATURES flag in WELCOME) would not know the type.
   if (!channel_.valid() || !features_) return Status::ok();
   return channel_.send(Unhealthy{reason.substr(0, kMaxStringBytes)});
+}
+
+// Only a worker told to go reports: that is when `baton status` asks what
+// holds it, and a serving worker's every accept would be a message.
+void Worker::Impl::report_connections(std::size_t count) {
+  clients_ = static_cast<std::uint32_t>(std::min<std::size_t>(count, UINT32_MAX));
+  if (!told_to_go_ || !takes_clients_ || !channel_.valid() || clients_ == clients_sent_) return;
+  if (channel_.send(Clients{*clients_})) clients_sent_ = clients_;
+}
+
+void Worker::Impl::going() {
+  told_to_go_ = true;
+  if (clients_) report_connections(*clients_);
 }
 
 Status Worker::Impl::report_error(const std::string& message) {
@@ -232,6 +247,7 @@ void Worker::Impl::deliver_drain(const DrainRequest& request) {
   poll_.close();
   if (drain_delivered_) return;
   drain_delivered_ = true;
+  going();
   if (on_drain_) on_drain_(request);
 }
 

@@ -33,6 +33,8 @@ class Worker::Impl {
   Status ready();
   Status report_error(const std::string& message);
   Status report_unhealthy(const std::string& reason);
+  void report_connections(std::size_t count);
+  void going();  // told to go: baton hears the count from now on
   bool awaiting_handoff() const { return standby_ && target_.load_state != nullptr; }
   void finish() { poll_.close(); }
 
@@ -73,6 +75,10 @@ class Worker::Impl {
   bool drain_delivered_ = false;
   bool standby_ = false;   // WELCOME asked for STANDBY
   bool features_ = false;  // WELCOME said baton takes FEATURES
+  bool takes_clients_ = false;  // WELCOME said baton takes CLIENTS
+  // report_connections(): the application's count, and what baton was told last.
+  std::optional<std::uint32_t> clients_, clients_sent_;
+  bool told_to_go_ = false;  // DRAIN, PARK, or COMMIT as the sender: counts go to baton from now on
   std::uint32_t peer_features_ = 0;  // the successor's, from baton's FEATURES before HANDOFF
   enum class HandoffStage { kNone, kPrecopying, kSending, kSent, kParked, kReceived } handoff_ = HandoffStage::kNone;
   std::uint64_t handoff_serial_ = 0;  // tells a late quiesce callback from the current handoff's

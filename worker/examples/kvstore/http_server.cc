@@ -113,6 +113,7 @@ void HttpServer::stop_now() {
 
 void HttpServer::forget(HttpConnection* connection) {
   connections_.erase(connection);
+  if (count_told_) count_told_(connections_.size());
   maybe_done();
 }
 

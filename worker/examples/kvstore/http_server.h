@@ -47,6 +47,8 @@ class HttpServer final : private ConnectionOwner {
   // Closes every listener and connection now.
   void stop_now();
   bool draining() const override { return draining_; }
+  // Told the number of open connections each time it changes (libbaton's report_connections).
+  void on_connection_count(std::function<void(std::size_t)> told) { count_told_ = std::move(told); }
 
   // Handoff, old side.
   void quiesce(std::function<void()> quiesced);  // stop accepting and reading; calls back at once
@@ -80,7 +82,10 @@ class HttpServer final : private ConnectionOwner {
   // ConnectionOwner, for the connections.
   uv_loop_t* loop() const override { return loop_; }
   Response handle(const Request& request) override;
-  void adopt(HttpConnection* connection) override { connections_.insert(connection); }
+  void adopt(HttpConnection* connection) override {
+    connections_.insert(connection);
+    if (count_told_) count_told_(connections_.size());
+  }
   std::uint64_t next_connection_id() override { return ++last_connection_id_; }
   void forget(HttpConnection* connection) override;
 
@@ -107,6 +112,7 @@ class HttpServer final : private ConnectionOwner {
   std::unique_ptr<baton::UvHandle<uv_idle_t>> resuming_;  // while batches remain
   bool draining_ = false;
   std::function<void()> on_done_;
+  std::function<void(std::size_t)> count_told_;
   // Exported connections that carried queued output: their dup'd fds, and
   // what they held, to serve them again on RESUME.
   std::vector<baton::HandedConnection> detached_;

@@ -233,6 +233,7 @@ int main(int argc, char** argv) {
     log("serving " + l.spec.to_string());
   }
 
+  server.on_connection_count([&w](std::size_t n) { w.report_connections(n); });
   Stopping stopping(loop, w, server, std::chrono::milliseconds(flags.standalone_drain_ms));
   drain_on_request(w, stopping);
   hand_off_on_request(w, server, stopping, flags.precopy);

@@ -61,6 +61,8 @@ int baton_ready(baton_worker *w);
 int baton_report_error(baton_worker *w, const char *message);
 /* While serving: it cannot serve well; under --probation baton rolls its generation back. */
 int baton_report_unhealthy(baton_worker *w, const char *reason);
+/* How many client connections it holds now; call on every change. Sent to baton only once told to go. */
+void baton_report_connections(baton_worker *w, size_t count);
 void baton_finish(baton_worker *w);
 /* 1 when a previous generation will hand over its state: do not accept yet. */
 int baton_awaiting_handoff(const baton_worker *w);

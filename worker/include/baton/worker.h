@@ -191,6 +191,11 @@ class Worker {
   // own checks do). A generation on --probation is rolled back for it as for
   // a crash; otherwise baton logs it. Without baton, it does nothing.
   Status report_unhealthy(const std::string& reason);
+  // How many client connections this worker holds now: call it whenever the
+  // number changes (cheap: nothing is sent while it serves). Once baton has
+  // told it to go (DRAIN, or COMMIT/PARK after handing off), baton hears each
+  // change, and `baton status` shows what still holds a drain open.
+  void report_connections(std::size_t count);
 
   // The worker stops on its own (a SIGTERM, a fatal error), not because baton
   // said DRAIN: libbaton stops watching the channel, so the loop can end once
