@@ -35,6 +35,14 @@ nlohmann::json status_json(const BatonProcess& baton) {
   return j;
 }
 
+// Generation `number` as `baton status --json` shows it now (null if gone).
+nlohmann::json generation_status(const BatonProcess& baton, std::uint64_t number) {
+  const nlohmann::json status = status_json(baton);
+  for (const auto& g : status["generations"])
+    if (g["number"] == number) return g;
+  return nullptr;
+}
+
 // A raw connection to the control socket, for clients that misbehave.
 baton::UniqueFd connect_control(const std::string& path) {
   baton::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -271,12 +279,7 @@ TEST(Control, StatusSaysWhatHoldsADrainOpenAndWhenItEnds) {
   baton.signal(SIGHUP);
   ASSERT_TRUE(wait_serving(baton, 2, mark)) << baton.log();
 
-  auto old_generation = [&] {
-    const nlohmann::json status = status_json(baton);
-    for (const auto& g : status["generations"])
-      if (g["number"] == 1) return g;
-    return nlohmann::json();
-  };
+  auto old_generation = [&] { return generation_status(baton, 1); };
   auto g = old_generation();
   ASSERT_EQ(g["role"], "retiring") << g.dump() << baton.log();
   EXPECT_GE(g["leaving_seconds"].get<double>(), 0.0);
@@ -318,10 +321,8 @@ TEST(Control, ADrainingKvstoreReportsItsOwnClientCount) {
   baton.signal(SIGHUP);
   ASSERT_TRUE(wait_serving(baton, 2, mark)) << baton.log();
   auto old_worker = [&] {
-    const nlohmann::json status = status_json(baton);
-    for (const auto& g : status["generations"])
-      if (g["number"] == 1) return g["workers"][0];
-    return nlohmann::json();
+    nlohmann::json g = generation_status(baton, 1);
+    return g.is_null() ? g : g["workers"][0];
   };
   // CLIENTS follows DRAIN on the channel; the status asks right after the upgrade.
   for (int tries = 0; tries < 100 && old_worker()["client_connections_from"] != "worker"; ++tries)
