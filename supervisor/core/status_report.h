@@ -71,7 +71,9 @@ struct SupervisorReport {
   };
   std::optional<RecycleReport> recycling;
   std::string last_recycle_failure;  // why the last recycle failed, and when it is tried again; empty: none
-  std::optional<MemoryBudget> memory;  // the cgroup's memory limit and use now (admission); none: no limit
+  // The cgroup's memory limit and use now (admission's); none: no limit.
+  // Filled by `baton status` only (operate/status_json.h, add_os_facts).
+  std::optional<MemoryBudget> memory;
 };
 
 }  // namespace baton

@@ -58,8 +58,7 @@ SupervisorReport Supervisor::report() const {
                      .hangs = hangs_,
                      .last_hang = last_hang_,
                      .replacements = replacements_,
-                     .last_recycle_failure = last_recycle_failure_,
-                     .memory = launcher_.memory_budget()};
+                     .last_recycle_failure = last_recycle_failure_};
   if (const auto* serving = std::get_if<phase::Serving>(&phase_); serving && serving->recycle) {
     const phase::Recycle& rc = *serving->recycle;
     r.recycling = SupervisorReport::RecycleReport{rc.index, cause_name(rc.cause), rc.successor ? rc.successor->pid() : 0};

@@ -119,7 +119,7 @@ void ControlServer::handle(StreamConnection& c, const std::string& line) {
   if (command == "status" && words.size() == 1) {
     spdlog::debug("control socket: status");
     SupervisorReport report = supervisor_->report();
-    count_leaving_clients(report, facts_.listeners);
+    add_os_facts(report, facts_.listeners);
     return c.write(reply({{"ok", true}, {"status", status_json(report, facts_)}}), true);
   }
   if (command == "upgrade" && words.size() == 2 && words[1] == "self") return handle_self_upgrade(c);

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include "cgroup_memory.h"
 #include "client_connections.h"
 #include "duration.h"
 
@@ -135,7 +136,8 @@ nlohmann::json status_json(const SupervisorReport& r, const ServiceFacts& facts)
                               : nlohmann::json(nullptr)}};
 }
 
-void count_leaving_clients(SupervisorReport& report, const std::vector<ListenerSpec>& listeners) {
+void add_os_facts(SupervisorReport& report, const std::vector<ListenerSpec>& listeners) {
+  report.memory = read_memory_budget();
   std::vector<std::uint16_t> ports;
   for (const auto& l : listeners)
     if (l.kind == ListenerKind::kTcp) ports.push_back(l.port);

@@ -28,8 +28,10 @@ struct ServiceFacts {
 
 nlohmann::json upgrade_json(const UpgradeRecord& u);
 nlohmann::json status_json(const SupervisorReport& report, const ServiceFacts& facts);
-// Fills in the client connections each worker of a leaving (retiring or
-// parked) generation still holds on `listeners`, from /proc.
-void count_leaving_clients(SupervisorReport& report, const std::vector<ListenerSpec>& listeners);
+// Fills in what only the OS says, read when status is asked for (not at
+// every metrics scrape): the client connections each worker of a leaving
+// (retiring or parked) generation still holds on `listeners` (its own word,
+// else /proc), and the cgroup's memory limit that admission goes by.
+void add_os_facts(SupervisorReport& report, const std::vector<ListenerSpec>& listeners);
 
 }  // namespace baton

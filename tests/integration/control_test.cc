@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,19 @@ nlohmann::json status_json(const BatonProcess& baton) {
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << r.out;
   return j;
+}
+
+// `n` clients connected to `port`, each proven served by `first` (an
+// exchange with whoever accepted it) before the next connects.
+std::vector<baton::UniqueFd> served_clients(std::uint16_t port, int n, const std::function<bool(int fd)>& first) {
+  std::vector<baton::UniqueFd> clients;
+  for (int i = 0; i < n; ++i) {
+    auto c = connect_local(port);
+    EXPECT_TRUE(c) << c.status().message();
+    if (!c || !first(c->get())) return {};
+    clients.push_back(std::move(c.value()));
+  }
+  return clients;
 }
 
 // Generation `number` as `baton status --json` shows it now (null if gone).
@@ -267,14 +281,11 @@ TEST(Control, StatusSaysWhatHoldsADrainOpenAndWhenItEnds) {
   dir.use_helper("holds-clients");
   BatonProcess baton(baton_args(dir, {"--drain-timeout", "60s"}));
   const auto port = serving_port(baton);
-  std::vector<baton::UniqueFd> clients;
-  for (int i = 0; i < 3; ++i) {
-    auto c = connect_local(port);
-    ASSERT_TRUE(c) << c.status().message();
+  auto clients = served_clients(port, 3, [](int fd) {
     char hi[3];
-    ASSERT_EQ(::recv(c->get(), hi, sizeof hi, MSG_WAITALL), 3) << "generation 1 accepted it";
-    clients.push_back(std::move(c.value()));
-  }
+    return ::recv(fd, hi, sizeof hi, MSG_WAITALL) == 3;  // the helper greets each client it accepts
+  });
+  ASSERT_EQ(clients.size(), 3u) << "generation 1 accepted each";
   const auto mark = baton.mark();
   baton.signal(SIGHUP);
   ASSERT_TRUE(wait_serving(baton, 2, mark)) << baton.log();
@@ -309,14 +320,11 @@ TEST(Control, ADrainingKvstoreReportsItsOwnClientCount) {
   WorkerDir dir;
   BatonProcess baton(baton_args(dir, {"--drain-timeout", "60s"}));
   const auto port = serving_port(baton);
-  std::vector<baton::UniqueFd> clients;
-  for (int i = 0; i < 3; ++i) {
-    auto c = connect_local(port);
-    ASSERT_TRUE(c) << c.status().message();
-    auto r = exchange(c->get(), "GET", "/stats");
-    ASSERT_TRUE(r && r->status == 200) << "generation 1 serves it";
-    clients.push_back(std::move(c.value()));
-  }
+  auto clients = served_clients(port, 3, [](int fd) {
+    auto r = exchange(fd, "GET", "/stats");
+    return r && r->status == 200;
+  });
+  ASSERT_EQ(clients.size(), 3u) << "generation 1 served each";
   const auto mark = baton.mark();
   baton.signal(SIGHUP);
   ASSERT_TRUE(wait_serving(baton, 2, mark)) << baton.log();
