@@ -24,6 +24,9 @@ struct Options {
   std::vector<ListenerSpec> listeners;
   std::vector<std::string> command;  // the worker's argv; argv[0] is resolved at every spawn
   unsigned workers = 1;
+  // An upgrade replaces at most this many workers at a time, batch after
+  // batch (supervisor_rolling.cc); 0: the whole generation at once.
+  unsigned rolling = 0;
   // At most this many generations have workers alive at once, a new one
   // included: an upgrade past it waits for a retiring generation to finish.
   unsigned max_generations = 3;
@@ -75,6 +78,9 @@ struct Options {
 
   bool operator==(const Options&) const = default;
 };
+
+// Options::rolling's `auto`: the largest batch that fits in memory (memory admission).
+inline constexpr unsigned kRollingAuto = ~0u;
 
 // Exit codes of `baton` (also listed in --help and README).
 namespace exit_code {

@@ -130,6 +130,13 @@ void Supervisor::forward_signal(int signum) {
     w.forward(signum);
     ++n;
   });
+  // A rolling upgrade's new workers serve beside the old ones.
+  if (Generation* candidate = rolling() ? find(upgrading()->candidate) : nullptr)
+    candidate->for_each_worker([&](WorkerHandle& w) {
+      if (w.state() != WorkerState::kReady) return;
+      w.forward(signum);
+      ++n;
+    });
   spdlog::info("SIG{} forwarded to {} ({} workers)", sigabbrev_np(signum), gen_name(serving->number), n);
 }
 
@@ -166,7 +173,7 @@ void Supervisor::stop_requested(StopPace pace, const std::string& from) {
 }
 
 void Supervisor::worker_ready(WorkerHandle& w) {
-  if (recycle_ready(w)) return;
+  if (recycle_ready(w) || rolling_ready(w)) return;
   Generation& gen = generations_.at(w.generation());
   spdlog::info("{} ready", w.name());
   if (!gen.all_ready()) return;
@@ -187,7 +194,7 @@ void Supervisor::worker_ready(WorkerHandle& w) {
 }
 
 void Supervisor::worker_exited(WorkerHandle& w, const WorkerExit& info) {
-  if (leaving_exited(w, info) || recycle_exited(w, info)) return;
+  if (leaving_exited(w, info) || recycle_exited(w, info) || rolling_exited(w, info)) return;
   Generation& gen = generations_.at(w.generation());
   const std::uint32_t index = w.index();
   const std::string who = w.name();
@@ -253,8 +260,10 @@ WorkerConfig Supervisor::slot_config(const Generation& gen, std::uint32_t index)
                       options_.hang_stacks, options_.hang_signal, gen.slots[index].kept};
 }
 
-Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index) {
-  auto w = launcher_.launch(slot_config(gen, index), *this);
+Status Supervisor::spawn_slot(Generation& gen, std::uint32_t index, std::optional<bool> standby) {
+  WorkerConfig config = slot_config(gen, index);
+  if (standby) config.standby = *standby;
+  auto w = launcher_.launch(std::move(config), *this);
   if (!w) return w.status();
   gen.slots[index].kept.reset();  // the new worker has them now
   gen.slots[index].recycle_at = std::chrono::steady_clock::time_point::max();  // due from its start
@@ -279,8 +288,8 @@ void Supervisor::restart_later(Generation& gen, std::uint32_t index, std::chrono
   });
 }
 
-Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
-                                    std::shared_ptr<const HeldFile> rollback_to) {
+Status Supervisor::create_generation(std::uint64_t number, Generation::Role role,
+                                     std::shared_ptr<const HeldFile> rollback_to) {
   Generation& gen = generations_[number];
   gen.number = number;
   gen.role = role;
@@ -290,7 +299,8 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
   gen.standby = options_.mode == UpgradeMode::kHandoff && role == Generation::Role::kCandidate &&
                 serving_generation() != 0 &&
                 !gen.rollback;
-  if (options_.probation.count() > 0 || recycling_enabled()) {
+  gen.slots.resize(options_.workers);
+  if (options_.probation.count() > 0 || recycling_enabled() || options_.rolling != 0) {
     // Held from the start, so that a rollback (or a recycle) runs this very file again.
     auto held = rollback_to ? Result<std::shared_ptr<const HeldFile>>(rollback_to)
                             : launcher_.hold(options_.command[0]);
@@ -300,7 +310,13 @@ Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
     }
     gen.executable = std::move(held.value());
   }
-  gen.slots.resize(options_.workers);
+  return Status::ok();
+}
+
+Status Supervisor::spawn_generation(std::uint64_t number, Generation::Role role,
+                                    std::shared_ptr<const HeldFile> rollback_to) {
+  if (Status st = create_generation(number, role, std::move(rollback_to)); !st) return st;
+  Generation& gen = generations_.at(number);
   for (std::uint32_t i = 0; i < options_.workers; ++i) {
     if (Status st = spawn_slot(gen, i); !st) {
       // Take back what did start; it never served anything. The caller says why.
@@ -324,7 +340,13 @@ void Supervisor::begin_upgrade(std::shared_ptr<const HeldFile> rollback_to) {
   else
     spdlog::info("upgrade to {} started: {}", gen_name(g), options_.command[0]);
   if (observer_) observer_->upgrade_started(upgrade);
-  if (!rollback_to && refuse_for_memory(upgrade)) return;
+  unsigned batch_size = 0;  // a rollback replaces a failing generation: all at once, never refused
+  if (!rollback_to) {
+    auto admitted = admit_upgrade(upgrade);
+    if (!admitted) return;
+    batch_size = *admitted;
+  }
+  if (batch_size > 0) return begin_rolling(g, batch_size);
   if (Status st = spawn_generation(g, Generation::Role::kCandidate, std::move(rollback_to)); !st) {
     spdlog::error("upgrade to {} failed: {}; {}", gen_name(g), st.message(), who_serves());
     return finish_upgrade(UpgradeRecord::Result::kFailed, st.message());
@@ -332,19 +354,6 @@ void Supervisor::begin_upgrade(std::shared_ptr<const HeldFile> rollback_to) {
   spdlog::debug("upgrade to {}: its workers exec'd {:.3f} ms after the request", gen_name(g),
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - upgrade.started).count());
   phase_.emplace<phase::Upgrading>(serving_generation(), g);
-}
-
-// A rollback is never refused: the generation it replaces is failing.
-bool Supervisor::refuse_for_memory(UpgradeRecord& upgrade) {
-  const Generation* serving = find(serving_generation());
-  if (serving == nullptr) return false;
-  upgrade.memory = memory_shortfall(generation_memory(*serving));
-  if (!upgrade.memory) return false;
-  const std::string why = "refused before starting anything: " + upgrade.memory->describe() +
-                          ". Free memory, raise the limit, or lower --memory-headroom";
-  spdlog::error("upgrade to {} {}; {}", gen_name(upgrade.candidate), why, who_serves());
-  finish_upgrade(UpgradeRecord::Result::kFailed, why);
-  return true;
 }
 
 void Supervisor::candidate_started(Generation& candidate) {
@@ -453,8 +462,13 @@ void Supervisor::begin_stop(int code, const std::string& why, StopPace pace) {
   spdlog::info("stopping ({}): not ready from now on; serving {} more so load balancers look elsewhere, then "
                "draining; send SIGTERM again or SIGQUIT to stop faster",
                why, format_duration(options_.stop_delay));
-  for (auto& [n, gen] : generations_)
-    if (gen.role != Generation::Role::kActive && gen.role != Generation::Role::kRetiring) terminate_generation(gen);
+  for (auto& [n, gen] : generations_) {
+    if (gen.role == Generation::Role::kActive || gen.role == Generation::Role::kRetiring) continue;
+    // A candidate's READY workers serve (drain mode, a rolling upgrade's): they drain with the rest.
+    if (gen.role == Generation::Role::kCandidate)
+      gen.for_each_worker([](WorkerHandle& w) { if (w.state() != WorkerState::kReady) w.terminate(); });
+    else terminate_generation(gen);
+  }
   stopping.delay.start(options_.stop_delay, [this, why] { dispatch([&] { drain_everything(why); }); });
 }
 
@@ -462,8 +476,13 @@ void Supervisor::drain_everything(const std::string& why) {
   spdlog::info("stopping ({}): draining every worker; send SIGTERM again or SIGQUIT to stop faster", why);
   for (auto& [n, gen] : generations_) {
     if (gen.role == Generation::Role::kRetiring) continue;
-    // Only a serving generation has requests worth draining.
+    // Only serving workers have requests worth draining: a candidate's that
+    // are READY serve too (drain mode, a rolling upgrade).
     if (gen.role == Generation::Role::kActive) drain_generation(gen);
+    else if (gen.role == Generation::Role::kCandidate) retire(gen, [&](WorkerHandle& w) {
+      if (w.state() == WorkerState::kReady) w.drain(options_.drain_timeout);
+      else w.terminate();
+    });
     else terminate_generation(gen);
   }
 }

@@ -136,7 +136,10 @@ class Supervisor final : private WorkerEvents {
   // `rollback_to`: start that held file (a rollback), not the command's file as it is now.
   Status spawn_generation(std::uint64_t number, Generation::Role role,
                           std::shared_ptr<const HeldFile> rollback_to = nullptr);
-  Status spawn_slot(Generation& gen, std::uint32_t index);
+  // The generation's record (its file held where it may run again), no worker started.
+  Status create_generation(std::uint64_t number, Generation::Role role, std::shared_ptr<const HeldFile> rollback_to);
+  // `standby`: whether state comes to it, if not as slot_config() says.
+  Status spawn_slot(Generation& gen, std::uint32_t index, std::optional<bool> standby = std::nullopt);
   // Starts slot `index` of `gen` again after `delay`; a failed start tries again, backing off.
   void restart_later(Generation& gen, std::uint32_t index, std::chrono::milliseconds delay);
   void begin_upgrade(std::shared_ptr<const HeldFile> rollback_to = nullptr);
@@ -144,7 +147,10 @@ class Supervisor final : private WorkerEvents {
   // the launcher's memory limit with --memory-headroom kept free.
   std::optional<MemoryShortfall> memory_shortfall(std::uint64_t needed) const;
   std::uint64_t generation_memory(const Generation& gen) const;  // its workers' private memory
-  bool refuse_for_memory(UpgradeRecord& upgrade);  // true: refused, and said so
+  // The upgrade's batch size (0: the whole generation at once), by --rolling
+  // and what fits in memory; none: refused, and said so.
+  std::optional<unsigned> admit_upgrade(UpgradeRecord& upgrade);
+  void refuse_for_memory(UpgradeRecord& upgrade);
   void promote(Generation& candidate, const std::string& how);
   void candidate_started(Generation& candidate);  // tells the observer
   void start_handoff(Generation& candidate);
@@ -179,6 +185,31 @@ class Supervisor final : private WorkerEvents {
   phase::Upgrading* upgrading() { return std::get_if<phase::Upgrading>(&phase_); }
   phase::HandoffInFlight* handoff();
   const phase::Probation* probation() const;
+  // --rolling (supervisor_rolling.cc).
+  phase::Rolling* rolling();  // the rolling upgrade running, if any
+  Generation& rolling_from();  // whose workers the batches replace
+  Generation& rolling_to();    // whose workers replace them
+  void begin_rolling(std::uint64_t candidate, unsigned batch_size);
+  void advance_rolling();  // the next batch, once the last has finished
+  void start_swap(std::uint32_t index);
+  phase::Rolling::Swap* swap_of(const WorkerHandle& w, bool* is_new = nullptr);
+  void swap_done(phase::Rolling::Swap& swap);
+  void swap_failed(std::uint32_t index, const std::string& why);
+  void rolling_failed(const std::string& why);  // forward: turns the upgrade round
+  void give_up_slot(std::uint32_t index, const std::string& why);
+  void finish_rolling();
+  void finish_rolling_back();
+  void note_progress();
+  // The rolling upgrade's events; false when `w` is not one of its swaps' (the usual path follows).
+  bool rolling_ready(WorkerHandle& w);
+  bool rolling_standing_by(WorkerHandle& w);
+  bool rolling_sent(WorkerHandle& w);
+  bool rolling_restored(WorkerHandle& w, const HandoffTotals& totals);
+  bool rolling_precopied(WorkerHandle& w);
+  bool rolling_refused(WorkerHandle& w, const std::string& why);
+  bool rolling_exited(WorkerHandle& w, const WorkerExit& info);
+  bool rolling_unhealthy(WorkerHandle& w, const std::string& reason);
+  void commit_swap_if_done(phase::Rolling::Swap& swap);
   // --recycle-after, --recycle-memory (supervisor_recycle.cc).
   bool recycling_enabled() const;
   phase::Recycle* recycle();  // the one in flight, if any

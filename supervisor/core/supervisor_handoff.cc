@@ -11,7 +11,7 @@
 namespace baton {
 
 void Supervisor::worker_standing_by(WorkerHandle& w) {
-  if (recycle_standing_by(w)) return;
+  if (recycle_standing_by(w) || rolling_standing_by(w)) return;
   Generation& gen = generations_.at(w.generation());
   spdlog::info("{} standing by; loads state versions {}", w.name(), versions_text(w.state_versions()));
   if (gen.role != Generation::Role::kCandidate || !gen.all_in(WorkerState::kStandby)) return;
@@ -29,12 +29,12 @@ void Supervisor::raise_receiver_of(const WorkerHandle& sender) {
 
 void Supervisor::worker_sent(WorkerHandle& w, const HandoffTotals& t) {
   spdlog::info("{} sent {} bytes of state and {} connections", w.name(), t.state_bytes, t.connections);
-  if (recycle_sent(w)) return;
+  if (recycle_sent(w) || rolling_sent(w)) return;
   raise_receiver_of(w);
 }
 
 void Supervisor::worker_precopied(WorkerHandle& w, const Precopied& p) {
-  if (recycle_precopied(w)) return;
+  if (recycle_precopied(w) || rolling_precopied(w)) return;
   phase::HandoffInFlight* handoff = this->handoff();
   if (!handoff) return;
   raise_receiver_of(w);
@@ -52,7 +52,7 @@ void Supervisor::worker_precopied(WorkerHandle& w, const Precopied& p) {
 void Supervisor::worker_restored(WorkerHandle& w, const HandoffTotals& t) {
   Generation& gen = generations_.at(w.generation());
   spdlog::info("{} restored {} bytes of state and {} connections", w.name(), t.state_bytes, t.connections);
-  if (recycle_restored(w)) return;
+  if (recycle_restored(w) || rolling_restored(w, t)) return;
   phase::HandoffInFlight* handoff = this->handoff();
   if (!handoff || gen.role != Generation::Role::kCandidate) return;
   handoff->totals.state_bytes += t.state_bytes;
@@ -61,7 +61,7 @@ void Supervisor::worker_restored(WorkerHandle& w, const HandoffTotals& t) {
 }
 
 void Supervisor::worker_refused(WorkerHandle& w, const std::string& why) {
-  if (recycle_refused(w, why)) return;
+  if (recycle_refused(w, why) || rolling_refused(w, why)) return;
   if (Generation* candidate = upgrading() ? find(upgrading()->candidate) : nullptr) fail_upgrade(*candidate, w.name() + " refused the handoff: " + why);
 }
 

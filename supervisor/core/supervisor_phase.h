@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <variant>
+#include <vector>
 
 #include "baton/uv_handle.h"
 #include "replacement_cause.h"
@@ -61,6 +62,30 @@ struct Recycle {
   Timer deadline;  // handoff mode: --handoff-timeout from HANDOFF
 };
 
+// A rolling upgrade (--rolling N, supervisor_rolling.cc): slot by slot, a
+// batch at a time, each slot's worker replaced as a recycle replaces one.
+// Forward, the candidate's workers replace the serving generation's; after a
+// failure, back: the serving generation's held file replaces the candidate's
+// workers in the slots already done.
+struct Rolling {
+  // One slot's replacement in the batch running.
+  struct Swap {
+    std::uint32_t index;
+    bool linked = false, sent = false, restored = false;  // handoff mode
+    bool done = false;  // the new worker serves in the slot; the old one is leaving
+  };
+  Rolling(uv_loop_t* loop, unsigned batch_size, std::uint32_t slots)
+      : batch_size(batch_size), tries(slots, 0), deadline(loop) {}
+  unsigned batch_size;
+  std::vector<std::uint32_t> waiting;   // slots still to replace, next first
+  std::vector<Swap> swaps;              // the batch running
+  std::vector<std::uint32_t> replaced;  // slots whose new worker serves
+  bool back = false;                    // rolling back after a failed batch
+  std::vector<unsigned> tries;          // back: failed attempts per slot
+  HandoffTotals moved;                  // forward: state and connections moved
+  Timer deadline;                       // the batch's
+};
+
 // Generation 1 is starting; nothing serves yet.
 struct Starting {};
 
@@ -76,6 +101,7 @@ struct Upgrading {
   std::uint64_t serving;    // serves on until the candidate takes over
   std::uint64_t candidate;  // the upgrade's new generation
   std::optional<HandoffInFlight> handoff;  // handoff mode, from HANDOFF to COMMIT
+  std::optional<Rolling> rolling;          // --rolling: in batches (no `handoff` then)
 };
 
 // Nothing serves any more (readiness says so), though workers may still be

@@ -55,6 +55,7 @@ void Supervisor::report_unhealthy(std::uint64_t generation, const std::string& r
 }
 
 void Supervisor::worker_unhealthy(WorkerHandle& w, const std::string& reason) {
+  if (rolling_unhealthy(w, reason)) return;
   Generation& gen = generations_.at(w.generation());
   if (on_probation(gen)) return roll_back(gen, w.name() + " reported itself unhealthy (" + reason + ")");
   spdlog::warn("{} reports itself unhealthy: {}; it serves on (a generation is rolled back for it only on "

@@ -228,7 +228,7 @@ bool Supervisor::recycle_exited(WorkerHandle& w, const WorkerExit& info) {
   return false;
 }
 
-// A worker replaced in its slot has finished.
+// A worker replaced in its slot (by a recycle, or a rolling upgrade) has finished.
 bool Supervisor::leaving_exited(WorkerHandle& w, const WorkerExit& info) {
   Generation* gen = find(w.generation());
   if (gen == nullptr) return false;
@@ -236,6 +236,7 @@ bool Supervisor::leaving_exited(WorkerHandle& w, const WorkerExit& info) {
   if (it == gen->leaving.end()) return false;
   spdlog::info("{} {}", w.name(), info.describe());
   gen->leaving.erase(it);  // `w` is gone
+  advance_rolling();  // a rolling upgrade's next batch waits for the last one's old workers
   return true;
 }
 

@@ -27,9 +27,15 @@ WorkerReport report_worker(const WorkerHandle& worker, unsigned restarts) {
   return w;
 }
 
-WorkerReport report_slot(const Generation::Slot& slot, std::uint32_t index) {
+// An empty slot waits to restart after a crash, or (a rolling upgrade) for
+// its batch, or has been handed to the other generation.
+WorkerReport report_slot(const Generation& gen, std::uint32_t index) {
+  const auto& slot = gen.slots[index];
   if (slot.worker) return report_worker(*slot.worker, slot.restarts);
-  return WorkerReport{.index = index, .state = "restarting", .restarts = slot.restarts};
+  const char* state = slot.restart && slot.restart->active() ? "restarting"
+                      : gen.role == Generation::Role::kCandidate ? "waiting"
+                                                                 : "replaced";
+  return WorkerReport{.index = index, .state = state, .restarts = slot.restarts};
 }
 
 }  // namespace
@@ -74,7 +80,7 @@ SupervisorReport Supervisor::report() const {
     for (std::uint32_t i = 0; i < gen.slots.size(); ++i) {
       const auto& slot = gen.slots[i];
       // A retiring generation's empty slots are gone for good, not restarting.
-      if (slot.worker || gen.role != Generation::Role::kRetiring) g.workers.push_back(report_slot(slot, i));
+      if (slot.worker || gen.role != Generation::Role::kRetiring) g.workers.push_back(report_slot(gen, i));
     }
     for (const auto& w : gen.leaving) g.workers.push_back(report_worker(*w, 0));
     r.generations.push_back(std::move(g));

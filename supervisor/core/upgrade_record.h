@@ -14,6 +14,17 @@
 
 namespace baton {
 
+// A rolling upgrade's progress (--rolling): which batch runs, and once one
+// failed, the batches that put the previous file back in the replaced slots.
+struct RollingProgress {
+  unsigned batch_size = 0;     // workers replaced at a time
+  std::uint32_t batches = 0;   // of the upgrade
+  std::uint32_t batch = 0;     // the one running (1-based), or the last to run
+  std::uint32_t failed_batch = 0;  // 0: none failed
+  std::uint32_t back_batches = 0;  // rolling back: batches that restore the previous file
+  std::uint32_t back_batch = 0;
+};
+
 struct UpgradeRecord {
   enum class Result { kRunning, kCommitted, kFailed };
 
@@ -31,6 +42,7 @@ struct UpgradeRecord {
   HandoffTotals moved;
   // Refused before anything started: it would not fit in the memory limit.
   std::optional<MemoryShortfall> memory;
+  std::optional<RollingProgress> rolling;  // --rolling, when it ran in batches
 
   bool committed() const { return result == Result::kCommitted; }
   // Until now while running.

@@ -216,10 +216,26 @@ void add_recycle_options(CLI::App* run, Options& o) {
          "replace a serving worker whose private memory (smaps_rollup) passes SIZE, as\n"
          "--recycle-after does, e.g. 512M (default 0: off)")
       ->type_name("SIZE");
+  run->add_option_function<std::string>(
+         "--rolling",
+         [&o](const std::string& text) {
+           if (text == "auto") return void(o.rolling = kRollingAuto);
+           char* end = nullptr;
+           const unsigned long n = std::strtoul(text.c_str(), &end, 10);
+           if (text.empty() || *end != '\0' || text[0] == '-' || n > 256)
+             throw CLI::ValidationError("--rolling", "\"" + text + "\" is not a batch size; write 0 to 256, or auto");
+           o.rolling = static_cast<unsigned>(n);
+         },
+         "an upgrade replaces at most N workers at a time, batch after batch, so that capacity\n"
+         "never drops below workers - N and memory never doubles; a batch that fails rolls the\n"
+         "whole upgrade back. auto: the largest batch that fits under the memory limit\n"
+         "(--memory-headroom). Default 0: the whole generation at once")
+      ->type_name("N|auto");
   run->add_option("--memory-headroom", o.memory_headroom,
                   "start new workers (an upgrade's, a handoff recycle's) only if, by the private memory of\n"
                   "those they replace, they fit under baton's cgroup memory limit with this share of it\n"
-                  "kept free; else the upgrade is refused with the figures (0 to 90, default 10)")
+                  "kept free; else the upgrade is refused with the figures, or with --rolling auto made\n"
+                  "in batches that fit (0 to 90, default 10)")
       ->check(CLI::Range(0u, 90u))
       ->type_name("PERCENT");
 }

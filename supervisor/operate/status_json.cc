@@ -47,7 +47,12 @@ nlohmann::json upgrade_json(const UpgradeRecord& u) {
                       {"handoff_pause_seconds", nullptr},
                       {"state_bytes", u.moved.state_bytes},
                       {"connections", u.moved.connections},
-                      {"memory", nullptr}};
+                      {"memory", nullptr},
+                      {"rolling", nullptr}};
+  if (u.rolling)
+    j["rolling"] = {{"batch_size", u.rolling->batch_size},     {"batch", u.rolling->batch},
+                    {"batches", u.rolling->batches},           {"failed_batch", u.rolling->failed_batch},
+                    {"back_batch", u.rolling->back_batch},     {"back_batches", u.rolling->back_batches}};
   if (u.pause) j["handoff_pause_seconds"] = seconds(*u.pause);
   if (u.memory)
     j["memory"] = {{"limit_bytes", u.memory->limit},

@@ -117,11 +117,22 @@ std::string human_duration(double seconds) {
   return fmt::format("{}d{:02}h", s / 86400, s % 86400 / 3600);
 }
 
+// "batch 2 of 4, 1 at a time" or "batch 2 of 4 failed; rolling back: batch 1 of 1"
+std::string rolling_text(const nlohmann::json& r) {
+  std::string out = fmt::format("batch {} of {}", r.value("batch", 0u), r.value("batches", 0u));
+  if (r.value("failed_batch", 0u) == 0) return out + fmt::format(", {} at a time", r.value("batch_size", 0u));
+  return out + fmt::format(" failed; rolling back: batch {} of {}", r.value("back_batch", 0u),
+                           r.value("back_batches", 0u));
+}
+
 std::string upgrade_text(const nlohmann::json& u) {
   const std::string result = text_of(u, "result");
   const std::string took = human_duration(u.value("duration_seconds", 0.0));
   std::string out = "upgrade to generation " + text_of(u, "generation") + " " + result;
-  if (result == "running") return out + " for " + took + " (started " + text_of(u, "started") + ")";
+  if (result == "running") {
+    const std::string rolling = u.contains("rolling") && u["rolling"].is_object() ? rolling_text(u["rolling"]) + ", " : "";
+    return out + " for " + took + " (" + rolling + "started " + text_of(u, "started") + ")";
+  }
   if (u.value("reason", "") != "") out += ": " + text_of(u, "reason");
   return out + " (took " + took + ", started " + text_of(u, "started") + ")";
 }
