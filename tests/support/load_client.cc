@@ -21,6 +21,7 @@ void LoadClient::record_failure(const std::string& what) {
 void LoadClient::run_keepalive(int thread) {
   baton::UniqueFd conn;
   std::vector<std::pair<std::string, std::string>> acked;
+  std::vector<std::pair<std::string, std::string>> on_this_connection;
   bool first = true;
   for (std::uint64_t n = 0; !should_stop(); ++n) {
     if (!conn) {
@@ -30,6 +31,7 @@ void LoadClient::run_keepalive(int thread) {
         continue;
       }
       conn = std::move(fd.value());
+      on_this_connection.clear();
       if (!first) ++reconnects_;
       first = false;
     }
@@ -45,12 +47,25 @@ void LoadClient::run_keepalive(int thread) {
       record_failure("keep-alive request: status " + std::to_string(r->status));
     } else {
       ++ok_;
-      if (options_.writes) acked.emplace_back(std::move(key), std::move(value));
+      if (options_.writes) {
+        if (options_.read_back) on_this_connection.emplace_back(key, value);
+        acked.emplace_back(std::move(key), std::move(value));
+      }
     }
     if (r->connection_close) conn.reset();  // the server ends it politely: reconnect
   }
+  if (conn && options_.read_back) read_back(conn.get(), on_this_connection);
   std::lock_guard<std::mutex> lock(mu_);
   acknowledged_.insert(acknowledged_.end(), acked.begin(), acked.end());
+}
+
+void LoadClient::read_back(int conn, const std::vector<std::pair<std::string, std::string>>& written) {
+  for (const auto& [key, value] : written) {
+    auto r = exchange(conn, "GET", "/kv/" + key);
+    if (!r) return record_failure("read-back: " + r.status().message());
+    ++read_back_;
+    if (r->status != 200 || r->body != value) ++lost_;
+  }
 }
 
 void LoadClient::run_close() {
@@ -68,7 +83,7 @@ LoadStats LoadClient::stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   std::lock_guard<std::mutex> lock(mu_);
-  return {ok_.load(), failed_.load(), errors_, acknowledged_, reconnects_.load()};
+  return {ok_.load(), failed_.load(), errors_, acknowledged_, reconnects_.load(), read_back_.load(), lost_.load()};
 }
 
 }  // namespace testing_support

@@ -23,6 +23,9 @@ struct LoadStats {
   std::vector<std::pair<std::string, std::string>> acknowledged;
   // Keep-alive connections that had to be opened again (the server closed one).
   std::uint64_t reconnects = 0;
+  // With read_back: writes read back on the connection that made them, and
+  // those missing or changed.
+  std::uint64_t read_back = 0, lost = 0;
 };
 
 class LoadClient {
@@ -34,6 +37,11 @@ class LoadClient {
     std::string path = "/";
     // Keep-alive threads PUT fresh keys (/kv/c<thread>-<n>) instead of GET path.
     bool writes = false;
+    // With writes: on stop, each keep-alive thread GETs the keys it wrote on
+    // the connection it wrote them on (since its last reconnect). With -w N
+    // each worker has a store of its own, and in handoff mode the connection
+    // moves with the store: it reaches the worker that must hold them.
+    bool read_back = false;
     std::chrono::seconds max_duration{120};
     // New-connection threads wait this long after each request: a few
     // thousand connections, not tens of thousands, whose TIME_WAITs would
@@ -57,7 +65,9 @@ class LoadClient {
   Options options_;
   std::chrono::steady_clock::time_point deadline_;
   std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> ok_{0}, failed_{0}, reconnects_{0};
+  void read_back(int conn, const std::vector<std::pair<std::string, std::string>>& written);
+
+  std::atomic<std::uint64_t> ok_{0}, failed_{0}, reconnects_{0}, read_back_{0}, lost_{0};
   std::mutex mu_;
   std::vector<std::string> errors_;
   std::vector<std::pair<std::string, std::string>> acknowledged_;
