@@ -219,7 +219,7 @@ void Supervisor::rolling_failed(const std::string& why) {
   progress.back_batches = batches_for(r.waiting.size(), r.batch_size);
   last_upgrade_->reason = "batch " + std::to_string(progress.batch) + " of " + std::to_string(progress.batches) +
                           " failed: " + why;
-  spdlog::error("upgrade to {} failed in {}; {} worker(s) already replaced go back to {}'s file{}",
+  spdlog::error("upgrade to {} failed: {}; {} worker(s) already replaced go back to {}'s file{}",
                 gen_name(candidate.number), last_upgrade_->reason, r.waiting.size(), gen_name(old.number),
                 options_.mode == UpgradeMode::kHandoff ? " with their state" : "");
   advance_rolling();  // once the batch's new workers have exited
@@ -250,7 +250,7 @@ void Supervisor::finish_rolling_back() {
   count_replacements(ReplacementCause::kRollback, back);
   const std::string why = last_upgrade_->reason + "; rolled back: " + std::to_string(back) +
                           " worker(s) replaced again by " + gen_name(serving) + "'s file";
-  spdlog::warn("upgrade to {} {}; {}", gen_name(candidate.number), why, who_serves());
+  spdlog::warn("upgrade to {} failed: {}; {}", gen_name(candidate.number), why, who_serves());
   finish_upgrade(UpgradeRecord::Result::kFailed, why);
   run_pending_upgrade();
 }

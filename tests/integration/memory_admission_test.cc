@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -102,6 +103,97 @@ TEST(MemoryLimit, AnUpgradeThatWouldNotFitIsRefusedAndOneThatFitsCommitsUnderThe
               steady / double(kMiB), cgroup->peak() / double(steady), stats.acknowledged.size());
   baton.signal(SIGTERM);
   EXPECT_EQ(baton.wait_exit(), 0);
+}
+
+// ---- rolling upgrades under the limit (--rolling) ---------------------------
+
+// Gives each of `pids` (the workers, each with a store of its own) `each`
+// bytes of values, over a connection that GET /stats shows is its own.
+void fill_each_worker(std::uint16_t port, std::vector<pid_t> pids, std::uint64_t each) {
+  std::vector<baton::UniqueFd> kept;  // open, so the next connection may go elsewhere
+  const std::string value(kMiB, 'v');
+  for (int attempt = 0; attempt < 200 && !pids.empty(); ++attempt) {
+    auto conn = connect_local(port);
+    ASSERT_TRUE(conn) << conn.status().message();
+    auto stats = exchange(conn->get(), "GET", "/stats");
+    ASSERT_TRUE(stats && stats->status == 200);
+    const auto at = stats->body.find("\"pid\":");
+    ASSERT_NE(at, std::string::npos) << stats->body;
+    auto it = std::find(pids.begin(), pids.end(), static_cast<pid_t>(std::stol(stats->body.substr(at + 6))));
+    if (it != pids.end()) {
+      for (std::uint64_t i = 0; i < each / kMiB; ++i) {
+        auto r = exchange(conn->get(), "PUT", "/kv/big-" + std::to_string(*it) + "-" + std::to_string(i), value);
+        ASSERT_TRUE(r && r->status == 200) << "PUT " << i << ": " << (r ? r->body : r.status().message());
+      }
+      pids.erase(it);
+    }
+    kept.push_back(std::move(conn.value()));
+  }
+  ASSERT_TRUE(pids.empty()) << "200 connections never reached worker " << pids.front();
+}
+
+// Two handoff-mode workers of about 150 MiB each, in a cgroup of their own
+// whose limit (less --memory-headroom's 10%) leaves room for one more such
+// worker but not for two.
+struct TwoBigWorkers {
+  explicit TwoBigWorkers(std::vector<std::string> extra) : cgroup(test_cgroup()) {
+    if (!cgroup) return;
+    extra.insert(extra.end(), {"-w", "2", "--mode", "handoff"});
+    baton.emplace(baton_args(dir, extra), std::nullopt, BatonProcess::Output::kCaptured, cgroup->wrapper());
+    port = serving_port(*baton);
+    const pid_t w0 = ready_pid(*baton, 1, 0), w1 = ready_pid(*baton, 1, 1);
+    fill_each_worker(port, {w0, w1}, 150 * kMiB);
+    if (::testing::Test::HasFatalFailure()) return;
+    largest = std::max(private_memory_of({w0}), private_memory_of({w1}));
+    total = private_memory_of({w0, w1});
+    steady = cgroup->in_use();
+    const std::uint64_t usable = steady + (largest + total) / 2;
+    limit = (usable / 9 * 10) / 4096 * 4096;  // the kernel keeps whole pages
+    cgroup->set_limit(limit);
+    cgroup->reset_peak();
+  }
+  std::optional<MemoryCgroup> cgroup;
+  WorkerDir dir;
+  std::optional<BatonProcess> baton;
+  std::uint16_t port = 0;
+  std::uint64_t largest = 0, total = 0, steady = 0, limit = 0;
+};
+
+TEST(MemoryLimit, TwoBigWorkersAreRefusedAllAtOnceAndReplacedOneAtATimeUnderTheLimit) {
+  {
+    TwoBigWorkers all_at_once({});
+    if (!all_at_once.cgroup) GTEST_SKIP() << "no memory cgroup can be made here (see the line above)";
+    ASSERT_FALSE(::testing::Test::HasFatalFailure());
+    const CommandResult refused = upgrade_wait(*all_at_once.baton);
+    EXPECT_EQ(refused.exit_code, 5) << refused.describe();
+    EXPECT_NE(refused.err.find("replace fewer workers at a time (--rolling)"), std::string::npos) << refused.err;
+    EXPECT_EQ(all_at_once.baton->count("worker 2\\.[01] \\(pid"), 0u) << "nothing started";
+    EXPECT_EQ(all_at_once.cgroup->oom_kills(), 0u);
+    all_at_once.baton->signal(SIGTERM);
+    EXPECT_EQ(all_at_once.baton->wait_exit(), 0);
+  }
+  TwoBigWorkers rolling({"--rolling", "1"});
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  LoadClient load({.port = rolling.port, .keepalive_connections = 2, .close_connections = 1, .writes = true,
+                   .read_back = true});
+  ASSERT_TRUE(traffic_flows(load, 200));
+  const CommandResult done = upgrade_wait(*rolling.baton);
+  EXPECT_EQ(done.exit_code, 0) << done.describe() << rolling.baton->log();
+  ASSERT_TRUE(traffic_flows(load, 200));
+  const LoadStats stats = load.stop();
+  EXPECT_EQ(stats.failed, 0u) << (stats.first_errors.empty() ? "" : stats.first_errors[0]);
+  EXPECT_EQ(stats.lost, 0u) << "of " << stats.read_back << " writes read back";
+  EXPECT_GT(stats.read_back, 0u);
+  EXPECT_LT(rolling.cgroup->peak(), rolling.limit);
+  EXPECT_EQ(rolling.cgroup->oom_kills(), 0u);
+  std::printf("[ figures  ] handoff mode, -w 2 of %.0f MiB (largest %.0f MiB), limit %.0f MiB: all at once refused; "
+              "--rolling 1 peak %.0f MiB over %.0f MiB steady (%.2fx); %llu writes read back, %llu lost, 0 OOM kills\n",
+              rolling.total / double(kMiB), rolling.largest / double(kMiB), rolling.limit / double(kMiB),
+              rolling.cgroup->peak() / double(kMiB), rolling.steady / double(kMiB),
+              rolling.cgroup->peak() / double(rolling.steady), static_cast<unsigned long long>(stats.read_back),
+              static_cast<unsigned long long>(stats.lost));
+  rolling.baton->signal(SIGTERM);
+  EXPECT_EQ(rolling.baton->wait_exit(), 0);
 }
 
 }  // namespace
