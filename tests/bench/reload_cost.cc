@@ -10,8 +10,9 @@
 //                  request's latency counted from when it was due (so a
 //                  stall is not hidden by the client waiting it out)
 //   saturation     a closed loop, requests back to back (as wrk does)
-// Two batons run side by side, their phases interleaved: at the defaults
-// (starting workers at --start-nice 19) and at normal priority (0). It
+// Three batons run side by side, their phases interleaved: at the defaults
+// (starting workers at --start-nice 19), at normal priority (0), and with
+// four workers upgraded one at a time (-w 4 --rolling 1). It
 // prints the medians over the rounds of p99 latency and throughput, their
 // ratios (upgrades / none; p99 also against both batons' pooled phases
 // without upgrades), where the slowest 1% fall after each SIGHUP, and the
@@ -244,6 +245,8 @@ const std::vector<Variant>& variants() {
   static const std::vector<Variant> v{
       {"defaults", {}},  // --start-nice 19
       {"start-nice 0", {"--start-nice", "0"}},
+      // Each upgrade replaces four workers one at a time (compared with its own phases without upgrades).
+      {"-w 4 --rolling 1", {"-w", "4", "--rolling", "1"}},
   };
   return v;
 }

@@ -15,6 +15,7 @@
 #include "private_memory.h"
 #include "support/command.h"
 #include "support/http_client.h"
+#include "support/kv_fill.h"
 #include "support/load_client.h"
 #include "support/memory_cgroup.h"
 #include "support/proc.h"
@@ -107,31 +108,6 @@ TEST(MemoryLimit, AnUpgradeThatWouldNotFitIsRefusedAndOneThatFitsCommitsUnderThe
 
 // ---- rolling upgrades under the limit (--rolling) ---------------------------
 
-// Gives each of `pids` (the workers, each with a store of its own) `each`
-// bytes of values, over a connection that GET /stats shows is its own.
-void fill_each_worker(std::uint16_t port, std::vector<pid_t> pids, std::uint64_t each) {
-  std::vector<baton::UniqueFd> kept;  // open, so the next connection may go elsewhere
-  const std::string value(kMiB, 'v');
-  for (int attempt = 0; attempt < 200 && !pids.empty(); ++attempt) {
-    auto conn = connect_local(port);
-    ASSERT_TRUE(conn) << conn.status().message();
-    auto stats = exchange(conn->get(), "GET", "/stats");
-    ASSERT_TRUE(stats && stats->status == 200);
-    const auto at = stats->body.find("\"pid\":");
-    ASSERT_NE(at, std::string::npos) << stats->body;
-    auto it = std::find(pids.begin(), pids.end(), static_cast<pid_t>(std::stol(stats->body.substr(at + 6))));
-    if (it != pids.end()) {
-      for (std::uint64_t i = 0; i < each / kMiB; ++i) {
-        auto r = exchange(conn->get(), "PUT", "/kv/big-" + std::to_string(*it) + "-" + std::to_string(i), value);
-        ASSERT_TRUE(r && r->status == 200) << "PUT " << i << ": " << (r ? r->body : r.status().message());
-      }
-      pids.erase(it);
-    }
-    kept.push_back(std::move(conn.value()));
-  }
-  ASSERT_TRUE(pids.empty()) << "200 connections never reached worker " << pids.front();
-}
-
 // Two handoff-mode workers of about 150 MiB each, in a cgroup of their own
 // whose limit (less --memory-headroom's 10%) leaves room for one more such
 // worker but not for two.
@@ -142,8 +118,8 @@ struct TwoBigWorkers {
     baton.emplace(baton_args(dir, extra), std::nullopt, BatonProcess::Output::kCaptured, cgroup->wrapper());
     port = serving_port(*baton);
     const pid_t w0 = ready_pid(*baton, 1, 0), w1 = ready_pid(*baton, 1, 1);
-    fill_each_worker(port, {w0, w1}, 150 * kMiB);
-    if (::testing::Test::HasFatalFailure()) return;
+    error = fill_each_worker(port, {w0, w1}, 150);
+    if (!error.empty()) return;
     largest = std::max(private_memory_of({w0}), private_memory_of({w1}));
     total = private_memory_of({w0, w1});
     steady = cgroup->in_use();
@@ -157,13 +133,14 @@ struct TwoBigWorkers {
   std::optional<BatonProcess> baton;
   std::uint16_t port = 0;
   std::uint64_t largest = 0, total = 0, steady = 0, limit = 0;
+  std::string error;  // why the workers could not be filled
 };
 
 TEST(MemoryLimit, TwoBigWorkersAreRefusedAllAtOnceAndReplacedOneAtATimeUnderTheLimit) {
   {
     TwoBigWorkers all_at_once({});
     if (!all_at_once.cgroup) GTEST_SKIP() << "no memory cgroup can be made here (see the line above)";
-    ASSERT_FALSE(::testing::Test::HasFatalFailure());
+    ASSERT_EQ(all_at_once.error, "");
     const CommandResult refused = upgrade_wait(*all_at_once.baton);
     EXPECT_EQ(refused.exit_code, 5) << refused.describe();
     EXPECT_NE(refused.err.find("replace fewer workers at a time (--rolling)"), std::string::npos) << refused.err;
@@ -173,7 +150,7 @@ TEST(MemoryLimit, TwoBigWorkersAreRefusedAllAtOnceAndReplacedOneAtATimeUnderTheL
     EXPECT_EQ(all_at_once.baton->wait_exit(), 0);
   }
   TwoBigWorkers rolling({"--rolling", "1"});
-  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  ASSERT_EQ(rolling.error, "");
   LoadClient load({.port = rolling.port, .keepalive_connections = 2, .close_connections = 1, .writes = true,
                    .read_back = true});
   ASSERT_TRUE(traffic_flows(load, 200));
