@@ -29,6 +29,7 @@ enum class Phase {
   kUpgrading,    // the candidate starts (handoff mode: before every new worker stands by)
   kHandingOff,   // handoff mode: HANDOFF sent, waiting for every RESTORED
   kStopping,
+  kRolling,      // --rolling 1: slot 0 replaced (2.0 serves), batch 2 started (2.1 starting, 1.1 serving)
 };
 enum class Event {
   kNewStarted,       // every new worker says READY (STANDBY: a handoff candidate)
@@ -43,7 +44,7 @@ enum class Event {
   kGracefulStop,     // SIGTERM, SIGINT, `baton stop`
   kFastStop,         // SIGQUIT, `baton stop --fast`
 };
-constexpr int kPhases = 6, kEvents = 11;
+constexpr int kPhases = 7, kEvents = 11;
 
 const char* name(Phase p) {
   switch (p) {
@@ -53,6 +54,7 @@ const char* name(Phase p) {
     case Phase::kUpgrading: return "Upgrading";
     case Phase::kHandingOff: return "HandingOff";
     case Phase::kStopping: return "Stopping";
+    case Phase::kRolling: return "Rolling";
   }
   return "?";
 }
@@ -78,12 +80,13 @@ const char* name(UpgradeMode m) { return m == UpgradeMode::kHandoff ? "Handoff" 
 bool possible(UpgradeMode mode, Phase p, Event e) {
   const bool handoff = mode == UpgradeMode::kHandoff;
   if (p == Phase::kHandingOff && !handoff) return false;
-  const bool has_new = p == Phase::kStarting || p == Phase::kUpgrading || p == Phase::kHandingOff;
+  const bool has_new =
+      p == Phase::kStarting || p == Phase::kUpgrading || p == Phase::kHandingOff || p == Phase::kRolling;
   switch (e) {
-    case Event::kNewStarted: return p == Phase::kStarting || p == Phase::kUpgrading;
+    case Event::kNewStarted: return p == Phase::kStarting || p == Phase::kUpgrading || p == Phase::kRolling;
     case Event::kAllRestored:
     case Event::kOldRefuses: return p == Phase::kHandingOff;
-    case Event::kDeadline: return p == Phase::kHandingOff || p == Phase::kOnProbation;
+    case Event::kDeadline: return p == Phase::kHandingOff || p == Phase::kOnProbation || p == Phase::kRolling;
     case Event::kServingExits:
     case Event::kServingUnhealthy:
     case Event::kCheckFails: return p != Phase::kStarting;
@@ -102,6 +105,7 @@ struct Bench {
     options.mode = mode;
     // Long enough never to fire by themselves, unless the cell is about them.
     options.handoff_timeout = short_deadlines ? std::chrono::milliseconds(1) : std::chrono::hours(1);
+    options.ready_timeout = options.handoff_timeout;  // a rolling batch's deadline is both
   }
   ~Bench() {
     supervisor.reset();
@@ -118,10 +122,12 @@ struct Bench {
   void restored(std::uint64_t g) { each(g, [](FakeWorker& w) { w.restored(); }); }
   void enter(Phase p, std::chrono::milliseconds probation) {
     if (p == Phase::kOnProbation) options.probation = probation;
+    if (p == Phase::kRolling) options.rolling = 1;
     supervisor = std::make_unique<Supervisor>(&loop, options, launcher);
     ASSERT_TRUE(supervisor->start());
     if (p == Phase::kStarting) return;
     ready(1);
+    if (p == Phase::kRolling) return enter_batch_two();
     if (p == Phase::kStopping) supervisor->handle_signal(SIGTERM);
     if (p == Phase::kServing || p == Phase::kStopping) return;
     supervisor->handle_signal(SIGHUP);
@@ -129,6 +135,26 @@ struct Bench {
     if (options.mode == UpgradeMode::kDrain) return ready(2);  // on probation
     stand_by(2);
     if (p == Phase::kOnProbation) restored(2);
+  }
+  // Batch 1 replaces slot 0; its old worker exits, and batch 2 starts 2.1.
+  void enter_batch_two() {
+    supervisor->handle_signal(SIGHUP);
+    FakeWorker& first = *launcher.worker(2, 0);
+    if (options.mode == UpgradeMode::kDrain) {
+      first.become_ready();
+    } else {
+      first.stand_by({1});
+      first.restored();
+      launcher.worker(1, 0)->sent();
+    }
+    launcher.worker(1, 0)->exit();
+    ASSERT_NE(launcher.worker(2, 1), nullptr) << "batch 2 started";
+  }
+  // The first live worker of generation g.
+  FakeWorker* first_live(std::uint64_t g) {
+    for (std::uint32_t i = 0; i < options.workers; ++i)
+      if (FakeWorker* w = launcher.worker(g, i)) return w;
+    return nullptr;
   }
   // The generation not yet serving, if any: 1 while starting, 2 while upgrading.
   std::uint64_t newest() const { return supervisor->report().serving == 1 ? 2 : 1; }
@@ -138,14 +164,19 @@ struct Bench {
     const bool handoff = options.mode == UpgradeMode::kHandoff;
     switch (e) {
       case Event::kNewStarted:
+        if (options.rolling > 0) {  // batch 2's new worker; 2.0 serves already
+          FakeWorker& w = *launcher.worker(2, 1);
+          handoff ? w.stand_by({1}) : w.become_ready();
+          break;
+        }
         if (handoff && newest() == 2) stand_by(2);
         else ready(newest());
         break;
       case Event::kAllRestored: restored(2); break;
       case Event::kOldRefuses: launcher.worker(1, 0)->refuse("state version 9 unknown"); break;
       case Event::kDeadline: return wait_for_deadline();
-      case Event::kServingExits: launcher.worker(serving(), 0)->exit(0, SIGSEGV); break;
-      case Event::kServingUnhealthy: launcher.worker(serving(), 0)->report_unhealthy("its database is gone"); break;
+      case Event::kServingExits: first_live(serving())->exit(0, SIGSEGV); break;
+      case Event::kServingUnhealthy: first_live(serving())->report_unhealthy("its database is gone"); break;
       case Event::kCheckFails: supervisor->report_unhealthy(serving(), "its health check failed"); break;
       case Event::kNewExits: launcher.worker(newest(), 0)->exit(3); break;
       case Event::kUpgradeRequest: return supervisor->request_upgrade("the table test");
@@ -156,10 +187,16 @@ struct Bench {
   }
   // Runs the loop until the phase's timer has fired and changed something.
   Supervisor::UpgradeRequest wait_for_deadline() {
-    auto phase = [&] { return std::pair{supervisor->state(), supervisor->report().probation.has_value()}; };
+    auto phase = [&] {
+      const auto r = supervisor->report();
+      const bool failed = r.last_upgrade && r.last_upgrade->rolling && r.last_upgrade->rolling->failed_batch > 0;
+      return std::tuple{supervisor->state(), r.probation.has_value(), failed};
+    };
     const auto before = phase();
-    while (phase() == before && uv_run(&loop, UV_RUN_ONCE) != 0) {
-    }
+    // NOWAIT: a ONCE run that fires the timer would then block in poll for
+    // as long as nothing else is due (the signal handles keep the loop alive).
+    const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (phase() == before && std::chrono::steady_clock::now() < bound) uv_run(&loop, UV_RUN_NOWAIT);
     return Supervisor::UpgradeRequest::kStarted;
   }
   int count(std::uint64_t g, int FakeWorker::*field) {
@@ -452,6 +489,71 @@ const Cell kCells[] = {
      }},
     {kHandoff, Phase::kStopping, Event::kCheckFails, State::kStopping, "nothing",
      [](Bench& b, auto) { EXPECT_EQ(b.report().rollbacks, 0u); }},
+    // --rolling 1, two workers: slot 0 is replaced (2.0 serves), batch 2 has started 2.1.
+    {kDrain, Phase::kRolling, Event::kNewStarted, State::kUpgrading,
+     "2.1 serves; DRAIN 1.1; the upgrade ends once 1.1 has exited",
+     [](Bench& b, auto) { EXPECT_EQ(b.launcher.worker(1, 1)->drains, 1); }},
+    {kDrain, Phase::kRolling, Event::kDeadline, State::kUpgrading,
+     "batch 2 failed: 2.1 is ended; slot 0 goes back to generation 1's file",
+     [](Bench& b, auto) { EXPECT_FALSE(b.launcher.worker(2, 1)->rejected.empty()); }},
+    {kDrain, Phase::kRolling, Event::kServingExits, State::kUpgrading,
+     "restart that slot (generation 1's held file); the upgrade goes on",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().worker_restarts, 1u); }},
+    {kDrain, Phase::kRolling, Event::kServingUnhealthy, State::kUpgrading, "logged; the upgrade goes on",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().last_upgrade->rolling->failed_batch, 0u); }},
+    {kDrain, Phase::kRolling, Event::kCheckFails, State::kUpgrading, "nothing: no probation",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().last_upgrade->rolling->failed_batch, 0u); }},
+    {kDrain, Phase::kRolling, Event::kNewExits, State::kUpgrading,
+     "batch 2 failed (2.0 crashed): 2.1 is ended; slot 0 starts generation 1's file",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().last_upgrade->rolling->failed_batch, 2u);
+       EXPECT_FALSE(b.launcher.worker(2, 1)->rejected.empty());
+     }},
+    {kDrain, Phase::kRolling, Event::kUpgradeRequest, State::kUpgrading, "queued: one follow-up upgrade",
+     [](Bench&, auto r) { EXPECT_EQ(r, Request::kQueued); }},
+    {kDrain, Phase::kRolling, Event::kGracefulStop, State::kStopping,
+     "the upgrade fails; DRAIN 1.1 and 2.0 (it serves), SIGTERM 2.1",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.drains(1) + b.drains(2), 2);
+       EXPECT_EQ(b.launcher.worker(2, 1)->terminates, 1);
+     }},
+    {kDrain, Phase::kRolling, Event::kFastStop, State::kStopping, "SIGTERM every worker",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1) + b.terminates(2), 3); }},
+    {kHandoff, Phase::kRolling, Event::kNewStarted, State::kUpgrading,
+     "2.1 stands by: HANDOFF to the pair 1.1 and 2.1 over a link of its own",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.launcher.worker(1, 1)->handoff_role, "sender");
+       EXPECT_EQ(b.launcher.worker(2, 1)->handoff_role, "receiver");
+     }},
+    {kHandoff, Phase::kRolling, Event::kDeadline, State::kUpgrading,
+     "batch 2 failed: 2.1 is ended; slot 0 goes back, 2.0's state with it",
+     [](Bench& b, auto) {
+       EXPECT_FALSE(b.launcher.worker(2, 1)->rejected.empty());
+       EXPECT_EQ(b.report().last_upgrade->rolling->failed_batch, 2u);
+     }},
+    {kHandoff, Phase::kRolling, Event::kServingExits, State::kUpgrading,
+     "restart that slot (not linked yet: no state was on its way); the upgrade goes on",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().worker_restarts, 1u); }},
+    {kHandoff, Phase::kRolling, Event::kServingUnhealthy, State::kUpgrading, "logged; the upgrade goes on",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().last_upgrade->rolling->failed_batch, 0u); }},
+    {kHandoff, Phase::kRolling, Event::kCheckFails, State::kUpgrading, "nothing: no probation",
+     [](Bench& b, auto) { EXPECT_EQ(b.report().last_upgrade->rolling->failed_batch, 0u); }},
+    {kHandoff, Phase::kRolling, Event::kNewExits, State::kUpgrading,
+     "batch 2 failed (2.0 crashed, its state lost): slot 0 starts generation 1's file afresh",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.report().last_upgrade->rolling->failed_batch, 2u);
+       EXPECT_FALSE(b.launcher.worker(2, 1)->rejected.empty());
+     }},
+    {kHandoff, Phase::kRolling, Event::kUpgradeRequest, State::kUpgrading, "queued: one follow-up upgrade",
+     [](Bench&, auto r) { EXPECT_EQ(r, Request::kQueued); }},
+    {kHandoff, Phase::kRolling, Event::kGracefulStop, State::kStopping,
+     "the upgrade fails; DRAIN 1.1 and 2.0 (it serves), SIGTERM 2.1",
+     [](Bench& b, auto) {
+       EXPECT_EQ(b.drains(1) + b.drains(2), 2);
+       EXPECT_EQ(b.launcher.worker(2, 1)->terminates, 1);
+     }},
+    {kHandoff, Phase::kRolling, Event::kFastStop, State::kStopping, "SIGTERM every worker",
+     [](Bench& b, auto) { EXPECT_EQ(b.terminates(1) + b.terminates(2), 3); }},
 };
 
 class PhaseEvent : public ::testing::TestWithParam<Cell> {};
@@ -464,7 +566,8 @@ TEST_P(PhaseEvent, GoesWhereTheTableSays) {
   ASSERT_FALSE(HasFatalFailure());
   ASSERT_EQ(b.supervisor->state(), cell.phase == Phase::kStarting    ? State::kStarting
                                    : cell.phase == Phase::kStopping  ? State::kStopping
-                                   : cell.phase == Phase::kUpgrading || cell.phase == Phase::kHandingOff
+                                   : cell.phase == Phase::kUpgrading || cell.phase == Phase::kHandingOff ||
+                                             cell.phase == Phase::kRolling
                                        ? State::kUpgrading
                                        : State::kServing);
   const auto answer = b.deliver(cell.event);
