@@ -43,6 +43,15 @@ TEST(CommandLine, WorkerCountThatIsNotANumberSaysSo) {
   EXPECT_TRUE(baton.wait_for("\"abc\" is not a number; give a worker count from 1 to 256")) << baton.log();
 }
 
+TEST(CommandLine, RollingBatchThatIsNotASizeSaysHowToWriteOne) {
+  for (const char* batch : {"lots", "-1", "1000"}) {
+    BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", "--rolling", batch, "--", "/bin/true"});
+    EXPECT_EQ(baton.wait_exit(), 2) << batch;
+    EXPECT_TRUE(baton.wait_for("--rolling: \"" + std::string(batch) + "\" is not a batch size; write 0 to 256, or auto"))
+        << baton.log();
+  }
+}
+
 TEST(CommandLine, TimeoutsThatCannotWorkAreRefused) {
   for (const char* flag : {"--drain-timeout", "--ready-timeout", "--handoff-timeout"}) {
     BatonProcess baton({"--listen", "http=tcp://127.0.0.1:0", flag, "0", "--", "/bin/true"});

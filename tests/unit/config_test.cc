@@ -48,6 +48,7 @@ const std::map<std::string, Sample>& samples() {
       {"recycle_jitter", {R"("10m")", {"10m"}}},
       {"recycle_memory", {R"("512M")", {"512M"}}},
       {"memory_headroom", {"20", {"20"}}},
+      {"rolling", {R"("auto")", {"auto"}}},
       {"name", {R"("svc")", {"svc"}}},
       {"control", {R"("/tmp/baton-config-test-control.sock")", {"/tmp/baton-config-test-control.sock"}}},
       {"metrics", {R"("tcp://127.0.0.1:9999")", {"tcp://127.0.0.1:9999"}}},
