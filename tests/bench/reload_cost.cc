@@ -219,6 +219,7 @@ void print_timeline(const std::string& mode, const std::string& log) {
   const auto ready = logged_ms(log, "(READY|STANDBY) ([0-9.]+) ms after HELLO", 2);
   const auto gone = logged_ms(log, "retired ([0-9.]+) ms after it was told to go");
   const auto paused = logged_ms(log, "; paused ([0-9.]+) ms");  // handoff mode
+  if (exec.empty()) return void(std::printf("%-22s timeline: none (the upgrades ran in batches)\n", mode.c_str()));
   std::printf("%-22s timeline, medians of %zu upgrades: request -> exec'd %.2f ms (spawn itself %.2f), "
               "exec -> HELLO %.2f ms, HELLO -> READY/STANDBY %.2f ms, told to go -> retired %.2f ms",
               mode.c_str(), exec.size(), median(exec), median(spawn), median(hello), median(ready),

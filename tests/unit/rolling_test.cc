@@ -36,6 +36,18 @@ class RollingTest : public SupervisorTest {
     launcher_.worker(from, i)->sent();
   }
   RollingProgress progress(Supervisor& s) { return *s.report().last_upgrade->rolling; }
+  // Handoff mode, two workers: batch 1 has moved slot 0 to 2.0 and 1.0 has
+  // exited, so batch 2 has started 2.1.
+  Supervisor& second_batch_started() {
+    options_.mode = UpgradeMode::kHandoff;
+    options_.workers = 2;
+    Supervisor& s = serving();
+    s.handle_signal(SIGHUP);
+    hand_over(1, 2, 0);
+    launcher_.worker(1, 0)->exit();
+    EXPECT_NE(launcher_.worker(2, 1), nullptr);
+    return s;
+  }
 };
 
 TEST_F(RollingTest, DrainModeReplacesOneSlotAtATimeAndNeverRunsMoreThanOneExtraWorker) {
@@ -92,12 +104,7 @@ TEST_F(RollingTest, HandoffModeMovesEachSlotsStateInBatchesOfTwo) {
 
 // The held previous file comes back in batch 1's slot, with its state.
 TEST_F(RollingTest, AFailedSecondBatchBringsTheOldFileBackInTheFirstBatchsSlots) {
-  options_.mode = UpgradeMode::kHandoff;
-  options_.workers = 2;
-  Supervisor& s = serving();
-  s.handle_signal(SIGHUP);
-  hand_over(1, 2, 0);
-  launcher_.worker(1, 0)->exit();
+  Supervisor& s = second_batch_started();
   launcher_.worker(2, 1)->stand_by({1});  // batch 2: linked, then its new worker dies
   EXPECT_EQ(launcher_.worker(1, 1)->handoff_role, "sender");
   launcher_.worker(2, 1)->exit(0, SIGSEGV);
@@ -142,12 +149,7 @@ TEST_F(RollingTest, ANewWorkerThatReportsItselfUnhealthyFailsTheUpgrade) {
 }
 
 TEST_F(RollingTest, ARollbackStepThatFailsIsTriedAgain) {
-  options_.mode = UpgradeMode::kHandoff;
-  options_.workers = 2;
-  Supervisor& s = serving();
-  s.handle_signal(SIGHUP);
-  hand_over(1, 2, 0);
-  launcher_.worker(1, 0)->exit();
+  Supervisor& s = second_batch_started();
   launcher_.worker(2, 1)->refuse("no");  // batch 2 fails before it is linked
   launcher_.worker(2, 1)->exit();
   launcher_.worker(1, 0)->stand_by({1});
