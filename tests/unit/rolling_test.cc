@@ -202,6 +202,30 @@ TEST_F(RollingTest, ABatchAsLargeAsTheGenerationIsAnOrdinaryUpgrade) {
   EXPECT_FALSE(s.report().last_upgrade->rolling);
 }
 
+// Probation watches the new generation after the last batch; the old
+// workers were not parked (that would hold the memory rolling saves), so a
+// crash starts the previous generation's held file afresh.
+TEST_F(RollingTest, ProbationAfterTheLastBatchRollsBackToTheHeldFile) {
+  options_.mode = UpgradeMode::kHandoff;
+  options_.workers = 2;
+  options_.probation = 60s;
+  Supervisor& s = serving();
+  s.handle_signal(SIGHUP);
+  for (std::uint32_t i : {0u, 1u}) {
+    hand_over(1, 2, i);
+    EXPECT_EQ(launcher_.worker(1, i)->parks, 0) << "committed, not parked";
+    launcher_.worker(1, i)->exit();
+  }
+  ASSERT_TRUE(s.report().probation);
+  EXPECT_EQ(s.report().probation->generation, 2u);
+  launcher_.worker(2, 0)->exit(0, SIGSEGV);
+  EXPECT_EQ(s.report().rollbacks, 1u);
+  ASSERT_NE(launcher_.worker(3, 0), nullptr) << "the held file starts as generation 3";
+  EXPECT_EQ(launcher_.worker(3, 0)->config.executable, "/srv/app");
+  EXPECT_FALSE(launcher_.worker(3, 0)->config.standby) << "a crashed generation's state is not to be trusted";
+  EXPECT_NE(launcher_.worker(3, 1), nullptr) << "a rollback replaces the failing generation all at once";
+}
+
 // ---- with memory admission ---------------------------------------------
 
 // Four workers of 100 bytes serve; the cgroup holds 500 of `limit` (10% kept free).
