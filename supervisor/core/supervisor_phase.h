@@ -83,6 +83,7 @@ struct Rolling {
   bool back = false;                    // rolling back after a failed batch
   std::vector<unsigned> tries;          // back: failed attempts per slot
   HandoffTotals moved;                  // forward: state and connections moved
+  bool starting = false;                // a batch's workers are being started
   Timer deadline;                       // the batch's
 };
 

@@ -71,7 +71,7 @@ void Supervisor::begin_rolling(std::uint64_t candidate, unsigned batch_size) {
 // workers it replaced have exited (their memory is free again).
 void Supervisor::advance_rolling() {
   phase::Rolling* r = rolling();
-  if (r == nullptr) return;
+  if (r == nullptr || r->starting) return;
   if (!std::all_of(r->swaps.begin(), r->swaps.end(), [](const auto& s) { return s.done; })) return;
   if (!rolling_from().leaving.empty() || !rolling_to().leaving.empty()) return;
   r->swaps.clear();
@@ -96,10 +96,16 @@ void Supervisor::advance_rolling() {
         if (rolling()) swap_failed(i, "its batch was not done within " + format_duration(limit));
     });
   });
+  // A start that fails calls back in here (swap_failed): the batch is
+  // started whole first, then looked at once.
+  const bool back = r->back;
+  r->starting = true;
   for (std::uint32_t i : batch) {
-    if (rolling() != r || r->back != (progress.back_batch > 0)) return;  // a start failed and turned it round
+    if (r->back != back) break;  // a start failed and turned the upgrade round: the rest stay as they are
     start_swap(i);
   }
+  r->starting = false;
+  advance_rolling();
 }
 
 void Supervisor::note_progress() {

@@ -162,6 +162,29 @@ TEST_F(RollingTest, ARollbackStepThatFailsIsTriedAgain) {
   EXPECT_EQ(s.report().serving, 1u);
 }
 
+// The batch's first start fails: the batch's other slot is never started,
+// and batch 1's two slots go back at once.
+TEST_F(RollingTest, ANewWorkerThatCannotStartTurnsTheUpgradeRoundBeforeTheRestOfItsBatch) {
+  options_.rolling = 2;
+  Supervisor& s = serving();
+  s.handle_signal(SIGHUP);
+  launcher_.worker(2, 0)->become_ready();
+  launcher_.worker(2, 1)->become_ready();
+  launcher_.worker(1, 0)->exit();
+  launcher_.fail_next = true;  // batch 2's first worker, 2.2
+  launcher_.worker(1, 1)->exit();
+  EXPECT_EQ(launcher_.worker(2, 3), nullptr) << "the rest of batch 2 stays as it is";
+  EXPECT_EQ(progress(s).failed_batch, 2u);
+  for (std::uint32_t i : {0u, 1u}) {
+    ASSERT_NE(launcher_.worker(1, i), nullptr) << "slot " << i << " goes back";
+    launcher_.worker(1, i)->become_ready();
+    launcher_.worker(2, i)->exit();
+  }
+  EXPECT_EQ(s.state(), Supervisor::State::kServing);
+  EXPECT_EQ(alive(1), 4u);
+  EXPECT_EQ(alive(2), 0u);
+}
+
 TEST_F(RollingTest, AnOldWorkerThatCrashesBeforeItsBatchIsRestartedFromItsHeldFile) {
   Supervisor& s = serving();
   s.handle_signal(SIGHUP);
