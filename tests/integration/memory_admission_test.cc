@@ -149,6 +149,12 @@ TEST(MemoryLimit, TwoBigWorkersAreRefusedAllAtOnceAndReplacedOneAtATimeUnderTheL
     all_at_once.baton->signal(SIGTERM);
     EXPECT_EQ(all_at_once.baton->wait_exit(), 0);
   }
+#if defined(__SANITIZE_ADDRESS__)
+  // A successor's memory under AddressSanitizer (shadow memory, a quarantine
+  // of freed blocks) is not what its predecessor's private memory predicts:
+  // the rolling half fits only in the release build, which CI runs too.
+  GTEST_SKIP() << "the rolling half measures memory, which AddressSanitizer changes";
+#endif
   TwoBigWorkers rolling({"--rolling", "1"});
   ASSERT_EQ(rolling.error, "");
   LoadClient load({.port = rolling.port, .keepalive_connections = 2, .close_connections = 1, .writes = true,
@@ -164,11 +170,12 @@ TEST(MemoryLimit, TwoBigWorkersAreRefusedAllAtOnceAndReplacedOneAtATimeUnderTheL
   EXPECT_LT(rolling.cgroup->peak(), rolling.limit);
   EXPECT_EQ(rolling.cgroup->oom_kills(), 0u);
   std::printf("[ figures  ] handoff mode, -w 2 of %.0f MiB (largest %.0f MiB), limit %.0f MiB: all at once refused; "
-              "--rolling 1 peak %.0f MiB over %.0f MiB steady (%.2fx); %llu writes read back, %llu lost, 0 OOM kills\n",
+              "--rolling 1 peak %.0f MiB over %.0f MiB steady (%.2fx); %llu writes read back, %llu lost, %llu OOM kills\n",
               rolling.total / double(kMiB), rolling.largest / double(kMiB), rolling.limit / double(kMiB),
               rolling.cgroup->peak() / double(kMiB), rolling.steady / double(kMiB),
               rolling.cgroup->peak() / double(rolling.steady), static_cast<unsigned long long>(stats.read_back),
-              static_cast<unsigned long long>(stats.lost));
+              static_cast<unsigned long long>(stats.lost),
+              static_cast<unsigned long long>(rolling.cgroup->oom_kills()));
   rolling.baton->signal(SIGTERM);
   EXPECT_EQ(rolling.baton->wait_exit(), 0);
 }
