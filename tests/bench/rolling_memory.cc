@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <regex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -37,10 +38,8 @@ struct Run {
   double ratio() const { return peak_mib / steady_mib; }
 };
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "rolling_memory: %s\n", what.c_str());
-  std::exit(1);
-}
+// Thrown from inside a measurement, so that its baton and cgroup are ended on the way out.
+[[noreturn]] void die(const std::string& what) { throw std::runtime_error(what); }
 
 std::optional<MemoryCgroup> make_cgroup() {
   auto own = baton::own_memory_cgroup();
@@ -96,7 +95,13 @@ int main(int argc, char** argv) {
   std::vector<double> ratio[2], steady[2], peak[2];
   for (int round = 0; round < rounds; ++round) {
     for (std::size_t w = 0; w < ways.size(); ++w) {
-      const Run r = measure(ways[w].second, mib);
+      Run r;
+      try {
+        r = measure(ways[w].second, mib);
+      } catch (const std::runtime_error& e) {
+        std::fprintf(stderr, "rolling_memory: %s\n", e.what());
+        return 1;
+      }
       ratio[w].push_back(r.ratio());
       steady[w].push_back(r.steady_mib);
       peak[w].push_back(r.peak_mib);
