@@ -146,7 +146,6 @@ class Supervisor final : private WorkerEvents {
   // Memory admission: a shortfall if `needed` more bytes would not fit under
   // the launcher's memory limit with --memory-headroom kept free.
   std::optional<MemoryShortfall> memory_shortfall(std::uint64_t needed) const;
-  std::uint64_t generation_memory(const Generation& gen) const;  // its workers' private memory
   // The upgrade's batch size (0: the whole generation at once), by --rolling
   // and what fits in memory; none: refused, and said so.
   std::optional<unsigned> admit_upgrade(UpgradeRecord& upgrade);

@@ -14,13 +14,6 @@
 
 namespace baton {
 
-std::uint64_t Supervisor::generation_memory(const Generation& gen) const {
-  std::uint64_t total = 0;
-  for (const auto& slot : gen.slots)
-    if (slot.worker) total += slot.worker->private_memory().value_or(0);
-  return total;
-}
-
 std::optional<MemoryShortfall> Supervisor::memory_shortfall(std::uint64_t needed) const {
   if (needed == 0) return std::nullopt;  // /proc would not say (another user): nothing to go by
   const auto budget = launcher_.memory_budget();
