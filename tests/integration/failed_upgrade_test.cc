@@ -32,6 +32,8 @@ TEST_P(FailedUpgrade, OldGenerationKeepsServing) {
   ASSERT_TRUE(put && put->status == 200);
 
   LoadClient load({.port = port, .keepalive_connections = 2, .close_connections = 1});
+  // A missing binary fails within milliseconds: traffic must be flowing first.
+  ASSERT_TRUE(traffic_flows(load, 10));
   if (c.helper_mode) dir.use_helper(c.helper_mode);
   else dir.remove_worker();
   auto mark = baton.mark();
