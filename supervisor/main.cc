@@ -127,7 +127,7 @@ std::unique_ptr<baton::ProbationCheck> probation_check(uv_loop_t* loop, const ba
 int supervise(uv_loop_t* loop, baton::Options options, Setup& setup, baton::ObserverList& observers,
               const sigset_t& handled) {
   using namespace baton;
-  ProcessLauncher launcher(loop, setup.listeners, setup.identity);
+  ProcessLauncher launcher(loop, setup.listeners, setup.identity, options.udp_steering);
   const auto kill_timeout = options.kill_timeout;
   std::optional<Metrics> metrics;  // only with --metrics
   if (setup.metrics) observers.add(&metrics.emplace());

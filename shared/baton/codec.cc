@@ -59,6 +59,7 @@ std::string message_type_name(std::uint16_t type) {
     case MessageType::kConnectionsById: return "CONNECTIONS_BY_ID";
     case MessageType::kInherit: return "INHERIT";
     case MessageType::kClients: return "CLIENTS";
+    case MessageType::kSteer: return "STEER";
   }
   return "type " + std::to_string(type);
 }

@@ -59,6 +59,9 @@ enum class MessageType : std::uint16_t {
   // worker -> supervisor whose WELCOME said TAKES_CLIENTS, once told to go
   // (DRAIN, PARK, COMMIT as the sender): how many client connections it still holds.
   kClients = 30,
+  // supervisor -> worker that said FEATURES_STEERS_FLOWS: its inbox and tag
+  // (first), then the inboxes of other steering workers as they come and go.
+  kSteer = 31,
 };
 
 // Human name for logs ("HELLO", "type 77" for unknown values).
@@ -136,6 +139,7 @@ struct ListenerInfo {
 inline constexpr std::uint32_t kWelcomeStandby = 1;   // handoff follows: say STANDBY, do not accept yet
 inline constexpr std::uint32_t kWelcomeFeatures = 2;  // this supervisor takes FEATURES (and may send one)
 inline constexpr std::uint32_t kWelcomeTakesClients = 4;  // and CLIENTS from a worker told to go
+inline constexpr std::uint32_t kWelcomeSteers = 8;  // and sets up UDP flow steering (STEER) for a worker that asks
 
 // Carries one fd per listener, in the order of `listeners`.
 struct Welcome {
@@ -216,6 +220,9 @@ inline constexpr std::uint32_t kFeatureTakesConnectionsAhead = 4;
 inline constexpr std::uint32_t kFeatureAnswersPing = 8;
 // It serves client connections taken from a hung predecessor (INHERIT).
 inline constexpr std::uint32_t kFeatureServesInherited = 16;
+// It steers UDP flows (PROTOCOL.md, "UDP flow steering"): STEER answers this
+// FEATURES, before READY or STANDBY is sent. Only to a WELCOME with kWelcomeSteers.
+inline constexpr std::uint32_t kFeatureSteersFlows = 32;
 
 struct Features {
   static constexpr MessageType kType = MessageType::kFeatures;
@@ -233,6 +240,32 @@ struct Clients {
   static constexpr MessageType kType = MessageType::kClients;
   std::uint32_t count = 0;
   template <class A> void serialize(A& ar) { ar(count); }
+};
+
+// Another steering worker: where to forward datagrams of the flows it owns.
+struct SteerPeer {
+  std::uint32_t tag = 0;  // nonzero; what the application writes into its flow ids
+  std::uint64_t generation = 0;
+  std::uint32_t index = 0;
+  template <class A> void serialize(A& ar) { ar(tag, generation, index); }
+};
+
+// The first STEER (own_tag != 0) carries this worker's inbox (read end)
+// first; every STEER then carries one fd per `added` peer (the write end of
+// its inbox), in list order. `removed`: peers gone, by tag.
+inline constexpr std::uint64_t kMaxSteerPeers = kMaxFdsPerDatagram - 1;
+inline constexpr std::uint64_t kMaxSteerRemoved = 4096;
+struct Steer {
+  static constexpr MessageType kType = MessageType::kSteer;
+  std::uint32_t own_tag = 0;
+  std::vector<SteerPeer> added;
+  std::vector<std::uint32_t> removed;
+  std::size_t fd_count() const { return (own_tag != 0 ? 1 : 0) + added.size(); }
+  template <class A> void serialize(A& ar) {
+    ar(own_tag);
+    bounded(ar, added, kMaxSteerPeers);
+    bounded(ar, removed, kMaxSteerRemoved);
+  }
 };
 
 struct Ping {

@@ -161,6 +161,10 @@ void add_process_options(CLI::App* run, Options& o, RunWords& words) {
       ->check(CLI::IsMember({"drain", "handoff"}));
   add_duration(run, "--handoff-timeout", o.handoff_timeout,
                "handoff mode: how long from HANDOFF to every new worker RESTORED before rolling back");
+  run->add_option("--udp-steering", o.udp_steering,
+                  "on: workers that steer UDP flows (libbaton's on_flows) forward each datagram to the\n"
+                  "worker that owns its flow, across generations (default); off: whoever reads it serves it")
+      ->type_name("on|off");
 }
 
 void add_hang_options(CLI::App* run, Options& o) {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 
@@ -44,11 +45,12 @@ Result<OutputPipe> output_pipe() {
 }  // namespace
 
 WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
-                             const OutputRelays& relays, WorkerEvents& events)
+                             const OutputRelays& relays, FlowSteering& steering, WorkerEvents& events)
     : loop_(loop),
       config_(std::move(config)),
       listeners_(listeners),
       relays_(relays),
+      steering_(steering),
       events_(events),
       started_at_(std::chrono::steady_clock::now()),
       deadline_(loop),
@@ -59,7 +61,8 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::ve
 
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, WorkerConfig config,
                                                             const std::vector<BoundListener>& listeners,
-                                                            OutputRelays& relays, WorkerEvents& events,
+                                                            OutputRelays& relays, FlowSteering& steering,
+                                                            WorkerEvents& events,
                                                             const WorkerIdentity* identity) {
   auto executable = config.executable.empty() ? resolve_executable(config.command[0])
                                                : Result<std::string>(config.executable);
@@ -68,7 +71,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, Wor
   if (!ends) return ends.status();
   auto out = output_pipe(), err = output_pipe();
   if (!out || !err) return (out ? err : out).status().with_context("pipe for a worker's output");
-  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, relays, events));
+  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, relays, steering, events));
   const WorkerConfig& c = w->config_;
   w->channel_ = std::move(ends->first);
   // The child's ends (channel, pipes' write ends) close as they go out of
@@ -145,6 +148,7 @@ WorkerProcess::~WorkerProcess() {
   // Normal flow destroys a worker only after its pidfd watch reaped it. Anything else is
   // a bug or a shutdown path: make sure no child outlives us unreaped.
   if (pid_ > 0 && stage_.state != State::kExited) ChildExit::kill_and_reap(pid_);
+  steering_.leave(*this);
 }
 
 void WorkerProcess::exited(std::int64_t status, int signal) {
@@ -154,6 +158,7 @@ void WorkerProcess::exited(std::int64_t status, int signal) {
   heartbeat_.stop();
   poll_.close();
   exit_.stop();
+  steering_.leave(*this);
   // The owner may destroy *this here: nothing touches it afterwards.
   events_.on_exit(*this, WorkerExit{status, signal, rejected_, hang_, std::move(kept_)});
 }
@@ -249,7 +254,8 @@ void WorkerProcess::on_hello(const Envelope& m, const worker_protocol::Stage& ne
     spdlog::warn("{}: HELLO says pid {}; signals go to {} (a wrapper script should exec the worker)", name_,
                  hello->pid, pid_);
   Welcome welcome{config_.generation, config_.index, {},
-                  kWelcomeFeatures | kWelcomeTakesClients | (config_.standby ? kWelcomeStandby : 0u)};
+                  kWelcomeFeatures | kWelcomeTakesClients | (config_.standby ? kWelcomeStandby : 0u) |
+                      (steering_.enabled() ? kWelcomeSteers : 0u)};
   std::vector<int> fds;
   for (const auto& l : listeners_) {
     welcome.listeners.push_back({l.spec().name, l.spec().url()});
@@ -296,6 +302,21 @@ void WorkerProcess::on_features(const Envelope& m, const worker_protocol::Stage&
   stage_.heartbeat = (f->flags & kFeatureAnswersPing) != 0;
   stage_.serves_inherited = (f->flags & kFeatureServesInherited) != 0;
   spdlog::debug("{}: FEATURES {:#x}", name_, f->flags);
+  if (f->flags & kFeatureSteersFlows) join_steering();
+}
+
+void WorkerProcess::join_steering() {
+  Status st = steering_.enabled() ? steering_.join(*this, config_.generation, config_.index, config_.standby)
+                                  : Status::error("--udp-steering is off, or there is no UDP listener");
+  if (st) return;
+  spdlog::warn("{}: its UDP flows are not steered: {}", name_, st.message());
+  send_steer(Steer{}, {});  // no tag: the worker serves whatever it reads, as without steering
+}
+
+void WorkerProcess::send_steer(const Steer& message, std::span<const int> fds) {
+  if (stage_.state == State::kExited) return;
+  // A worker told to go may no longer read: its channel's buffer holds what it misses.
+  if (Status st = channel_.send(message, fds); !st) spdlog::debug("{}: STEER not sent: {}", name_, st.message());
 }
 
 void WorkerProcess::send_signal(int signal) {
@@ -362,8 +383,24 @@ void WorkerProcess::kill_now(const std::string& reason) {
   send_signal(SIGKILL);
 }
 
+namespace {
+bool has_udp_listener(const std::vector<BoundListener>& listeners) {
+  return std::any_of(listeners.begin(), listeners.end(),
+                     [](const BoundListener& l) { return l.spec().kind == ListenerKind::kUdp; });
+}
+}  // namespace
+
+ProcessLauncher::ProcessLauncher(uv_loop_t* loop, const std::vector<BoundListener>& listeners,
+                                 std::optional<WorkerIdentity> identity, bool udp_steering)
+    : loop_(loop),
+      listeners_(listeners),
+      identity_(std::move(identity)),
+      may_start_low_(can_restore_priority()),
+      relays_(loop),
+      steering_(udp_steering && has_udp_listener(listeners)) {}
+
 Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::launch(WorkerConfig config, WorkerEvents& events) {
-  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, relays_, events,
+  auto w = WorkerProcess::spawn(loop_, std::move(config), listeners_, relays_, steering_, events,
                                 identity_ ? &*identity_ : nullptr);
   if (!w) return w.status();
   left_behind_.add_group((*w)->pid());

@@ -49,6 +49,7 @@
 #include "handover_table.h"
 #include "output_relay.h"
 #include "cgroup_memory.h"
+#include "flow_steering.h"
 #include "private_memory.h"
 #include "stack_capture.h"
 #include "start_priority.h"
@@ -58,21 +59,22 @@
 
 namespace baton {
 
-class WorkerProcess final : public WorkerHandle {
+class WorkerProcess final : public WorkerHandle, private SteerTarget {
  public:
   // Starts the worker. Fails (and nothing is left behind) when it cannot be
   // executed: missing, not executable, fork failure.
   // `identity`: run it as that user (--user), through `baton __exec-as`.
   static Result<std::unique_ptr<WorkerProcess>> spawn(uv_loop_t* loop, WorkerConfig config,
                                                       const std::vector<BoundListener>& listeners,
-                                                      OutputRelays& relays, WorkerEvents& events,
-                                                      const WorkerIdentity* identity = nullptr);
+                                                      OutputRelays& relays, FlowSteering& steering,
+                                                      WorkerEvents& events, const WorkerIdentity* identity = nullptr);
   // A worker a previous baton started, taken over after `baton upgrade
   // --self` (worker_process_adopt.cc): its exit is watched through a pidfd.
   static Result<std::unique_ptr<WorkerProcess>> adopt(uv_loop_t* loop, WorkerConfig config,
                                                       const HandoverWorker& worker,
                                                       const std::vector<BoundListener>& listeners,
-                                                      OutputRelays& relays, WorkerEvents& events);
+                                                      OutputRelays& relays, FlowSteering& steering,
+                                                      WorkerEvents& events);
   ~WorkerProcess() override;
   // What the next baton needs to adopt this worker; only ready, draining and parked ones can be.
   Result<HandoverWorker> handover() const override;
@@ -106,7 +108,7 @@ class WorkerProcess final : public WorkerHandle {
  private:
   using State = WorkerState;
   WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
-                const OutputRelays& relays, WorkerEvents& events);
+                const OutputRelays& relays, FlowSteering& steering, WorkerEvents& events);
   // Spawns the process with fds 0-3 in place (process_spawn.h); sets pid_.
   Status exec(const std::string& executable, int channel_fd, int out_fd, int err_fd, const WorkerIdentity* identity);
   Status start_watching(uv_loop_t* loop);
@@ -118,6 +120,9 @@ class WorkerProcess final : public WorkerHandle {
   void handle(const Envelope& message);
   void on_hello(const Envelope& message, const worker_protocol::Stage& next);
   void on_features(const Envelope& message, const worker_protocol::Stage& next);
+  // FEATURES_STEERS_FLOWS: the first STEER answers it (with no tag if baton cannot steer).
+  void join_steering();
+  void send_steer(const Steer& message, std::span<const int> fds) override;
   // READY or STANDBY.
   void on_started(const Envelope& message, const worker_protocol::Reply& reply);
   // READY (full CPU priority again) or STANDBY; the debug log gets its start-up timeline.
@@ -161,6 +166,7 @@ class WorkerProcess final : public WorkerHandle {
   WorkerConfig config_;
   const std::vector<BoundListener>& listeners_;  // owned by the launcher, outlives workers
   const OutputRelays& relays_;                   // likewise: where its output pipes are read
+  FlowSteering& steering_;                       // likewise: the UDP flow inboxes
   WorkerEvents& events_;
   worker_protocol::Stage stage_;  // where it stands in the protocol
   pid_t pid_ = 0;
@@ -198,13 +204,9 @@ class ProcessLauncher final : public WorkerLauncher {
  public:
   // `listeners` must outlive the launcher and every worker it starts.
   // `identity`: who the workers run as (--user), if not as baton.
+  // `udp_steering`: --udp-steering (it steers only when there is a UDP listener).
   ProcessLauncher(uv_loop_t* loop, const std::vector<BoundListener>& listeners,
-                  std::optional<WorkerIdentity> identity = std::nullopt)
-      : loop_(loop),
-        listeners_(listeners),
-        identity_(std::move(identity)),
-        may_start_low_(can_restore_priority()),
-        relays_(loop) {}
+                  std::optional<WorkerIdentity> identity = std::nullopt, bool udp_steering = true);
   Result<std::unique_ptr<WorkerHandle>> launch(WorkerConfig config, WorkerEvents& events) override;
   Result<std::unique_ptr<WorkerHandle>> adopt(WorkerConfig config, const HandoverWorker& worker,
                                               WorkerEvents& events) override;
@@ -221,6 +223,7 @@ class ProcessLauncher final : public WorkerLauncher {
   std::optional<WorkerIdentity> identity_;
   bool may_start_low_;
   OutputRelays relays_;  // every worker's stdout and stderr, until EOF or baton stops
+  FlowSteering steering_;  // before left_behind_, after nothing a worker outlives
   LeftBehind left_behind_;  // every worker's process group, ended at stop
 };
 

@@ -48,10 +48,11 @@ Result<HandoverWorker> WorkerProcess::handover() const {
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, WorkerConfig config,
                                                             const HandoverWorker& h,
                                                             const std::vector<BoundListener>& listeners,
-                                                            OutputRelays& relays, WorkerEvents& events) {
+                                                            OutputRelays& relays, FlowSteering& steering,
+                                                            WorkerEvents& events) {
   for (int fd : {h.channel_fd, h.out_fd, h.err_fd})
     if (fd >= 0) set_cloexec(fd);
-  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, relays, events));
+  std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, std::move(config), listeners, relays, steering, events));
   // From here on, any failure below ends it: the destructor kills and reaps the pid.
   w->pid_ = h.pid;
   w->channel_ = Channel(UniqueFd(h.channel_fd));
@@ -89,7 +90,7 @@ std::shared_ptr<const HeldFile> ProcessLauncher::adopt_held(UniqueFd fd, std::st
 
 Result<std::unique_ptr<WorkerHandle>> ProcessLauncher::adopt(WorkerConfig config, const HandoverWorker& worker,
                                                              WorkerEvents& events) {
-  auto w = WorkerProcess::adopt(loop_, std::move(config), worker, listeners_, relays_, events);
+  auto w = WorkerProcess::adopt(loop_, std::move(config), worker, listeners_, relays_, steering_, events);
   if (!w) return w.status();
   left_behind_.add_group(worker.pid);
   return std::unique_ptr<WorkerHandle>(std::move(w.value()));

@@ -142,6 +142,25 @@ void baton_report_connections(baton_worker* w, size_t count) { w->worker->report
 void baton_finish(baton_worker* w) { w->worker->finish(); }
 int baton_awaiting_handoff(const baton_worker* w) { return w->worker->awaiting_handoff() ? 1 : 0; }
 
+void baton_on_flows(baton_worker* w, const baton_flow_steering* s) {
+  const baton_flow_steering copy = *s;
+  auto bytes = [](std::span<const std::uint8_t> d) { return std::pair{static_cast<const void*>(d.data()), d.size()}; };
+  w->worker->on_flows({
+      .classify = [copy, bytes](std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> d) {
+        auto [data, length] = bytes(d);
+        return copy.classify(copy.data, std::string(listener).c_str(), from, data, length);
+      },
+      .deliver = [copy, bytes](std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> d) {
+        auto [data, length] = bytes(d);
+        copy.deliver(copy.data, std::string(listener).c_str(), from, data, length);
+      },
+  });
+}
+uint32_t baton_flow_tag(const baton_worker* w) { return w->worker->flow_tag(); }
+int baton_steer(baton_worker* w, const char* listener, const sockaddr* from, const void* datagram, size_t length) {
+  return w->worker->steer(listener, from, {static_cast<const std::uint8_t*>(datagram), length}) ? 1 : 0;
+}
+
 int baton_write(baton_writer* out, const void* data, size_t length) {
   out->out->write(static_cast<const char*>(data), static_cast<std::streamsize>(length));
   return out->out->good() ? 0 : -1;

@@ -75,6 +75,8 @@ void Worker::Impl::quiesce_then_send(Deadline deadline) {
 }
 
 void Worker::Impl::send_handoff(Deadline deadline) {
+  // Datagrams forwarded from now on wait in the inbox for the successor (or our RESUME).
+  if (flows_) flows_->pause_reading();
   auto bytes = send_state_for_handoff(deadline);
   if (!bytes) return;  // wait for RESUME
   std::vector<ExportedConnection> connections = source_.export_connections();
@@ -166,6 +168,7 @@ void Worker::Impl::receive_handoff(UniqueFd link_fd, Deadline deadline) {
 void Worker::Impl::handle_commit() {
   if (handoff_ == HandoffStage::kReceived) {
     handoff_ = HandoffStage::kNone;
+    if (flows_) flows_->start_reading();  // the predecessor's inbox, ours now
     if (target_.commit) target_.commit();
     if (faults_.after_commit) faults_.after_commit([this](const std::string& why) { (void)report_unhealthy(why); });
     return;
@@ -196,6 +199,7 @@ void Worker::Impl::handle_resume() {
   end_handoff();
   // Pre-copying, it never stopped serving: there is nothing to resume.
   if (stage == HandoffStage::kSending || stage == HandoffStage::kSent || stage == HandoffStage::kParked) {
+    if (flows_) flows_->start_reading();
     if (source_.resume) source_.resume();
   } else if (stage != HandoffStage::kPrecopying) {
     handoff_ = stage;  // a RESUME with no handoff of ours to call off

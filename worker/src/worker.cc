@@ -48,6 +48,12 @@ void Worker::on_restore(HandoffTarget target) { impl_->target_ = std::move(targe
 void Worker::on_inherit(std::function<void(std::vector<InheritedConnection>)> callback) {
   impl_->on_inherit_ = std::move(callback);
 }
+void Worker::on_flows(FlowSteering steering) { impl_->on_flows(std::move(steering)); }
+std::uint32_t Worker::flow_tag() const { return impl_->flows_ ? impl_->flows_->tag() : 0; }
+bool Worker::steer(std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> datagram) {
+  return impl_->steer(listener, from, datagram);
+}
+FlowStats Worker::flow_stats() const { return impl_->flows_ ? impl_->flows_->stats() : FlowStats{}; }
 bool Worker::awaiting_handoff() const { return impl_->awaiting_handoff(); }
 Status Worker::report_error(const std::string& message) { return impl_->report_error(message); }
 Status Worker::report_unhealthy(const std::string& reason) { return impl_->report_unhealthy(reason); }
@@ -115,6 +121,7 @@ Status Worker::Impl::handshake(UniqueFd channel_fd) {
   standby_ = (welcome->flags & kWelcomeStandby) != 0;
   features_ = (welcome->flags & kWelcomeFeatures) != 0;
   takes_clients_ = (welcome->flags & kWelcomeTakesClients) != 0;
+  steers_offered_ = (welcome->flags & kWelcomeSteers) != 0;
   for (std::size_t i = 0; i < welcome->listeners.size(); ++i) {
     const auto& info = welcome->listeners[i];
     auto spec = parse_listener_spec(info.name + "=" + info.url);
@@ -148,11 +155,37 @@ Status Worker::Impl::ready() {
   // PING is answered from read_channel(), on the application's loop: a blocked loop misses it.
   flags |= kFeatureAnswersPing;
   if (on_inherit_) flags |= kFeatureServesInherited;
+  const bool steers = steers_offered_ && flows_ && flows_->wanted();
+  if (steers) flags |= kFeatureSteersFlows;
   if (features_ && flags != 0)
     if (Status st = channel_.send(Features{flags}); !st) return st;
+  if (steers)
+    if (Status st = await_steering(); !st) return st.with_context("UDP flow steering");
   // Without a target this worker cannot receive state: READY lets baton say so.
   if (awaiting_handoff()) return channel_.send(Standby{target_.state_versions});
   return channel_.send(Ready{});
+}
+
+void Worker::Impl::on_flows(FlowSteering steering) {
+  if (!flows_) flows_ = std::make_unique<FlowRouter>(loop_, listeners_, generation_);
+  flows_->configure(std::move(steering));
+}
+
+bool Worker::Impl::steer(std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> datagram) {
+  return flows_ && flows_->steer(listener, from, datagram, told_to_go_);
+}
+
+// baton answers FEATURES with the first STEER before anything else; a worker
+// that takes a handoff reads its inbox only from COMMIT (its predecessor's until then).
+Status Worker::Impl::await_steering() {
+  auto r = channel_.receive_wait(options_.handshake_timeout);
+  if (!r) return r.status();
+  if (r->outcome == Channel::Outcome::kClosed) return Status::error("baton closed the channel before STEER");
+  if (r->message.type != MessageType::kSteer)
+    return Status::error("expected STEER after FEATURES, got " + message_type_name(static_cast<std::uint16_t>(r->message.type)));
+  if (Status st = flows_->apply(r->message); !st) return st;
+  if (!awaiting_handoff()) flows_->start_reading();
+  return Status::ok();
 }
 
 Status Worker::Impl::report_unhealthy(const std::string& reason) {
@@ -221,6 +254,9 @@ bool Worker::Impl::handle(Envelope& m) {
       if (auto ping = m.as<Ping>()) (void)channel_.send(Pong{ping->sequence});
       return true;
     case MessageType::kInherit: inherit(m); return true;
+    case MessageType::kSteer:
+      if (flows_) (void)flows_->apply(m);  // a bad one changes nothing; baton never sends one
+      return true;
     default: break;
   }
   auto drain = m.as<Drain>();
@@ -248,6 +284,8 @@ void Worker::Impl::deliver_drain(const DrainRequest& request) {
   if (drain_delivered_) return;
   drain_delivered_ = true;
   going();
+  // Its flows are still served (forwarded here), but they, not the inbox, keep the loop going.
+  if (flows_) flows_->release_loop();
   if (on_drain_) on_drain_(request);
 }
 

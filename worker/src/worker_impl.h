@@ -17,6 +17,7 @@
 #include "baton/listener_socket.h"
 #include "baton/uv_handle.h"
 #include "baton/worker.h"
+#include "flow_router.h"
 #include "handoff_faults.h"
 #include "precopy_sender.h"
 
@@ -36,7 +37,12 @@ class Worker::Impl {
   void report_connections(std::size_t count);
   void going();  // told to go: baton hears the count from now on
   bool awaiting_handoff() const { return standby_ && target_.load_state != nullptr; }
-  void finish() { poll_.close(); }
+  void finish() {
+    poll_.close();
+    if (flows_) flows_->close();
+  }
+  void on_flows(FlowSteering steering);
+  bool steer(std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> datagram);
 
   uv_loop_t* loop_;
   Options options_;
@@ -51,6 +57,7 @@ class Worker::Impl {
   Channel channel_;
   UniqueFd reserve_;  // /dev/null, closed around each receive (receive_with_reserve)
   UvHandle<uv_poll_t> poll_;  // after channel_: stops watching before the fd closes
+  std::unique_ptr<FlowRouter> flows_;  // on_flows(): UDP flow steering
 
  private:
   Result<Channel::Received> receive_with_reserve();
@@ -58,6 +65,8 @@ class Worker::Impl {
   bool handle(Envelope& message);  // false: stop reading
   void deliver_drain(const DrainRequest& request);
   void inherit(Envelope& message);  // INHERIT
+  // FEATURES said it steers flows: wait for the first STEER (its tag and inbox).
+  Status await_steering();
   // handoff.cc
   void handle_handoff(Envelope& message);
   void start_precopy(std::uint32_t successor_features, Deadline deadline);
@@ -76,6 +85,7 @@ class Worker::Impl {
   bool standby_ = false;   // WELCOME asked for STANDBY
   bool features_ = false;  // WELCOME said baton takes FEATURES
   bool takes_clients_ = false;  // WELCOME said baton takes CLIENTS
+  bool steers_offered_ = false;  // WELCOME said baton steers UDP flows
   // report_connections(): the application's count, and what baton was told last.
   std::optional<std::uint32_t> clients_, clients_sent_;
   bool told_to_go_ = false;  // DRAIN, PARK, or COMMIT as the sender: counts go to baton from now on

@@ -118,6 +118,29 @@ typedef struct baton_handoff_target {
 } baton_handoff_target;
 void baton_on_restore(baton_worker *w, const baton_handoff_target *target);
 
+/* ---- UDP flow steering (optional; worker/README.md, "UDP flows") ---- */
+
+struct sockaddr;
+typedef struct baton_flow_steering {
+  void *data; /* passed to both callbacks */
+  /* The tag in this datagram's flow id (baton_flow_tag() of the worker that
+     created the flow), or 0 when it starts a flow or names none. */
+  uint32_t (*classify)(void *data, const char *listener, const struct sockaddr *from, const void *datagram,
+                       size_t length);
+  /* Another worker read this datagram of one of our flows: serve it as if read
+     from `listener`'s socket, answering through that socket to `from`. */
+  void (*deliver)(void *data, const char *listener, const struct sockaddr *from, const void *datagram,
+                  size_t length);
+} baton_flow_steering;
+/* Before baton_ready(). */
+void baton_on_flows(baton_worker *w, const baton_flow_steering *steering);
+/* Write it into every flow id this worker creates; 0 when not steering. */
+uint32_t baton_flow_tag(const baton_worker *w);
+/* Call for each datagram read from a UDP listener: 1 if it went to its owner
+   (drop it), 0 to serve it here. */
+int baton_steer(baton_worker *w, const char *listener, const struct sockaddr *from, const void *datagram,
+                size_t length);
+
 #ifdef __cplusplus
 }
 #endif

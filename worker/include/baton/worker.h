@@ -19,6 +19,7 @@
 // Everything happens on the loop's thread.
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <chrono>
@@ -27,6 +28,7 @@
 #include <cstddef>
 #include <iosfwd>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -139,6 +141,29 @@ struct HandoffTarget {
   std::function<void(std::vector<AheadConnection>)> prepare_connections;
 };
 
+// UDP flow steering (optional; worker/README.md, "UDP flows"). Every worker
+// reads the same UDP socket, so a datagram may reach a worker (a sibling, the
+// next generation) that does not hold its flow. Give each flow an id that
+// carries flow_tag(), the tag of the worker that creates it (as QUIC-LB puts
+// a server id in connection ids), and pass every datagram through steer():
+// one of another worker's flows goes to that worker, over its inbox.
+struct FlowSteering {
+  // The tag in this datagram's flow id, or 0 when it starts a flow or names
+  // none. Return flow_tag() for a flow this worker holds whatever its id
+  // says (a flow that moved here with a handoff).
+  std::function<std::uint32_t(std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> datagram)>
+      classify;
+  // A datagram another worker read, of a flow this one owns: serve it as if
+  // read from `listener`'s socket; answer through that socket, to `from`.
+  std::function<void(std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> datagram)> deliver;
+};
+
+struct FlowStats {
+  std::uint64_t forwarded = 0;  // steer() sent to their owners
+  std::uint64_t delivered = 0;  // forwarded here by others, given to deliver()
+  std::uint64_t dropped = 0;    // an owner's inbox was full: lost, as on the network
+};
+
 class Worker {
  public:
   struct Options {
@@ -179,6 +204,21 @@ class Worker {
   // without it is never given any (baton closes them). Each connection is
   // yours, as if just accepted; close those marked mid_request.
   void on_inherit(std::function<void(std::vector<InheritedConnection>)> callback);
+  // UDP flow steering: register before ready(); ready() then waits for baton
+  // to hand over the inboxes (within handshake_timeout).
+  void on_flows(FlowSteering steering);
+  // This worker's tag: write it into the id of every flow it creates.
+  // Nonzero once steering is on; 0 standalone, under --udp-steering off or
+  // an older baton (then steer() forwards nothing: each worker serves what
+  // it reads, as without steering). A successor that takes a handoff keeps
+  // its predecessor's tag, so the flows that moved with the state keep theirs.
+  std::uint32_t flow_tag() const;
+  // Call for every datagram read from a UDP listener, before serving it.
+  // True: it belongs to another worker's flow and went there; drop it.
+  // False: serve it here. After DRAIN, datagrams that start a flow go to the
+  // newest generation: a draining worker serves only the flows it has.
+  bool steer(std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> datagram);
+  FlowStats flow_stats() const;
   // True when a previous generation will hand over its state: do not accept
   // yet; ready() then says STANDBY and target.commit() says when to start.
   bool awaiting_handoff() const;
