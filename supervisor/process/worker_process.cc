@@ -308,7 +308,7 @@ void WorkerProcess::on_features(const Envelope& m, const worker_protocol::Stage&
 void WorkerProcess::join_steering() {
   Status st = steering_.enabled() ? steering_.join(*this, config_.generation, config_.index, config_.standby)
                                   : Status::error("--udp-steering is off, or there is no UDP listener");
-  if (st) return;
+  if (st) return spdlog::debug("{}: steers UDP flows ({} inboxes)", name_, steering_.inboxes());
   spdlog::warn("{}: its UDP flows are not steered: {}", name_, st.message());
   send_steer(Steer{}, {});  // no tag: the worker serves whatever it reads, as without steering
 }
