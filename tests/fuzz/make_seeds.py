@@ -85,3 +85,9 @@ for name, text in {
     "unix": "admin=unix:///run/app.sock?mode=0660", "bad": "http=tcp://::1:80",
 }.items():
     write("listener_spec", name, text.encode())
+
+# UDP flow steering: STEER (own tag, one peer, none removed: its fds cannot travel in a seed),
+# and inbox frames (u8 version, u8 family, u16 listener, u16 port, address, payload).
+write("channel", "steer", frame(31, b"\x01" + struct.pack("<IQIQIQ", 1, 1, 2, 1, 1, 0), fds=2))
+write("flow_frame", "ipv4_data", struct.pack("<BBHH", 1, 4, 0, 4433) + bytes([127, 0, 0, 1]) + b"DATA 0000000100000001 1")
+write("flow_frame", "ipv6_open", struct.pack("<BBHH", 1, 6, 1, 4433) + bytes(15) + b"\x01" + b"OPEN")
