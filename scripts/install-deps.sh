@@ -7,7 +7,8 @@ set -euo pipefail
 # and libFuzzer's runtime for the fuzzing build).
 packages=(g++ cmake make pkg-config libuv1-dev libspdlog-dev libcereal-dev
           libgtest-dev libcli11-dev libhttp-parser-dev libxxhash-dev
-          nlohmann-json3-dev libtomlplusplus-dev prometheus-cpp-dev "$@")
+          nlohmann-json3-dev libtomlplusplus-dev prometheus-cpp-dev
+          libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 namespace testing_support {
@@ -100,6 +101,20 @@ baton::Status UdpSession::close() {
   if (!r && why.find("UNKNOWN") != std::string::npos && why.find("(try 1)") == std::string::npos)
     return baton::Status::ok();
   return r ? baton::Status::ok() : r.status();
+}
+
+baton::Result<FlowOpening> run_session(std::uint16_t port, int data, std::chrono::milliseconds gap) {
+  SessionAnswer opened;
+  auto session = UdpSession::open({.port = port}, &opened);
+  if (!session) return baton::Status::error("OPEN: " + session.status().message());
+  // When the OPEN that was answered went out: the generation that holds it was serving then.
+  FlowOpening opening{Clock::now() - opened.rtt, session->generation_opened(), 0};
+  for (int i = 0; i < data; ++i, ++opening.answered) {
+    if (auto a = session->data(); !a) return baton::Status::error("session " + session->id() + ": " + a.status().message());
+    std::this_thread::sleep_for(gap);  // the flow's pace, not a wait for an event
+  }
+  if (auto st = session->close(); !st) return baton::Status::error("session " + session->id() + ": " + st.message());
+  return opening;
 }
 
 std::optional<std::string> session_stats(std::uint16_t port) {

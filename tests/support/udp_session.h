@@ -13,6 +13,7 @@
 
 #include "baton/status.h"
 #include "baton/unique_fd.h"
+#include "support/flow_load.h"
 
 namespace testing_support {
 
@@ -49,6 +50,9 @@ class UdpSession {
   std::uint64_t generation_ = 0;
   std::uint64_t seq_ = 0;
 };
+
+// One udpsession session for FlowLoad: OPEN, `data` DATA `gap` apart, CLOSE.
+baton::Result<FlowOpening> run_session(std::uint16_t port, int data, std::chrono::milliseconds gap);
 
 // STATS from whichever worker reads it: "gen=2 index=0 ... forwarded=…".
 std::optional<std::string> session_stats(std::uint16_t port);

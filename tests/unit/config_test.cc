@@ -37,6 +37,7 @@ const std::map<std::string, Sample>& samples() {
       {"stop_delay", {R"("5s")", {"5s"}}},
       {"probation", {R"("2m")", {"2m"}}},
       {"watch", {"true", {"true"}}},
+      {"udp_steering", {"false", {"false"}}},
       {"watch_settle", {R"("3s")", {"3s"}}},
       {"mode", {R"("handoff")", {"handoff"}}},
       {"handoff_timeout", {R"("45s")", {"45s"}}},

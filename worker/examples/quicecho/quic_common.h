@@ -1,0 +1,42 @@
+// What quicecho's server and the tests' QUIC client share: the clock,
+// random bytes, TLS 1.3 over GnuTLS for QUIC (ngtcp2_crypto_gnutls), and
+// how a connection id carries the owner's flow tag.
+#pragma once
+
+#include <gnutls/gnutls.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace quicecho {
+
+inline constexpr char kAlpn[] = "baton-echo";
+// Server connection ids (as QUIC-LB's): a marker byte, the 4 bytes of the
+// owner's flow tag, then random bytes.
+inline constexpr std::size_t kCidLength = 18;
+inline constexpr std::uint8_t kCidMarker = 0xba;
+
+ngtcp2_tstamp now_ns();
+void random_bytes(std::uint8_t* out, std::size_t length);
+void ngtcp2_random(std::uint8_t* out, std::size_t length, const ngtcp2_rand_ctx*);
+
+// A server connection id that names its owner: the marker, the tag big-endian, random bytes.
+void make_cid(ngtcp2_cid* cid, std::uint32_t tag, std::size_t length = kCidLength);
+// The tag in a datagram's destination connection id; 0 if it has none (a
+// client's first Initial, a short packet).
+std::uint32_t tag_in(std::span<const std::uint8_t> datagram, ngtcp2_cid* dcid = nullptr);
+
+// A self-signed certificate for "localhost", made in memory at start-up: the
+// example needs no files. Empty string on success, else what failed.
+std::string make_server_credentials(gnutls_certificate_credentials_t* out);
+// A TLS session for one QUIC connection; `conn_ref` lets ngtcp2_crypto find the connection.
+std::string make_tls_session(gnutls_session_t* out, bool server, gnutls_certificate_credentials_t credentials,
+                             ngtcp2_crypto_conn_ref* conn_ref);
+
+// The callbacks both sides need from ngtcp2_crypto.
+void set_crypto_callbacks(ngtcp2_callbacks& callbacks, bool server);
+
+}  // namespace quicecho
