@@ -138,35 +138,26 @@ void EchoClient::open_stream(int n) {
 }
 
 baton::Status EchoClient::write() {
-  ngtcp2_path_storage ps;
-  ngtcp2_path_storage_zero(&ps);
-  ngtcp2_pkt_info info{};
-  std::uint8_t packet[1452];
-  std::set<std::int64_t> blocked;
-  for (;;) {
-    auto it = streams_.begin();
-    while (it != streams_.end() && (it->second.written == it->second.sent.size() + 1 || blocked.count(it->first))) ++it;
-    const std::int64_t id = it == streams_.end() ? -1 : it->first;
-    Stream* s = id < 0 ? nullptr : &it->second;
-    ngtcp2_vec data{s ? reinterpret_cast<std::uint8_t*>(s->sent.data()) + s->written : nullptr,
-                    s ? s->sent.size() - s->written : 0};
-    ngtcp2_ssize written = -1;
-    const ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_, &ps.path, &info, packet, sizeof packet, &written,
-                                                     NGTCP2_WRITE_STREAM_FLAG_MORE | NGTCP2_WRITE_STREAM_FLAG_FIN, id,
-                                                     &data, s ? 1 : 0, now_ns());
-    if (auto found = streams_.find(id); found != streams_.end() && written >= 0) {
-      found->second.written += static_cast<std::size_t>(written);
-      if (found->second.written == found->second.sent.size()) ++found->second.written;  // the FIN went too
-    }
-    if (n == NGTCP2_ERR_WRITE_MORE) continue;
-    if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR) {
-      blocked.insert(id);
-      continue;
-    }
-    if (n < 0) return baton::Status::error(std::string("write: ") + ngtcp2_strerror(static_cast<int>(n)));
-    if (n == 0) return baton::Status::ok();
-    (void)::send(fd_.get(), packet, static_cast<std::size_t>(n), 0);  // loss is QUIC's to repair
-  }
+  // A stream is done once its bytes and its FIN went: `written` counts the FIN as one more.
+  const quicecho::PacketWriter writer{
+      .next = [&](const std::set<std::int64_t>& blocked) -> std::optional<quicecho::Outgoing> {
+        for (auto& [id, s] : streams_)
+          if (s.written <= s.sent.size() && !blocked.count(id))
+            return quicecho::Outgoing{id, {reinterpret_cast<const std::uint8_t*>(s.sent.data()) + s.written,
+                                           s.sent.size() - s.written}};
+        return std::nullopt;
+      },
+      .wrote = [&](std::int64_t id, std::size_t bytes) {
+        if (auto it = streams_.find(id); it != streams_.end() && (it->second.written += bytes) == it->second.sent.size())
+          ++it->second.written;
+      },
+      .send = [&](const std::uint8_t* packet, std::size_t length) {
+        (void)::send(fd_.get(), packet, length, 0);  // loss is QUIC's to repair
+      },
+  };
+  if (int rv = quicecho::write_packets(conn_, writer); rv != 0)
+    return baton::Status::error(std::string("write: ") + ngtcp2_strerror(rv));
+  return baton::Status::ok();
 }
 
 baton::Status EchoClient::read() {

@@ -1,7 +1,6 @@
 #include "echo_connection.h"
 
 #include <cstring>
-#include <set>
 
 #include "quic_common.h"
 
@@ -71,37 +70,23 @@ bool EchoConnection::read(const sockaddr* remote, socklen_t remote_length, std::
 }
 
 bool EchoConnection::write() {
-  ngtcp2_path_storage ps;
-  ngtcp2_path_storage_zero(&ps);
-  ngtcp2_pkt_info info{};
-  std::uint8_t packet[1452];
-  std::set<std::int64_t> blocked;
-  const ngtcp2_tstamp ts = now_ns();
-  for (;;) {
-    auto it = streams_.begin();
-    while (it != streams_.end() && (!it->second.finished || it->second.answered || blocked.count(it->first))) ++it;
-    const std::int64_t id = it == streams_.end() ? -1 : it->first;
-    Stream* s = id < 0 ? nullptr : &it->second;
-    ngtcp2_vec data{s ? reinterpret_cast<std::uint8_t*>(s->data.data()) + s->sent : nullptr,
-                    s ? s->data.size() - s->sent : 0};
-    ngtcp2_ssize written = -1;
-    const std::uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE | (s ? NGTCP2_WRITE_STREAM_FLAG_FIN : 0);
-    const ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_, &ps.path, &info, packet, sizeof packet, &written, flags,
-                                                     id, &data, s ? 1 : 0, ts);
-    // Looked up again: ngtcp2's callbacks may have closed the stream meanwhile.
-    if (auto found = streams_.find(id); found != streams_.end() && written >= 0) {
-      found->second.sent += static_cast<std::size_t>(written);
-      if (found->second.sent == found->second.data.size()) found->second.answered = true;
-    }
-    if (n == NGTCP2_ERR_WRITE_MORE) continue;
-    if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR) {
-      blocked.insert(id);
-      continue;
-    }
-    if (n < 0) return false;
-    if (n == 0) break;
-    host_.send(reinterpret_cast<const sockaddr*>(&remote_), packet, static_cast<std::size_t>(n));
-  }
+  const PacketWriter writer{
+      .next = [&](const std::set<std::int64_t>& blocked) -> std::optional<Outgoing> {
+        for (auto& [id, s] : streams_)
+          if (s.finished && !s.answered && !blocked.count(id))
+            return Outgoing{id, {reinterpret_cast<const std::uint8_t*>(s.data.data()) + s.sent, s.data.size() - s.sent}};
+        return std::nullopt;
+      },
+      // Looked up again: ngtcp2's callbacks may have closed the stream meanwhile.
+      .wrote = [&](std::int64_t id, std::size_t bytes) {
+        if (auto it = streams_.find(id); it != streams_.end() && (it->second.sent += bytes) == it->second.data.size())
+          it->second.answered = true;
+      },
+      .send = [&](const std::uint8_t* packet, std::size_t length) {
+        host_.send(reinterpret_cast<const sockaddr*>(&remote_), packet, length);
+      },
+  };
+  if (write_packets(conn_, writer) != 0) return false;
   arm_timer();
   return true;
 }

@@ -92,6 +92,32 @@ std::string make_tls_session(gnutls_session_t* out, bool server, gnutls_certific
   return "";
 }
 
+int write_packets(ngtcp2_conn* conn, const PacketWriter& writer) {
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  ngtcp2_pkt_info info{};
+  std::uint8_t packet[1452];
+  std::set<std::int64_t> blocked;
+  const ngtcp2_tstamp ts = now_ns();
+  for (;;) {
+    const std::optional<Outgoing> out = writer.next(blocked);
+    ngtcp2_vec data{out ? const_cast<std::uint8_t*>(out->unsent.data()) : nullptr, out ? out->unsent.size() : 0};
+    ngtcp2_ssize written = -1;
+    const std::int64_t id = out ? out->id : -1;
+    const std::uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE | (out ? NGTCP2_WRITE_STREAM_FLAG_FIN : 0);
+    const ngtcp2_ssize n =
+        ngtcp2_conn_writev_stream(conn, &ps.path, &info, packet, sizeof packet, &written, flags, id, &data, out ? 1 : 0, ts);
+    if (out && written >= 0) writer.wrote(id, static_cast<std::size_t>(written));
+    if (n == NGTCP2_ERR_WRITE_MORE) continue;
+    if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR) {
+      blocked.insert(id);
+      continue;
+    }
+    if (n <= 0) return static_cast<int>(n);
+    writer.send(packet, static_cast<std::size_t>(n));
+  }
+}
+
 void set_crypto_callbacks(ngtcp2_callbacks& cb, bool server) {
   if (server) {
     cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;

@@ -8,6 +8,9 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
 #include <span>
 #include <string>
 
@@ -35,6 +38,22 @@ std::string make_server_credentials(gnutls_certificate_credentials_t* out);
 // A TLS session for one QUIC connection; `conn_ref` lets ngtcp2_crypto find the connection.
 std::string make_tls_session(gnutls_session_t* out, bool server, gnutls_certificate_credentials_t credentials,
                              ngtcp2_crypto_conn_ref* conn_ref);
+
+// Stream data waiting to go: the stream, and its bytes not yet written
+// (with `fin`, the stream ends after them).
+struct Outgoing {
+  std::int64_t id = -1;
+  std::span<const std::uint8_t> unsent;
+};
+struct PacketWriter {
+  // The next stream with bytes to send, not among `blocked`; none: only acks and the like.
+  std::function<std::optional<Outgoing>(const std::set<std::int64_t>& blocked)> next;
+  std::function<void(std::int64_t id, std::size_t bytes)> wrote;  // taken into a packet, FIN included when all
+  std::function<void(const std::uint8_t* packet, std::size_t length)> send;
+};
+// Writes every packet the connection has now, each stream's bytes with a
+// FIN; 0, or ngtcp2's error.
+int write_packets(ngtcp2_conn* conn, const PacketWriter& writer);
 
 // The callbacks both sides need from ngtcp2_crypto.
 void set_crypto_callbacks(ngtcp2_callbacks& callbacks, bool server);
