@@ -87,13 +87,8 @@ baton::Status EchoClient::connect() {
   callbacks.handshake_completed = on_handshake;
   callbacks.get_new_connection_id = on_new_cid;
   ngtcp2_settings settings;
-  ngtcp2_settings_default(&settings);
-  settings.initial_ts = now_ns();
   ngtcp2_transport_params params;
-  ngtcp2_transport_params_default(&params);
-  params.initial_max_stream_data_bidi_local = 256 * 1024;
-  params.initial_max_data = 1024 * 1024;
-  params.max_idle_timeout = 10 * NGTCP2_SECONDS;
+  quicecho::default_settings(&settings, &params);
   ngtcp2_cid dcid, scid;
   dcid.datalen = 16;  // not quicecho's length: a first choice names no worker
   quicecho::random_bytes(dcid.data, dcid.datalen);

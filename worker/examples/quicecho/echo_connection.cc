@@ -39,14 +39,8 @@ std::string EchoConnection::accept(const ngtcp2_pkt_hd& hd, const sockaddr* remo
   callbacks.get_new_connection_id = on_new_cid;
   callbacks.remove_connection_id = on_remove_cid;
   ngtcp2_settings settings;
-  ngtcp2_settings_default(&settings);
-  settings.initial_ts = now_ns();
   ngtcp2_transport_params params;
-  ngtcp2_transport_params_default(&params);
-  params.initial_max_stream_data_bidi_remote = 256 * 1024;
-  params.initial_max_data = 1024 * 1024;
-  params.initial_max_streams_bidi = 1000;
-  params.max_idle_timeout = 10 * NGTCP2_SECONDS;
+  default_settings(&settings, &params);
   params.original_dcid = hd.dcid;
   ngtcp2_cid scid;
   host_.issue_cid(&scid, kCidLength, this);

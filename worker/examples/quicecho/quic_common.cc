@@ -92,6 +92,17 @@ std::string make_tls_session(gnutls_session_t* out, bool server, gnutls_certific
   return "";
 }
 
+void default_settings(ngtcp2_settings* settings, ngtcp2_transport_params* params) {
+  ngtcp2_settings_default(settings);
+  settings->initial_ts = now_ns();
+  ngtcp2_transport_params_default(params);
+  params->initial_max_stream_data_bidi_local = 256 * 1024;
+  params->initial_max_stream_data_bidi_remote = 256 * 1024;
+  params->initial_max_data = 1024 * 1024;
+  params->initial_max_streams_bidi = 1000;
+  params->max_idle_timeout = 10 * NGTCP2_SECONDS;
+}
+
 int write_packets(ngtcp2_conn* conn, const PacketWriter& writer) {
   ngtcp2_path_storage ps;
   ngtcp2_path_storage_zero(&ps);

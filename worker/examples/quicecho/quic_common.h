@@ -55,6 +55,10 @@ struct PacketWriter {
 // FIN; 0, or ngtcp2's error.
 int write_packets(ngtcp2_conn* conn, const PacketWriter& writer);
 
+// What both ends allow: 256 KiB a stream, 1 MiB a connection, 1,000
+// streams, 10 s idle; the clock starts now.
+void default_settings(ngtcp2_settings* settings, ngtcp2_transport_params* params);
+
 // The callbacks both sides need from ngtcp2_crypto.
 void set_crypto_callbacks(ngtcp2_callbacks& callbacks, bool server);
 
