@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <set>
 
-
 namespace baton {
 
 Result<std::shared_ptr<FlowSteering::Inbox>> FlowSteering::open_inbox(std::uint64_t generation, std::uint32_t index) {
