@@ -47,6 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case MessageType::kStatePart: decode<StatePart>(e); break;
     case MessageType::kConnectionsAhead: decode<ConnectionsAhead>(e); break;
     case MessageType::kConnectionsById: decode<ConnectionsById>(e); break;
+    case MessageType::kPing: decode<Ping>(e); break;
+    case MessageType::kPong: decode<Pong>(e); break;
+    case MessageType::kUnhealthy: decode<Unhealthy>(e); break;
+    case MessageType::kInherit: decode<Inherit>(e); break;
+    case MessageType::kClients: decode<Clients>(e); break;
+    case MessageType::kSteer: decode<Steer>(e); break;
     case MessageType::kFds: break;
   }
   return 0;
