@@ -73,8 +73,8 @@ void send_run(std::vector<UdpSession>& sessions, int count, std::vector<double>*
 }
 
 Round measure(int datagrams, bool forwarded_first) {
-  BatonProcess baton({"--listen", "udp=udp://127.0.0.1:0", "--drain-timeout", "600s", "--", UDPSESSION_BIN,
-                      "--idle-ms", "600000"},
+  BatonProcess baton({"--listen", "udp=udp://127.0.0.1:0", "--drain-timeout", "120s", "--", UDPSESSION_BIN,
+                      "--idle-ms", "120000"},
                      std::nullopt, BatonProcess::Output::kCaptured, {"taskset", "-c", "0"});
   auto port_line = baton.wait_for("listening udp=udp://127\\.0\\.0\\.1:([0-9]+)");
   if (!port_line) die("no UDP listener:\n" + baton.log());
@@ -101,6 +101,11 @@ Round measure(int datagrams, bool forwarded_first) {
     if ((k == 0) == forwarded_first) cpu_run(old_sessions, &r.forwarder_cpu, &r.owner_cpu);
     else cpu_run(new_sessions, &r.direct_cpu, nullptr);
   }
+  // Closed, so that generation 1 ends now and baton stops at once, leaving nothing behind.
+  for (auto* sessions : {&old_sessions, &new_sessions})
+    for (auto& s : *sessions)
+      if (auto st = s.close(); !st) die("CLOSE: " + st.message());
+  if (!baton.wait_for("generation 1 retired")) die("generation 1 did not finish:\n" + baton.log());
   return r;
 }
 
