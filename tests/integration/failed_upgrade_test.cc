@@ -25,7 +25,8 @@ class FailedUpgrade : public ::testing::TestWithParam<FailureCase> {};
 TEST_P(FailedUpgrade, OldGenerationKeepsServing) {
   const FailureCase& c = GetParam();
   WorkerDir dir;
-  BatonProcess baton(baton_args(dir, {"--ready-timeout", "2s"}));
+  // 5 s: a helper started at nice 19 on a loaded machine (ASan, tests side by side) can take 2.
+  BatonProcess baton(baton_args(dir, {"--ready-timeout", "5s"}));
   const auto port = serving_port(baton);
   const pid_t old_pid = ready_pid(baton, 1);
   auto put = http_request(port, "PUT", "/kv/answer", "42");
@@ -66,7 +67,7 @@ INSTANTIATE_TEST_SUITE_P(
     All, FailedUpgrade,
     ::testing::Values(FailureCase{"Missing", nullptr, "No such file or directory; check the path"},
                       FailureCase{"ExitsAtOnce", "exit-now", "exited with status 3"},
-                      FailureCase{"NeverReady", "never-ready", "not READY within the ready timeout of 2s"},
+                      FailureCase{"NeverReady", "never-ready", "not READY within the ready timeout of 5s"},
                       FailureCase{"ReportsError", "report-error", "reported an error: cannot open /data/kv.db"},
                       FailureCase{"SendsGarbage", "garbage", "protocol error: bad magic"},
                       FailureCase{"SendsOversized", "oversized", "protocol error: message larger than the limit"},
