@@ -1,25 +1,13 @@
 #include "baton/codec.h"
 
+#include "baton/little_endian.h"
+
 namespace baton {
-namespace {
 
-void put16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v);
-  p[1] = static_cast<std::uint8_t>(v >> 8);
-}
-void put32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::uint16_t get16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
-}
-std::uint32_t get32(const std::uint8_t* p) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-}  // namespace
+using le::get16;
+using le::get32;
+using le::put16;
+using le::put32;
 
 std::string versions_text(const std::vector<std::uint32_t>& versions) {
   std::string out;

@@ -4,17 +4,12 @@
 
 #include <cstring>
 
+#include "baton/little_endian.h"
+
 namespace baton {
-namespace {
 
-void put16(std::uint8_t* out, std::uint16_t v) {
-  out[0] = static_cast<std::uint8_t>(v);
-  out[1] = static_cast<std::uint8_t>(v >> 8);
-}
-
-std::uint16_t get16(const std::uint8_t* in) { return static_cast<std::uint16_t>(in[0] | (in[1] << 8)); }
-
-}  // namespace
+using le::get16;
+using le::put16;
 
 std::size_t encode_flow_header(std::uint16_t listener, const sockaddr* from, std::uint8_t out[kMaxFlowFrameHeader]) {
   out[0] = kFlowFrameVersion;

@@ -72,7 +72,7 @@ struct Options {
   std::optional<ListenerSpec> metrics;  // where /metrics is served, if anywhere
   bool watch = false;  // upgrade when the worker's executable is replaced (executable_watch.h)
   std::chrono::milliseconds watch_settle{1'000};  // ... and has not changed for this long
-  // UDP flow steering (flow_steering.h): inboxes for workers that ask.
+  // UDP flow steering (flow_inboxes.h): inboxes for workers that ask.
   bool udp_steering = true;
   // Signals passed on to the serving workers: SIGUSR1, SIGUSR2, SIGWINCH and
   // any --forward-signal.

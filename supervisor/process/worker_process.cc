@@ -45,7 +45,7 @@ Result<OutputPipe> output_pipe() {
 }  // namespace
 
 WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
-                             const OutputRelays& relays, FlowSteering& steering, WorkerEvents& events)
+                             const OutputRelays& relays, FlowInboxes& steering, WorkerEvents& events)
     : loop_(loop),
       config_(std::move(config)),
       listeners_(listeners),
@@ -61,7 +61,7 @@ WorkerProcess::WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::ve
 
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(uv_loop_t* loop, WorkerConfig config,
                                                             const std::vector<BoundListener>& listeners,
-                                                            OutputRelays& relays, FlowSteering& steering,
+                                                            OutputRelays& relays, FlowInboxes& steering,
                                                             WorkerEvents& events,
                                                             const WorkerIdentity* identity) {
   auto executable = config.executable.empty() ? resolve_executable(config.command[0])

@@ -49,7 +49,7 @@
 #include "handover_table.h"
 #include "output_relay.h"
 #include "cgroup_memory.h"
-#include "flow_steering.h"
+#include "flow_inboxes.h"
 #include "private_memory.h"
 #include "stack_capture.h"
 #include "start_priority.h"
@@ -66,14 +66,14 @@ class WorkerProcess final : public WorkerHandle, private SteerTarget {
   // `identity`: run it as that user (--user), through `baton __exec-as`.
   static Result<std::unique_ptr<WorkerProcess>> spawn(uv_loop_t* loop, WorkerConfig config,
                                                       const std::vector<BoundListener>& listeners,
-                                                      OutputRelays& relays, FlowSteering& steering,
+                                                      OutputRelays& relays, FlowInboxes& steering,
                                                       WorkerEvents& events, const WorkerIdentity* identity = nullptr);
   // A worker a previous baton started, taken over after `baton upgrade
   // --self` (worker_process_adopt.cc): its exit is watched through a pidfd.
   static Result<std::unique_ptr<WorkerProcess>> adopt(uv_loop_t* loop, WorkerConfig config,
                                                       const HandoverWorker& worker,
                                                       const std::vector<BoundListener>& listeners,
-                                                      OutputRelays& relays, FlowSteering& steering,
+                                                      OutputRelays& relays, FlowInboxes& steering,
                                                       WorkerEvents& events);
   ~WorkerProcess() override;
   // What the next baton needs to adopt this worker; only ready, draining and parked ones can be.
@@ -108,7 +108,7 @@ class WorkerProcess final : public WorkerHandle, private SteerTarget {
  private:
   using State = WorkerState;
   WorkerProcess(uv_loop_t* loop, WorkerConfig config, const std::vector<BoundListener>& listeners,
-                const OutputRelays& relays, FlowSteering& steering, WorkerEvents& events);
+                const OutputRelays& relays, FlowInboxes& steering, WorkerEvents& events);
   // Spawns the process with fds 0-3 in place (process_spawn.h); sets pid_.
   Status exec(const std::string& executable, int channel_fd, int out_fd, int err_fd, const WorkerIdentity* identity);
   Status start_watching(uv_loop_t* loop);
@@ -166,7 +166,7 @@ class WorkerProcess final : public WorkerHandle, private SteerTarget {
   WorkerConfig config_;
   const std::vector<BoundListener>& listeners_;  // owned by the launcher, outlives workers
   const OutputRelays& relays_;                   // likewise: where its output pipes are read
-  FlowSteering& steering_;                       // likewise: the UDP flow inboxes
+  FlowInboxes& steering_;                       // likewise: the UDP flow inboxes
   WorkerEvents& events_;
   worker_protocol::Stage stage_;  // where it stands in the protocol
   pid_t pid_ = 0;
@@ -223,7 +223,7 @@ class ProcessLauncher final : public WorkerLauncher {
   std::optional<WorkerIdentity> identity_;
   bool may_start_low_;
   OutputRelays relays_;  // every worker's stdout and stderr, until EOF or baton stops
-  FlowSteering steering_;  // before left_behind_, after nothing a worker outlives
+  FlowInboxes steering_;  // before left_behind_, after nothing a worker outlives
   LeftBehind left_behind_;  // every worker's process group, ended at stop
 };
 

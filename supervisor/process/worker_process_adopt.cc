@@ -48,7 +48,7 @@ Result<HandoverWorker> WorkerProcess::handover() const {
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::adopt(uv_loop_t* loop, WorkerConfig config,
                                                             const HandoverWorker& h,
                                                             const std::vector<BoundListener>& listeners,
-                                                            OutputRelays& relays, FlowSteering& steering,
+                                                            OutputRelays& relays, FlowInboxes& steering,
                                                             WorkerEvents& events) {
   for (int fd : {h.channel_fd, h.out_fd, h.err_fd})
     if (fd >= 0) set_cloexec(fd);

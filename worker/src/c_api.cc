@@ -148,11 +148,11 @@ void baton_on_flows(baton_worker* w, const baton_flow_steering* s) {
   w->worker->on_flows({
       .classify = [copy, bytes](std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> d) {
         auto [data, length] = bytes(d);
-        return copy.classify(copy.data, std::string(listener).c_str(), from, data, length);
+        return copy.classify(copy.data, listener.data(), from, data, length);  // NUL-terminated (flow_router.cc)
       },
       .deliver = [copy, bytes](std::string_view listener, const sockaddr* from, std::span<const std::uint8_t> d) {
         auto [data, length] = bytes(d);
-        copy.deliver(copy.data, std::string(listener).c_str(), from, data, length);
+        copy.deliver(copy.data, listener.data(), from, data, length);
       },
   });
 }

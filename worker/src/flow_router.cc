@@ -70,7 +70,8 @@ bool FlowRouter::steer(std::string_view listener, const sockaddr* from, std::spa
   if (own_tag_ == 0 || peers_.empty()) return false;
   const int index = listener_index(listener);
   if (index < 0) return false;
-  const std::uint32_t owner = steering_.classify(listener, from, datagram);
+  // The listener's own name: a view of a NUL-terminated string (the C API passes .data() on).
+  const std::uint32_t owner = steering_.classify(listeners_[index].spec.name, from, datagram);
   if (owner == own_tag_) return false;
   Peer* peer = nullptr;
   if (owner == 0 && going) {

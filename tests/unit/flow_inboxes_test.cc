@@ -1,5 +1,5 @@
 // UDP flow steering's parts without processes: the forwarded-datagram frame,
-// and who gets which inbox (FlowSteering, with recording workers).
+// and who gets which inbox (FlowInboxes, with recording workers).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 #include "baton/channel.h"
 #include "baton/codec.h"
 #include "baton/flow_frame.h"
-#include "flow_steering.h"
+#include "flow_inboxes.h"
 
 namespace baton {
 namespace {
@@ -77,8 +77,8 @@ struct RecordingWorker : SteerTarget {
   }
 };
 
-TEST(FlowSteering, EachWorkerLearnsEveryOtherInbox) {
-  FlowSteering steering(true);
+TEST(FlowInboxes, EachWorkerLearnsEveryOtherInbox) {
+  FlowInboxes steering(true);
   RecordingWorker a, b, c;
   ASSERT_TRUE(steering.join(a, 1, 0, false));
   ASSERT_TRUE(steering.join(b, 1, 1, false));
@@ -102,8 +102,8 @@ TEST(FlowSteering, EachWorkerLearnsEveryOtherInbox) {
   EXPECT_EQ(b.got.size(), 3u);
 }
 
-TEST(FlowSteering, AHandoffSuccessorTakesItsPredecessorsInboxAndTag) {
-  FlowSteering steering(true);
+TEST(FlowInboxes, AHandoffSuccessorTakesItsPredecessorsInboxAndTag) {
+  FlowInboxes steering(true);
   RecordingWorker old0, old1, new0;
   ASSERT_TRUE(steering.join(old0, 1, 0, false));
   ASSERT_TRUE(steering.join(old1, 1, 1, false));
@@ -118,7 +118,7 @@ TEST(FlowSteering, AHandoffSuccessorTakesItsPredecessorsInboxAndTag) {
   EXPECT_EQ(old1.got.back().message.removed, (std::vector<std::uint32_t>{1}));
 }
 
-TEST(FlowSteering, SteerRoundTripsThroughTheCodec) {
+TEST(FlowInboxes, SteerRoundTripsThroughTheCodec) {
   Steer m{7, {{3, 2, 1}, {4, 2, 0}}, {1, 2}};
   auto body = encode_body(m);
   Envelope e{MessageType::kSteer, body, {}, false};

@@ -1,4 +1,4 @@
-#include "flow_steering.h"
+#include "flow_inboxes.h"
 
 #include <sys/socket.h>
 
@@ -8,7 +8,7 @@
 
 namespace baton {
 
-Result<std::shared_ptr<FlowSteering::Inbox>> FlowSteering::open_inbox(std::uint64_t generation, std::uint32_t index) {
+Result<std::shared_ptr<FlowInboxes::Inbox>> FlowInboxes::open_inbox(std::uint64_t generation, std::uint32_t index) {
   int ends[2];
   // Non-blocking in every process that holds an end (the flag is the open
   // file's): a full inbox drops a datagram, as the network would, and never
@@ -26,7 +26,7 @@ Result<std::shared_ptr<FlowSteering::Inbox>> FlowSteering::open_inbox(std::uint6
   return inbox;
 }
 
-Status FlowSteering::join(SteerTarget& worker, std::uint64_t generation, std::uint32_t index, bool takes_handoff) {
+Status FlowInboxes::join(SteerTarget& worker, std::uint64_t generation, std::uint32_t index, bool takes_handoff) {
   std::shared_ptr<Inbox> inbox;
   if (takes_handoff) {
     auto same_slot = std::find_if(members_.rbegin(), members_.rend(),
@@ -46,7 +46,7 @@ Status FlowSteering::join(SteerTarget& worker, std::uint64_t generation, std::ui
   return Status::ok();
 }
 
-void FlowSteering::introduce(SteerTarget& worker, const Inbox& own) {
+void FlowInboxes::introduce(SteerTarget& worker, const Inbox& own) {
   Steer message{own.tag, {}, {}};
   std::vector<int> fds{own.read.get()};
   std::set<std::uint32_t> told{own.tag};
@@ -64,14 +64,14 @@ void FlowSteering::introduce(SteerTarget& worker, const Inbox& own) {
   if (message.own_tag != 0 || !message.added.empty()) flush();
 }
 
-void FlowSteering::announce(const Inbox& added, const SteerTarget& except) {
+void FlowInboxes::announce(const Inbox& added, const SteerTarget& except) {
   const Steer message{0, {{added.tag, added.generation, added.index}}, {}};
   const int fd = added.write.get();
   for (const auto& m : members_)
     if (m.worker != &except && m.inbox->tag != added.tag) m.worker->send_steer(message, {&fd, 1});
 }
 
-void FlowSteering::leave(SteerTarget& worker) {
+void FlowInboxes::leave(SteerTarget& worker) {
   auto it = std::find_if(members_.begin(), members_.end(), [&](const Member& m) { return m.worker == &worker; });
   if (it == members_.end()) return;
   const std::shared_ptr<Inbox> inbox = it->inbox;
@@ -81,7 +81,7 @@ void FlowSteering::leave(SteerTarget& worker) {
   for (const auto& m : members_) m.worker->send_steer(message, {});
 }
 
-std::size_t FlowSteering::inboxes() const {
+std::size_t FlowInboxes::inboxes() const {
   std::set<std::uint32_t> tags;
   for (const auto& m : members_) tags.insert(m.inbox->tag);
   return tags.size();

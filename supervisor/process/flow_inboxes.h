@@ -1,4 +1,4 @@
-// FlowSteering: the inboxes of the workers that steer UDP flows
+// FlowInboxes: the inboxes of the workers that steer UDP flows
 // (PROTOCOL.md, "UDP flow steering"), and who knows of whom.
 //
 // Every steering worker gets an inbox, a datagram socketpair: it reads one
@@ -25,7 +25,7 @@
 
 namespace baton {
 
-// What FlowSteering sends STEER through (a WorkerProcess).
+// What FlowInboxes sends STEER through (a WorkerProcess).
 class SteerTarget {
  public:
   virtual void send_steer(const Steer& message, std::span<const int> fds) = 0;
@@ -34,9 +34,9 @@ class SteerTarget {
   ~SteerTarget() = default;
 };
 
-class FlowSteering {
+class FlowInboxes {
  public:
-  explicit FlowSteering(bool enabled) : enabled_(enabled) {}
+  explicit FlowInboxes(bool enabled) : enabled_(enabled) {}
   // --udp-steering, and a UDP listener to steer for.
   bool enabled() const { return enabled_; }
 
